@@ -1,0 +1,65 @@
+//! Bounds on every read and every loop of the static analysis. The hook reads a filesystem an
+//! untrusted image author wrote: nothing may be read or followed without a cap.
+
+use serde::{Deserialize, Serialize};
+
+/// Caps on reads and on reduction depth.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Largest file read whole (scripts, configs, manifests), in bytes.
+    pub max_read_bytes: u64,
+    /// Largest prefix read of a binary for probing (ELF/PE headers, notes), in bytes.
+    pub max_probe_bytes: u64,
+    /// Largest image config / manifest / index blob, in bytes.
+    pub max_metadata_bytes: u64,
+    /// Most reduction steps (wrapper collapses, script hand-offs) from compose to terminal.
+    pub max_depth: u32,
+    /// Most tar entries indexed over all layers.
+    pub max_entries: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_read_bytes: 4 << 20,
+            max_probe_bytes: 32 << 20,
+            max_metadata_bytes: 4 << 20,
+            max_depth: 16,
+            max_entries: 2_000_000,
+        }
+    }
+}
+
+impl Limits {
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        let check = |ok: bool, field: &str, why: &str| {
+            if ok {
+                Ok(())
+            } else {
+                Err((format!("limits.{field}"), why.to_string()))
+            }
+        };
+        check(
+            self.max_read_bytes >= 1024,
+            "max_read_bytes",
+            "must be at least 1024",
+        )?;
+        check(
+            self.max_probe_bytes >= 4096,
+            "max_probe_bytes",
+            "must be at least 4096",
+        )?;
+        check(
+            self.max_metadata_bytes >= 4096,
+            "max_metadata_bytes",
+            "must be at least 4096",
+        )?;
+        check(
+            (1..=256).contains(&self.max_depth),
+            "max_depth",
+            "must be 1 to 256",
+        )?;
+        check(self.max_entries >= 1, "max_entries", "must be at least 1")
+    }
+}

@@ -1,0 +1,92 @@
+//! The command line: clap structs (one file per subcommand) and dispatch.
+//!
+//! Exit status (design.md, "Command-line contract"): 0 when a result was produced, 1 when the
+//! input could not be read, 2 for usage errors (clap's own exit code for bad flags).
+
+use clap::{Parser, Subcommand};
+
+pub mod explain;
+pub mod scan;
+
+/// Tells what a container really runs: the program left once init shims, privilege
+/// droppers, shells and entrypoint scripts have done their work.
+#[derive(Debug, Parser)]
+#[command(name = "entrytrace", version, about, long_about = None)]
+pub struct Cli {
+    /// More log output on stderr (-v: debug, -vv: trace). Results go to stdout only.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Scan(scan::ScanArgs),
+    Explain(explain::ExplainArgs),
+}
+
+/// Output formats shared by the subcommands that print a result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Json,
+    Text,
+}
+
+/// A CLI failure with its exit status.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The input could not be read (exit 1).
+    #[error(transparent)]
+    Input(anyhow::Error),
+    /// The words given do not make sense (exit 2).
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Input(_) => 1,
+            CliError::Usage(_) => 2,
+        }
+    }
+}
+
+/// Logs go to stderr (the hook switches to journald itself).
+pub fn install_logging(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ENTRYTRACE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Runs one parsed command line.
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Scan(args) => scan::run(args),
+        Command::Explain(args) => explain::run(args),
+    }
+}
+
+/// Writes `text` to `--output FILE` or stdout.
+pub(crate) fn emit(text: &str, output: Option<&std::path::Path>) -> Result<(), CliError> {
+    use std::io::Write;
+    match output {
+        Some(path) => std::fs::write(path, text)
+            .map_err(|e| CliError::Input(anyhow::anyhow!("{}: cannot write: {e}", path.display()))),
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())
+                .and_then(|_| out.flush())
+                .map_err(|e| CliError::Input(anyhow::anyhow!("stdout: {e}")))
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! The `entrytrace` binary: parse flags, install logging, run, map the error to an exit code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = entrytrace::cli::Cli::parse();
+    entrytrace::cli::install_logging(cli.verbose);
+    match entrytrace::cli::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("entrytrace: {err:#}");
+            ExitCode::from(err.exit_code())
+        }
+    }
+}
