@@ -1,4 +1,6 @@
-//! Where results go: the readable text rendering (here), the bundle file and the journal
-//! (added with the hook).
+//! Where results go: the readable text rendering, result files written safely beside the
+//! bundle and under `/run/entrytrace`, and the journal entry.
 
+pub mod file;
+pub mod journal;
 pub mod text;
