@@ -10,10 +10,12 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub mod hook;
 pub mod limits;
 pub mod scoring;
 pub mod wrappers;
 
+pub use hook::HookConfig;
 pub use limits::Limits;
 pub use scoring::StaticWeights;
 pub use wrappers::{WrapperKind, WrapperRule};
@@ -26,6 +28,7 @@ pub const DEFAULT_PATH: &str = "/etc/entrytrace/config.toml";
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub limits: Limits,
+    pub hook: HookConfig,
     pub scoring: StaticWeights,
     /// Extra wrapper rules, added to (and overriding by name) the built-in catalogue.
     pub wrappers: Vec<WrapperRule>,
@@ -90,6 +93,7 @@ impl Config {
     /// Checks ranges and consistency; returns the offending field and why.
     pub fn validate(&self) -> Result<(), (String, String)> {
         self.limits.validate()?;
+        self.hook.validate()?;
         for (i, w) in self.wrappers.iter().enumerate() {
             w.validate()
                 .map_err(|reason| (format!("wrappers[{i}]"), reason))?;

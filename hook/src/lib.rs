@@ -10,6 +10,7 @@
 pub mod cli;
 pub mod hook;
 pub mod image;
+pub mod merge;
 pub mod model;
 pub mod output;
 pub mod vfs;

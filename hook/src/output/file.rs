@@ -76,7 +76,10 @@ mod tests {
         std::os::unix::fs::symlink(&victim, dir.path().join("entrytrace.json")).expect("symlink");
         let out = write_atomic(dir.path(), "entrytrace.json", b"{}").expect("write");
         assert_eq!(fs::read_to_string(&victim).expect("read"), "keep me");
-        assert!(fs::symlink_metadata(&out).expect("meta").file_type().is_file());
+        assert!(fs::symlink_metadata(&out)
+            .expect("meta")
+            .file_type()
+            .is_file());
         assert_eq!(fs::read(&out).expect("read"), b"{}");
     }
 

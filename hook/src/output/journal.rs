@@ -31,7 +31,9 @@ pub fn result_fields(
         .map(|t| t.argv.join(" "))
         .unwrap_or_else(|| "(none)".into());
     let user = top.map(|t| t.user.clone()).unwrap_or_default();
-    let confidence = top.map(|t| format!("{:.2}", t.confidence)).unwrap_or_default();
+    let confidence = top
+        .map(|t| format!("{:.2}", t.confidence))
+        .unwrap_or_default();
     let mode = serde_json::to_value(result.mode)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
@@ -112,13 +114,18 @@ mod tests {
         ] {
             assert!(names.contains(&must), "missing {must}");
         }
-        assert!(fields.iter().any(|(n, v)| *n == "ENTRYTRACE_MODE" && v == "static"));
+        assert!(fields
+            .iter()
+            .any(|(n, v)| *n == "ENTRYTRACE_MODE" && v == "static"));
     }
 
     #[test]
     fn sending_without_journald_is_an_error_naming_the_socket() {
         let err = send(Path::new("/nonexistent/journal.sock"), &[("A", "b".into())])
             .expect_err("no socket");
-        assert!(err.to_string().contains("/nonexistent/journal.sock"), "{err}");
+        assert!(
+            err.to_string().contains("/nonexistent/journal.sock"),
+            "{err}"
+        );
     }
 }
