@@ -4,4 +4,5 @@
 //! the result directory, starts the detached tracer, and returns — always with status 0
 //! unless the config says to fail closed: a broken image must never stop a container.
 
+pub mod spawn;
 pub mod state;
