@@ -6,7 +6,8 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = entrytrace::cli::Cli::parse();
-    entrytrace::cli::install_logging(cli.verbose);
+    let to_journal = entrytrace::cli::logs_to_journal(&cli);
+    entrytrace::cli::install_logging(cli.verbose, to_journal);
     match entrytrace::cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

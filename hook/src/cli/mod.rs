@@ -6,6 +6,7 @@
 use clap::{Parser, Subcommand};
 
 pub mod explain;
+pub mod hook;
 pub mod scan;
 
 /// Tells what a container really runs: the program left once init shims, privilege
@@ -24,6 +25,9 @@ pub struct Cli {
 pub enum Command {
     Scan(scan::ScanArgs),
     Explain(explain::ExplainArgs),
+    Hook(hook::HookArgs),
+    #[command(name = "__tracer", hide = true)]
+    Tracer(hook::TracerCmdArgs),
 }
 
 /// Output formats shared by the subcommands that print a result.
@@ -53,19 +57,42 @@ impl CliError {
     }
 }
 
-/// Logs go to stderr (the hook switches to journald itself).
-pub fn install_logging(verbose: u8) {
+/// Logs go to journald when its socket exists and the command is the hook or its tracer
+/// (whose stderr nobody reads), else to stderr.
+pub fn install_logging(verbose: u8, to_journal: bool) {
+    if to_journal && std::path::Path::new(crate::output::journal::JOURNAL_SOCKET).exists() {
+        use tracing_subscriber::prelude::*;
+        if let Ok(layer) = tracing_journald::layer() {
+            let layer = layer.with_syslog_identifier("entrytrace".into());
+            if tracing_subscriber::registry()
+                .with(filter_for(verbose))
+                .with(layer)
+                .try_init()
+                .is_ok()
+            {
+                return;
+            }
+        }
+    }
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter_for(verbose))
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn filter_for(verbose: u8) -> tracing_subscriber::EnvFilter {
     let level = match verbose {
-        0 => "warn",
+        0 => "info",
         1 => "debug",
         _ => "trace",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("ENTRYTRACE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    tracing_subscriber::EnvFilter::try_from_env("ENTRYTRACE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level))
+}
+
+/// Whether this command logs to the journal rather than stderr.
+pub fn logs_to_journal(cli: &Cli) -> bool {
+    matches!(cli.command, Command::Hook(_) | Command::Tracer(_))
 }
 
 /// Runs one parsed command line.
@@ -73,6 +100,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Scan(args) => scan::run(args),
         Command::Explain(args) => explain::run(args),
+        Command::Hook(args) => hook::run(args),
+        Command::Tracer(args) => hook::run_tracer(args),
     }
 }
 

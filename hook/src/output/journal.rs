@@ -55,6 +55,25 @@ pub fn result_fields(
     ]
 }
 
+/// Sends the result entry for `container_id` when the config asks for one.
+pub fn send_result(
+    result: &EntryTraceResult,
+    container_id: &str,
+    result_path: Option<&Path>,
+    cfg: &entrytrace_config::Config,
+) -> io::Result<()> {
+    if !cfg.hook.journal {
+        return Ok(());
+    }
+    let path = result_path
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    send(
+        Path::new(&cfg.hook.journal_socket),
+        &result_fields(result, container_id, &path),
+    )
+}
+
 /// Encodes fields in the native protocol.
 pub fn encode(fields: &[(&str, String)]) -> Vec<u8> {
     let mut buf = Vec::new();

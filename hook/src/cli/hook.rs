@@ -1,0 +1,66 @@
+//! `entrytrace hook`: the OCI hook entry point, and the hidden `__tracer` it starts.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::CliError;
+
+/// Run as an OCI createRuntime hook: read the container state on stdin, write
+/// <bundle>/entrytrace.json and /run/entrytrace/<id>.json, start the tracer, exit 0.
+///
+/// Register it in config.json's hooks.createRuntime (runc, crun) or in a hooks.d file
+/// (Podman, gated on the annotation io.entrytrace.enabled=true). Per container:
+/// io.entrytrace.window=2s, io.entrytrace.dynamic=false, io.entrytrace.enabled=false.
+#[derive(Debug, Args)]
+pub struct HookArgs {
+    /// Configuration file (missing = defaults).
+    #[arg(long, value_name = "FILE", env = "ENTRYTRACE_CONFIG", default_value = entrytrace_config::DEFAULT_PATH)]
+    pub config: PathBuf,
+}
+
+/// Internal: the detached tracer the hook starts. Not for direct use.
+#[derive(Debug, Args)]
+pub struct TracerCmdArgs {
+    #[arg(long)]
+    pub id: String,
+    #[arg(long)]
+    pub pid: u32,
+    #[arg(long)]
+    pub bundle: PathBuf,
+    #[arg(long)]
+    pub root: Option<PathBuf>,
+    #[arg(long)]
+    pub config: PathBuf,
+    #[arg(long)]
+    pub window_ms: Option<u64>,
+}
+
+pub fn run(args: HookArgs) -> Result<(), CliError> {
+    let exe = std::env::current_exe()
+        .map_err(|e| CliError::Input(anyhow::anyhow!("/proc/self/exe: {e}")))?;
+    let outcome = crate::hook::run(&mut std::io::stdin().lock(), &args.config, &exe);
+    if outcome.exit_code != 0 {
+        return Err(CliError::Input(anyhow::anyhow!(
+            "hook failed (fail_closed is set): {}",
+            outcome.problems.join("; ")
+        )));
+    }
+    Ok(())
+}
+
+pub fn run_tracer(args: TracerCmdArgs) -> Result<(), CliError> {
+    let targs = crate::hook::tracer::TracerArgs {
+        id: args.id,
+        pid: args.pid,
+        bundle: args.bundle,
+        root: args.root,
+        config: args.config,
+        window: args.window_ms.map(Duration::from_millis),
+    };
+    crate::hook::tracer::run(targs, |_, _| {
+        Err("dynamic capture: pending integration".into())
+    });
+    Ok(())
+}
