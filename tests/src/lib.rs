@@ -1,6 +1,8 @@
 //! Shared helpers for the integration tests: privilege checks that say why a test skipped,
 //! locating the built binary, and running commands with their output kept for messages.
 
+pub mod runtime;
+
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -42,8 +44,11 @@ pub fn require_tool(tool: &str) -> bool {
     require(&format!("`{tool}` on PATH"), found)
 }
 
-/// The `entrytrace` binary built for this test run.
+/// The `entrytrace` binary built for this test run (`ENTRYTRACE_BIN` overrides).
 pub fn entrytrace_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("ENTRYTRACE_BIN") {
+        return PathBuf::from(p);
+    }
     let mut p = std::env::current_exe().expect("test binary path");
     p.pop();
     if p.ends_with("deps") {

@@ -41,6 +41,10 @@ pub fn run(args: HookArgs) -> Result<(), CliError> {
     let exe = std::env::current_exe()
         .map_err(|e| CliError::Input(anyhow::anyhow!("/proc/self/exe: {e}")))?;
     let outcome = crate::hook::run(&mut std::io::stdin().lock(), &args.config, &exe);
+    // The runtime shows a hook's stderr in its own log; the journal has the same lines.
+    for p in &outcome.problems {
+        eprintln!("entrytrace hook: {p}");
+    }
     if outcome.exit_code != 0 {
         return Err(CliError::Input(anyhow::anyhow!(
             "hook failed (fail_closed is set): {}",

@@ -1,0 +1,227 @@
+//! The hook under real runtimes: runc and crun start the demo container (tini → script →
+//! gosu → busybox httpd on port 8080) with `entrytrace hook` in `createRuntime`; the merged
+//! result must name the server, its user and its listening socket, and a real journald must
+//! hold the entry. Needs root (CI runs as root).
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use entrytrace_tests::runtime::{
+    ensure_journald, journal_entries, processes_matching, Container, HookedBundle,
+};
+use entrytrace_tests::{require_root, require_tool};
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}-{}", std::process::id(), rand_suffix())
+}
+
+fn rand_suffix() -> u32 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    t % 1_000_000
+}
+
+fn names_the_server_its_user_and_socket(runtime: &str) {
+    if !require_root() || !require_tool(runtime) {
+        return;
+    }
+    ensure_journald().expect("journald");
+    let b = HookedBundle::demo(&[], "[dynamic]\nwindow_ms = 1500\n").expect("bundle");
+    let id = unique(runtime);
+    let _c = Container::start(runtime, &b.bundle, &id).expect("container starts");
+    let r = b.wait_result("merged", Duration::from_secs(20)).expect("merged result");
+    let top = &r["terminals"][0];
+    let argv: Vec<&str> = top["argv"]
+        .as_array()
+        .expect("argv")
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert!(argv.contains(&"httpd"), "terminal is not httpd: {r:#}");
+    assert_eq!(top["user"], "www-data", "{r:#}");
+    let all_evidence = r.to_string();
+    assert!(all_evidence.contains(":8080"), "no listening socket in evidence: {r:#}");
+    let stable = b.result_dir.join(format!("{id}.json"));
+    let copy: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&stable).expect("stable copy")).expect("json");
+    assert_eq!(copy, r, "stable copy differs from the bundle file");
+    let mut entries = Vec::new();
+    for _ in 0..40 {
+        entries = journal_entries(&id).expect("journalctl");
+        if !entries.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(entries.len(), 1, "journal entries for {id}: {entries:?}");
+    let e = &entries[0];
+    assert_eq!(e["ENTRYTRACE_USER"], "www-data");
+    assert_eq!(e["ENTRYTRACE_MODE"], "merged");
+    assert!(e["ENTRYTRACE_TERMINAL"].as_str().unwrap_or("").contains("httpd"));
+    assert_eq!(e["ENTRYTRACE_RESULT_PATH"], stable.display().to_string());
+}
+
+#[test]
+fn runc_hook_names_the_server_its_user_and_socket() {
+    names_the_server_its_user_and_socket("runc");
+}
+
+#[test]
+fn crun_hook_names_the_server_its_user_and_socket() {
+    names_the_server_its_user_and_socket("crun");
+}
+
+#[test]
+fn a_container_that_exits_at_once_ends_the_tracer_quickly() {
+    if !require_root() || !require_tool("crun") {
+        return;
+    }
+    let b = HookedBundle::demo(&["true"], "").expect("bundle");
+    let id = unique("quick");
+    // Foreground crun run: it is a subreaper and waits for the detached tracer too.
+    let t0 = Instant::now();
+    let status = Command::new("crun")
+        .args(["run", &id])
+        .current_dir(&b.bundle)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .status()
+        .expect("crun run");
+    let with_hook = t0.elapsed();
+    assert!(status.success(), "container failed: {status}");
+    let _ = Command::new("crun").args(["delete", "-f", &id]).status();
+    let r = b.wait_result("merged", Duration::from_secs(5)).expect("result");
+    assert!(processes_matching(&format!("--id {id}")).is_empty(), "tracer still running");
+    // The same container without the hook, measured in the same run.
+    let spec = b.bundle.join("config.json");
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&spec).expect("read")).expect("json");
+    v.as_object_mut().expect("object").remove("hooks");
+    std::fs::write(&spec, serde_json::to_vec(&v).expect("json")).expect("write");
+    let id2 = unique("quick-nohook");
+    let t1 = Instant::now();
+    Command::new("crun")
+        .args(["run", &id2])
+        .current_dir(&b.bundle)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .status()
+        .expect("crun run");
+    let without = t1.elapsed();
+    let _ = Command::new("crun").args(["delete", "-f", &id2]).status();
+    eprintln!("crun run with hook {with_hook:?}, without {without:?}");
+    assert!(
+        with_hook < without + Duration::from_millis(600),
+        "foreground crun run held up: {with_hook:?} with the hook vs {without:?} without ({r})"
+    );
+}
+
+#[test]
+fn supervisor_container_reports_both_services() {
+    if !require_root() || !require_tool("runc") {
+        return;
+    }
+    let b = HookedBundle::demo(
+        &["sh", "-c", "busybox httpd -f -p 8081 & busybox httpd -f -p 8082 & wait"],
+        "",
+    )
+    .expect("bundle");
+    let id = unique("sup");
+    let _c = Container::start("runc", &b.bundle, &id).expect("start");
+    let r = b.wait_result("merged", Duration::from_secs(20)).expect("result");
+    let top = &r["terminals"][0];
+    assert_eq!(top["kind"], "supervisor", "{r:#}");
+    let services = top["services"].as_array().expect("services");
+    assert_eq!(services.len(), 2, "{r:#}");
+    let text = r.to_string();
+    assert!(text.contains("8081") && text.contains("8082"), "{r:#}");
+}
+
+#[test]
+fn hostile_symlinks_in_the_rootfs_never_reach_the_host() {
+    if !require_root() || !require_tool("runc") {
+        return;
+    }
+    let b = HookedBundle::demo(&[], "").expect("bundle");
+    let host = tempfile::Builder::new()
+        .prefix("et-hostile-")
+        .tempdir_in("/var/tmp")
+        .expect("host dir");
+    let rel = host.path().strip_prefix("/").expect("absolute").to_path_buf();
+    let root = b.rootfs();
+    // The same path inside the rootfs holds the real files; on the host, decoys.
+    let inside = root.join(&rel);
+    std::fs::create_dir_all(&inside).expect("mkdir");
+    std::fs::rename(root.join("etc/passwd"), inside.join("passwd")).expect("move passwd");
+    std::fs::write(host.path().join("passwd"), "evil:x:33:33::/:/bin/sh\nroot:x:0:0::/:/bin/sh\n")
+        .expect("decoy passwd");
+    let up = "../".repeat(12);
+    std::os::unix::fs::symlink(format!("{up}{}/passwd", rel.display()), root.join("etc/passwd"))
+        .expect("symlink passwd");
+    std::fs::rename(root.join("docker-entrypoint.sh"), inside.join("entry.sh")).expect("move");
+    std::fs::write(host.path().join("entry.sh"), "#!/bin/sh\nexec host-decoy\n").expect("decoy");
+    std::os::unix::fs::symlink(format!("/{}/entry.sh", rel.display()), root.join("docker-entrypoint.sh"))
+        .expect("symlink entry");
+    std::os::unix::fs::symlink("/etc/shadow", root.join("shadow-link")).expect("symlink");
+    let id = unique("hostile");
+    let _c = Container::start("runc", &b.bundle, &id).expect("container still starts");
+    let r = b.wait_result("merged", Duration::from_secs(20)).expect("result");
+    let text = r.to_string();
+    assert!(!text.contains("host-decoy"), "read the host's script: {r:#}");
+    assert!(!text.contains("evil"), "read the host's passwd: {r:#}");
+    assert_eq!(r["terminals"][0]["user"], "www-data", "{r:#}");
+}
+
+#[test]
+fn fifty_containers_back_to_back_leave_fifty_results_and_nothing_running() {
+    if !require_root() || !require_tool("runc") {
+        return;
+    }
+    ensure_journald().expect("journald");
+    let b = HookedBundle::demo(&["true"], "[dynamic]\nwindow_ms = 200\n").expect("bundle");
+    let before: std::collections::BTreeSet<_> = std::fs::read_dir("/run")
+        .expect("/run")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    let prefix = unique("fifty");
+    for i in 0..50 {
+        let id = format!("{prefix}-{i}");
+        let st = Command::new("runc")
+            .args(["run", &id])
+            .current_dir(&b.bundle)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .status()
+            .expect("runc run");
+        assert!(st.success(), "container {i} failed");
+        let _ = Command::new("runc").args(["delete", "-f", &id]).status();
+    }
+    let t0 = Instant::now();
+    while !processes_matching(&format!("--id {prefix}-")).is_empty() {
+        assert!(t0.elapsed() < Duration::from_secs(15), "tracers still running");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let results = std::fs::read_dir(&b.result_dir).expect("results").count();
+    assert_eq!(results, 50, "results in {}", b.result_dir.display());
+    for i in 0..50 {
+        let id = format!("{prefix}-{i}");
+        assert_eq!(journal_entries(&id).expect("journal").len(), 1, "journal entry of {id}");
+    }
+    let after: std::collections::BTreeSet<_> = std::fs::read_dir("/run")
+        .expect("/run")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    let new: Vec<_> = after.difference(&before).collect();
+    assert!(new.is_empty(), "files left in /run: {new:?}");
+    let stray: Vec<_> = std::fs::read_dir(&b.bundle)
+        .expect("bundle")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(stray.is_empty(), "temporary files left in the bundle: {stray:?}");
+}
