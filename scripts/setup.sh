@@ -27,7 +27,7 @@ fi
 
 # crun refuses hybrid cgroups while cgroup2 holds a controller (here: hugetlb); mounting that
 # controller as a v1 hierarchy moves it off cgroup2 (see shared/machine-notes.md).
-if [ -s /sys/fs/cgroup/unified/cgroup.controllers ] && ! mountpoint -q /sys/fs/cgroup/hugetlb; then
+if grep -q . /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null && ! mountpoint -q /sys/fs/cgroup/hugetlb; then
   mkdir -p /sys/fs/cgroup/hugetlb
   mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb || echo "setup: could not mount hugetlb v1 (crun may refuse to start)" >&2
 fi

@@ -1,6 +1,7 @@
 //! Shared helpers for the integration tests: privilege checks that say why a test skipped,
 //! locating the built binary, and running commands with their output kept for messages.
 
+pub mod podman;
 pub mod runtime;
 
 use std::path::PathBuf;
