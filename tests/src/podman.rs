@@ -17,7 +17,9 @@ pub struct Podman {
 
 impl Podman {
     pub fn new() -> Result<Self> {
-        let dir = tempfile::Builder::new().prefix("et-podman-").tempdir_in("/var/tmp")?;
+        let dir = tempfile::Builder::new()
+            .prefix("et-podman-")
+            .tempdir_in("/var/tmp")?;
         let d = dir.path();
         std::fs::write(
             d.join("containers.conf"),
@@ -38,14 +40,24 @@ impl Podman {
     pub fn cmd(&self) -> Command {
         let mut c = Command::new("podman");
         c.env("CONTAINERS_CONF", self.dir.path().join("containers.conf"))
-            .env("CONTAINERS_STORAGE_CONF", self.dir.path().join("storage.conf"));
+            .env(
+                "CONTAINERS_STORAGE_CONF",
+                self.dir.path().join("storage.conf"),
+            );
         c
     }
 
     /// Imports `rootfs` as `name` with the given Dockerfile-style changes.
     pub fn import(&self, rootfs: &Path, name: &str, changes: &[&str]) -> Result<()> {
         let tar = self.dir.path().join("rootfs.tar");
-        run_ok(Command::new("tar").arg("-C").arg(rootfs).arg("-cf").arg(&tar).arg("."))?;
+        run_ok(
+            Command::new("tar")
+                .arg("-C")
+                .arg(rootfs)
+                .arg("-cf")
+                .arg(&tar)
+                .arg("."),
+        )?;
         let mut c = self.cmd();
         c.arg("import");
         for ch in changes {
@@ -64,8 +76,12 @@ impl Podman {
         )?)?;
         let mut hook = packaged;
         hook["hook"]["path"] = serde_json::json!(bin);
-        hook["hook"]["env"] = serde_json::json!([format!("ENTRYTRACE_CONFIG={}", config.display())]);
-        std::fs::write(dir.join("entrytrace.json"), serde_json::to_vec_pretty(&hook)?)?;
+        hook["hook"]["env"] =
+            serde_json::json!([format!("ENTRYTRACE_CONFIG={}", config.display())]);
+        std::fs::write(
+            dir.join("entrytrace.json"),
+            serde_json::to_vec_pretty(&hook)?,
+        )?;
         Ok(dir)
     }
 }

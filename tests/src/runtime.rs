@@ -20,7 +20,11 @@ pub fn repo_root() -> PathBuf {
 
 /// Starts the test journald if it is not running.
 pub fn ensure_journald() -> Result<()> {
-    run_ok(Command::new("bash").arg(repo_root().join("scripts/journald.sh")).arg("start"))?;
+    run_ok(
+        Command::new("bash")
+            .arg(repo_root().join("scripts/journald.sh"))
+            .arg("start"),
+    )?;
     Ok(())
 }
 
@@ -37,12 +41,16 @@ impl HookedBundle {
     /// The demo bundle (tini → script → gosu → httpd) with `args` as CMD, and `extra_config`
     /// appended to the hook's config file.
     pub fn demo(args: &[&str], extra_config: &str) -> Result<Self> {
-        let dir = tempfile::Builder::new().prefix("et-hook-").tempdir_in("/var/tmp")?;
+        let dir = tempfile::Builder::new()
+            .prefix("et-hook-")
+            .tempdir_in("/var/tmp")?;
         let bundle = dir.path().join("bundle");
         let result_dir = dir.path().join("results");
         let config = dir.path().join("config.toml");
         let mut cmd = Command::new("bash");
-        cmd.arg(repo_root().join("scripts/make-demo-bundle.sh")).arg(&bundle).args(args);
+        cmd.arg(repo_root().join("scripts/make-demo-bundle.sh"))
+            .arg(&bundle)
+            .args(args);
         run_ok(&mut cmd)?;
         std::fs::write(
             &config,
@@ -121,7 +129,10 @@ impl Container {
             .output()
             .with_context(|| format!("{runtime} run"))?;
         if !out.status.success() {
-            bail!("{runtime} run -d {id}: {}", String::from_utf8_lossy(&out.stderr));
+            bail!(
+                "{runtime} run -d {id}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         Ok(Self {
             runtime: runtime.into(),
@@ -133,7 +144,10 @@ impl Container {
     pub fn pid(&self) -> Result<u32> {
         let out = run_ok(Command::new(&self.runtime).args(["state", &self.id]))?;
         let v: serde_json::Value = serde_json::from_str(&out)?;
-        v["pid"].as_u64().map(|p| p as u32).context("state without pid")
+        v["pid"]
+            .as_u64()
+            .map(|p| p as u32)
+            .context("state without pid")
     }
 }
 

@@ -94,13 +94,24 @@ fn an_unreadable_rootfs_still_exits_zero_and_says_why() {
 
 #[test]
 fn garbage_or_empty_state_exits_zero_and_writes_nothing() {
-    for input in [&b""[..], b"not json", b"{\"id\":\"../../etc\",\"bundle\":\"/tmp\"}"] {
+    for input in [
+        &b""[..],
+        b"not json",
+        b"{\"id\":\"../../etc\",\"bundle\":\"/tmp\"}",
+    ] {
         let c = Case::new();
         let out = c.hook(input);
-        assert!(out.status.success(), "{:?}: {out:?}", String::from_utf8_lossy(input));
+        assert!(
+            out.status.success(),
+            "{:?}: {out:?}",
+            String::from_utf8_lossy(input)
+        );
         assert!(!c.bundle().join("entrytrace.json").exists());
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains("container state"), "no reason given: {stderr}");
+        assert!(
+            stderr.contains("container state"),
+            "no reason given: {stderr}"
+        );
     }
 }
 

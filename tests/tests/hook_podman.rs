@@ -43,7 +43,9 @@ fn podman_runs_the_hook_only_for_annotated_containers() {
 
     let run = |annotate: bool| -> String {
         let mut c = pm.cmd();
-        c.arg("--hooks-dir").arg(&hooks).args(["run", "-d", "--network", "none"]);
+        c.arg("--hooks-dir")
+            .arg(&hooks)
+            .args(["run", "-d", "--network", "none"]);
         if annotate {
             c.args(["--annotation", "io.entrytrace.enabled=true"]);
         }
@@ -65,7 +67,11 @@ fn podman_runs_the_hook_only_for_annotated_containers() {
                 }
             }
         }
-        assert!(t0.elapsed() < Duration::from_secs(20), "no merged result at {}", file.display());
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "no merged result at {}",
+            file.display()
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     let top = &r["terminals"][0];

@@ -31,7 +31,9 @@ fn names_the_server_its_user_and_socket(runtime: &str) {
     let b = HookedBundle::demo(&[], "[dynamic]\nwindow_ms = 1500\n").expect("bundle");
     let id = unique(runtime);
     let _c = Container::start(runtime, &b.bundle, &id).expect("container starts");
-    let r = b.wait_result("merged", Duration::from_secs(20)).expect("merged result");
+    let r = b
+        .wait_result("merged", Duration::from_secs(20))
+        .expect("merged result");
     let top = &r["terminals"][0];
     let argv: Vec<&str> = top["argv"]
         .as_array()
@@ -42,7 +44,10 @@ fn names_the_server_its_user_and_socket(runtime: &str) {
     assert!(argv.contains(&"httpd"), "terminal is not httpd: {r:#}");
     assert_eq!(top["user"], "www-data", "{r:#}");
     let all_evidence = r.to_string();
-    assert!(all_evidence.contains(":8080"), "no listening socket in evidence: {r:#}");
+    assert!(
+        all_evidence.contains(":8080"),
+        "no listening socket in evidence: {r:#}"
+    );
     let stable = b.result_dir.join(format!("{id}.json"));
     let copy: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&stable).expect("stable copy")).expect("json");
@@ -59,7 +64,10 @@ fn names_the_server_its_user_and_socket(runtime: &str) {
     let e = &entries[0];
     assert_eq!(e["ENTRYTRACE_USER"], "www-data");
     assert_eq!(e["ENTRYTRACE_MODE"], "merged");
-    assert!(e["ENTRYTRACE_TERMINAL"].as_str().unwrap_or("").contains("httpd"));
+    assert!(e["ENTRYTRACE_TERMINAL"]
+        .as_str()
+        .unwrap_or("")
+        .contains("httpd"));
     assert_eq!(e["ENTRYTRACE_RESULT_PATH"], stable.display().to_string());
 }
 
@@ -92,8 +100,13 @@ fn a_container_that_exits_at_once_ends_the_tracer_quickly() {
     let with_hook = t0.elapsed();
     assert!(status.success(), "container failed: {status}");
     let _ = Command::new("crun").args(["delete", "-f", &id]).status();
-    let r = b.wait_result("merged", Duration::from_secs(5)).expect("result");
-    assert!(processes_matching(&format!("--id {id}")).is_empty(), "tracer still running");
+    let r = b
+        .wait_result("merged", Duration::from_secs(5))
+        .expect("result");
+    assert!(
+        processes_matching(&format!("--id {id}")).is_empty(),
+        "tracer still running"
+    );
     // The same container without the hook, measured in the same run.
     let spec = b.bundle.join("config.json");
     let mut v: serde_json::Value =
@@ -124,13 +137,19 @@ fn supervisor_container_reports_both_services() {
         return;
     }
     let b = HookedBundle::demo(
-        &["sh", "-c", "busybox httpd -f -p 8081 & busybox httpd -f -p 8082 & wait"],
+        &[
+            "sh",
+            "-c",
+            "busybox httpd -f -p 8081 & busybox httpd -f -p 8082 & wait",
+        ],
         "",
     )
     .expect("bundle");
     let id = unique("sup");
     let _c = Container::start("runc", &b.bundle, &id).expect("start");
-    let r = b.wait_result("merged", Duration::from_secs(20)).expect("result");
+    let r = b
+        .wait_result("merged", Duration::from_secs(20))
+        .expect("result");
     let top = &r["terminals"][0];
     assert_eq!(top["kind"], "supervisor", "{r:#}");
     let services = top["services"].as_array().expect("services");
@@ -149,27 +168,45 @@ fn hostile_symlinks_in_the_rootfs_never_reach_the_host() {
         .prefix("et-hostile-")
         .tempdir_in("/var/tmp")
         .expect("host dir");
-    let rel = host.path().strip_prefix("/").expect("absolute").to_path_buf();
+    let rel = host
+        .path()
+        .strip_prefix("/")
+        .expect("absolute")
+        .to_path_buf();
     let root = b.rootfs();
     // The same path inside the rootfs holds the real files; on the host, decoys.
     let inside = root.join(&rel);
     std::fs::create_dir_all(&inside).expect("mkdir");
     std::fs::rename(root.join("etc/passwd"), inside.join("passwd")).expect("move passwd");
-    std::fs::write(host.path().join("passwd"), "evil:x:33:33::/:/bin/sh\nroot:x:0:0::/:/bin/sh\n")
-        .expect("decoy passwd");
+    std::fs::write(
+        host.path().join("passwd"),
+        "evil:x:33:33::/:/bin/sh\nroot:x:0:0::/:/bin/sh\n",
+    )
+    .expect("decoy passwd");
     let up = "../".repeat(12);
-    std::os::unix::fs::symlink(format!("{up}{}/passwd", rel.display()), root.join("etc/passwd"))
-        .expect("symlink passwd");
+    std::os::unix::fs::symlink(
+        format!("{up}{}/passwd", rel.display()),
+        root.join("etc/passwd"),
+    )
+    .expect("symlink passwd");
     std::fs::rename(root.join("docker-entrypoint.sh"), inside.join("entry.sh")).expect("move");
     std::fs::write(host.path().join("entry.sh"), "#!/bin/sh\nexec host-decoy\n").expect("decoy");
-    std::os::unix::fs::symlink(format!("/{}/entry.sh", rel.display()), root.join("docker-entrypoint.sh"))
-        .expect("symlink entry");
+    std::os::unix::fs::symlink(
+        format!("/{}/entry.sh", rel.display()),
+        root.join("docker-entrypoint.sh"),
+    )
+    .expect("symlink entry");
     std::os::unix::fs::symlink("/etc/shadow", root.join("shadow-link")).expect("symlink");
     let id = unique("hostile");
     let _c = Container::start("runc", &b.bundle, &id).expect("container still starts");
-    let r = b.wait_result("merged", Duration::from_secs(20)).expect("result");
+    let r = b
+        .wait_result("merged", Duration::from_secs(20))
+        .expect("result");
     let text = r.to_string();
-    assert!(!text.contains("host-decoy"), "read the host's script: {r:#}");
+    assert!(
+        !text.contains("host-decoy"),
+        "read the host's script: {r:#}"
+    );
     assert!(!text.contains("evil"), "read the host's passwd: {r:#}");
     assert_eq!(r["terminals"][0]["user"], "www-data", "{r:#}");
 }
@@ -201,14 +238,21 @@ fn fifty_containers_back_to_back_leave_fifty_results_and_nothing_running() {
     }
     let t0 = Instant::now();
     while !processes_matching(&format!("--id {prefix}-")).is_empty() {
-        assert!(t0.elapsed() < Duration::from_secs(15), "tracers still running");
+        assert!(
+            t0.elapsed() < Duration::from_secs(15),
+            "tracers still running"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let results = std::fs::read_dir(&b.result_dir).expect("results").count();
     assert_eq!(results, 50, "results in {}", b.result_dir.display());
     for i in 0..50 {
         let id = format!("{prefix}-{i}");
-        assert_eq!(journal_entries(&id).expect("journal").len(), 1, "journal entry of {id}");
+        assert_eq!(
+            journal_entries(&id).expect("journal").len(),
+            1,
+            "journal entry of {id}"
+        );
     }
     let after: std::collections::BTreeSet<_> = std::fs::read_dir("/run")
         .expect("/run")
@@ -223,5 +267,8 @@ fn fifty_containers_back_to_back_leave_fifty_results_and_nothing_running() {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n.starts_with('.'))
         .collect();
-    assert!(stray.is_empty(), "temporary files left in the bundle: {stray:?}");
+    assert!(
+        stray.is_empty(),
+        "temporary files left in the bundle: {stray:?}"
+    );
 }

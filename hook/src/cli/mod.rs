@@ -6,6 +6,7 @@
 use clap::{Parser, Subcommand};
 
 pub mod explain;
+pub mod generate;
 pub mod hook;
 pub mod scan;
 
@@ -26,6 +27,9 @@ pub enum Command {
     Scan(scan::ScanArgs),
     Explain(explain::ExplainArgs),
     Hook(hook::HookArgs),
+    Completions(generate::CompletionsArgs),
+    #[command(name = "__man", hide = true)]
+    Man,
     #[command(name = "__tracer", hide = true)]
     Tracer(hook::TracerCmdArgs),
 }
@@ -101,6 +105,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Scan(args) => scan::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Hook(args) => hook::run(args),
+        Command::Completions(args) => generate::completions(args),
+        Command::Man => generate::man(),
         Command::Tracer(args) => hook::run_tracer(args),
     }
 }
