@@ -12,7 +12,10 @@
 
 use std::fmt;
 
+pub mod layer_index;
+pub mod layered;
 pub mod mem;
+pub mod rootfs;
 
 /// The kernel's limit on symlinks followed in one resolution (`MAXSYMLINKS`, 40).
 pub const MAX_SYMLINKS: usize = 40;
