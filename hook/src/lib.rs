@@ -11,4 +11,7 @@ pub mod cli;
 pub mod image;
 pub mod model;
 pub mod output;
+pub mod probe;
+pub mod reduce;
+pub mod score;
 pub mod vfs;
