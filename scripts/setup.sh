@@ -11,6 +11,8 @@ PACKAGES=(
   clang llvm libelf-dev zlib1g-dev pkg-config make gcc bpftool
   # wrappers and shells the tests run for real
   gosu tini dumb-init dash
+  # probe tests compile a tiny static C program with musl-gcc
+  musl-tools
   # journald, tools used by tests and benchmarks
   systemd hyperfine zstd gzip jq zip procps
 )

@@ -45,6 +45,10 @@ pub struct WrapperRule {
     /// Words that must follow the options before the command (`run`, `exec`); empty = none.
     #[serde(default)]
     pub subcommands: Vec<String>,
+    /// Subcommands (of `subcommands`) that name a `package.json` script instead of a command:
+    /// `npm run NAME`, and `npm start`, whose script is the subcommand itself.
+    #[serde(default)]
+    pub script_subcommands: Vec<String>,
     /// Leading `NAME=VALUE` operands are environment assignments (`env`).
     #[serde(default)]
     pub assignments: bool,
@@ -66,6 +70,13 @@ impl WrapperRule {
         if self.reason.trim().is_empty() {
             return Err("reason must not be empty".into());
         }
+        if let Some(s) = self
+            .script_subcommands
+            .iter()
+            .find(|s| !self.subcommands.contains(s))
+        {
+            return Err(format!("script subcommand {s} is not in subcommands"));
+        }
         Ok(())
     }
 }
@@ -78,6 +89,7 @@ fn rule(names: &[&str], kind: WrapperKind, reason: &str) -> WrapperRule {
         user_options: Vec::new(),
         user_operand: false,
         subcommands: Vec::new(),
+        script_subcommands: Vec::new(),
         assignments: false,
         skip_operands: 0,
         reason: reason.to_string(),
@@ -98,7 +110,8 @@ pub fn builtin() -> Vec<WrapperRule> {
         Init,
         "tini is an init shim: it forks the command and reaps zombies",
     );
-    tini.value_options = words(&["-p", "-e", "-l"]);
+    // -s, -g, -v, -w, -l (print license) take no value.
+    tini.value_options = words(&["-p", "-e"]);
     v.push(tini);
     let mut dumb = rule(
         &["dumb-init"],
@@ -257,6 +270,7 @@ pub fn builtin() -> Vec<WrapperRule> {
         "a package runner: runs a script of package.json",
     );
     npm.subcommands = words(&["start", "run", "run-script", "exec"]);
+    npm.script_subcommands = words(&["start", "run", "run-script"]);
     v.push(npm);
     let mut yarn = rule(
         &["yarn"],
@@ -264,6 +278,7 @@ pub fn builtin() -> Vec<WrapperRule> {
         "yarn runs a script of package.json",
     );
     yarn.subcommands = words(&["start", "run", "exec"]);
+    yarn.script_subcommands = words(&["start", "run"]);
     v.push(yarn);
     let mut npx = rule(&["npx"], PackageRunner, "npx runs a package's binary");
     npx.value_options = words(&["-p", "--package"]);

@@ -13,4 +13,7 @@ pub mod image;
 pub mod merge;
 pub mod model;
 pub mod output;
+pub mod probe;
+pub mod reduce;
+pub mod score;
 pub mod vfs;

@@ -39,6 +39,49 @@ impl MemVfs {
         )
     }
 
+    /// Adds a copy of the host file at `host` as a regular file at `path` with permission bits
+    /// `mode`: tests use it to probe real binaries (`/bin/true`, `/bin/busybox`).
+    pub fn add_host_file(
+        &mut self,
+        path: &str,
+        host: &std::path::Path,
+        mode: u32,
+    ) -> std::io::Result<&mut Self> {
+        let body = std::fs::read(host)?;
+        Ok(self.add_file(path, mode, &body))
+    }
+
+    /// Adds a minimal, valid ELF64 x86-64 executable: static when `interp` is `None`, else
+    /// with a `PT_INTERP` naming `interp` (`/lib/ld-musl-x86_64.so.1`). Deterministic test
+    /// data for probes and reduction, independent of the host's binaries.
+    pub fn add_tiny_elf(&mut self, path: &str, mode: u32, interp: Option<&str>) -> &mut Self {
+        let phnum: u16 = if interp.is_some() { 1 } else { 0 };
+        let mut b = vec![0x7f, b'E', b'L', b'F', 2, 1, 1, 0];
+        b.resize(16, 0);
+        b.extend(2u16.to_le_bytes()); // e_type: EXEC
+        b.extend(0x3eu16.to_le_bytes()); // e_machine: x86-64
+        b.extend(1u32.to_le_bytes()); // e_version
+        b.extend(0x40_1000u64.to_le_bytes()); // e_entry
+        b.extend(64u64.to_le_bytes()); // e_phoff
+        b.extend(0u64.to_le_bytes()); // e_shoff
+        b.extend(0u32.to_le_bytes()); // e_flags
+        for h in [64u16, 56, phnum, 64, 0, 0] {
+            b.extend(h.to_le_bytes()); // ehsize, phentsize, phnum, shentsize, shnum, shstrndx
+        }
+        if let Some(interp) = interp {
+            let off = 64 + 56;
+            let len = interp.len() as u64 + 1;
+            b.extend(3u32.to_le_bytes()); // PT_INTERP
+            b.extend(4u32.to_le_bytes()); // PF_R
+            for v in [off, 0x40_0000 + off, 0x40_0000 + off, len, len, 1] {
+                b.extend(v.to_le_bytes());
+            }
+            b.extend(interp.as_bytes());
+            b.push(0);
+        }
+        self.add_file(path, mode, &b)
+    }
+
     /// Adds a symlink whose target is stored as given.
     pub fn add_symlink(&mut self, path: &str, target: &str) -> &mut Self {
         self.insert(path, Node::Symlink(target.to_string()))

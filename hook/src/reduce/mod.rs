@@ -1,0 +1,485 @@
+//! The static reducer: from an image's ENTRYPOINT/CMD to the program the container really
+//! runs (static seed §6).
+//!
+//! [`analyze`] composes the argv ([`compose`]) and hands it to [`reduce_argv`], which walks
+//! it ([`walk`]): wrapper catalogue ([`wrapper`]), PATH lookup and probes (`crate::probe`),
+//! `#!` rewrites, shell scripts through the [`script`] seam, repeated up to
+//! `limits.max_depth` times, then builds and scores the terminal ([`terminal`],
+//! `crate::score`). [`reduce_argv`] is also what the dynamic side calls with an argv it saw a
+//! live process exec, so both modes share one reducer. Nothing here runs a program, and
+//! nothing here fails: problems become diagnostics in the result.
+
+pub mod compose;
+pub mod package;
+pub mod script;
+pub mod terminal;
+pub mod users;
+pub mod walk;
+pub mod wrapper;
+
+use entrytrace_config::Config;
+
+pub use compose::{compose, Overrides};
+
+use crate::image::ImageSpec;
+use crate::model::{
+    Alternate, ChainStep, Diagnostic, EntryTraceResult, Mode, StepKind, Target, Terminal,
+};
+use crate::vfs::Vfs;
+use walk::{Cursor, Walker};
+
+/// A process about to run (or seen running): what the reducer starts from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Launch {
+    pub argv: Vec<String>,
+    /// `KEY=VALUE` words.
+    pub env: Vec<String>,
+    /// As written (`name`, `uid`, `uid:gid`, `name:group`); `None` is root.
+    pub user: Option<String>,
+    /// Absolute working directory.
+    pub workdir: String,
+    /// `80/tcp` ... (for the ports feature; empty when unknown).
+    pub exposed_ports: Vec<String>,
+}
+
+/// What the reducer found for one launch: the pieces of an [`EntryTraceResult`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Reduction {
+    /// Ranked, best first; empty when there is nothing to run (an empty argv).
+    pub terminals: Vec<Terminal>,
+    pub alternates: Vec<Alternate>,
+    pub chain: Vec<ChainStep>,
+    pub evidence: Vec<String>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Reduction {
+    /// A result of `mode` for `target` holding this reduction.
+    pub fn into_result(self, mode: Mode, target: Target) -> EntryTraceResult {
+        let mut r = EntryTraceResult::new(mode, target);
+        r.terminals = self.terminals;
+        r.alternates = self.alternates;
+        r.chain = self.chain;
+        r.evidence = self.evidence;
+        r.diagnostics = self.diagnostics;
+        r
+    }
+}
+
+/// The static analysis of an image: compose, reduce, score.
+pub fn analyze(
+    spec: &ImageSpec,
+    vfs: &dyn Vfs,
+    overrides: &Overrides,
+    cfg: &Config,
+    target: Target,
+) -> EntryTraceResult {
+    let composed = compose(spec, overrides);
+    let launch = Launch {
+        argv: composed.argv.clone(),
+        env: composed.env,
+        user: composed.user,
+        workdir: composed.workdir,
+        exposed_ports: spec.exposed_ports.clone(),
+    };
+    let mut red = reduce_argv(&launch, vfs, cfg);
+    red.chain.insert(
+        0,
+        ChainStep {
+            step: StepKind::Compose,
+            argv: composed.argv,
+            why: composed.why,
+            location: None,
+        },
+    );
+    red.into_result(Mode::Static, target)
+}
+
+/// Reduces one launch to its terminal. The chain holds the steps *after* `launch.argv`
+/// (callers prepend their own first step: `compose`, or `exec` for an observed process).
+pub fn reduce_argv(launch: &Launch, vfs: &dyn Vfs, cfg: &Config) -> Reduction {
+    let mut walker = Walker::new(vfs, cfg);
+    let mut cur = Cursor::new(
+        launch.argv.clone(),
+        launch.env.clone(),
+        launch.user.clone(),
+        if launch.workdir.is_empty() {
+            "/".to_string()
+        } else {
+            launch.workdir.clone()
+        },
+    );
+    let ending = walker.run(&mut cur);
+    let terminals = match &ending {
+        Some(e) => vec![terminal::build(
+            &cur,
+            e,
+            &walker,
+            vfs,
+            cfg,
+            &launch.exposed_ports,
+        )],
+        None => Vec::new(),
+    };
+    if let Some(t) = terminals.first() {
+        walker.evidence.extend(
+            t.features
+                .iter()
+                .map(|f| format!("{} {:+.2}: {}", f.id, f.contribution, f.evidence)),
+        );
+    }
+    Reduction {
+        terminals,
+        alternates: walker.alternates,
+        chain: walker.chain,
+        evidence: walker.evidence,
+        diagnostics: walker.diagnostics,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Level, StepKind::*};
+    use crate::vfs::mem::MemVfs;
+
+    const GLIBC: &str = "/lib64/ld-linux-x86-64.so.2";
+    const MUSL: &str = "/lib/ld-musl-x86_64.so.1";
+
+    fn image() -> MemVfs {
+        let mut v = MemVfs::new();
+        for (path, interp) in [
+            ("/usr/bin/tini", Some(GLIBC)),
+            ("/usr/local/bin/gosu", Some(GLIBC)),
+            ("/usr/bin/dumb-init", None),
+            ("/usr/bin/env", Some(GLIBC)),
+            ("/usr/bin/app", Some(GLIBC)),
+            ("/opt/bin/app", Some(MUSL)),
+            ("/usr/bin/python3.11", Some(GLIBC)),
+            ("/bin/dash", Some(GLIBC)),
+            ("/srv/bin/server", None),
+            ("/usr/sbin/nginx", Some(GLIBC)),
+        ] {
+            v.add_tiny_elf(path, 0o755, interp);
+        }
+        v.add_tiny_elf("/usr/local/bin/noexec", 0o644, None);
+        v.add_symlink("/usr/bin/python3", "python3.11");
+        v.add_symlink("/bin/sh", "dash");
+        v.add_file("/app/main.py", 0o755, b"#!/usr/bin/env python3\nprint(1)\n");
+        v.add_file("/app/loop.sh", 0o755, b"#!/app/loop.sh\n");
+        v.add_file("/app/notes.txt", 0o755, b"hello\n");
+        v.add_file(
+            "/docker-entrypoint.sh",
+            0o755,
+            b"#!/bin/sh\nset -e\nexec \"$@\"\n",
+        );
+        v.add_file(
+            "/etc/passwd",
+            0o644,
+            b"root:x:0:0::/root:/bin/sh\npostgres:x:999:999::/var/lib/postgresql:/bin/sh\napp:x:1000:1000::/app:/bin/sh\n",
+        );
+        v
+    }
+
+    fn words(s: &str) -> Vec<String> {
+        s.split(' ')
+            .filter(|w| !w.is_empty())
+            .map(String::from)
+            .collect()
+    }
+
+    fn run(ep: &str, cmd: &str, user: Option<&str>, workdir: Option<&str>) -> EntryTraceResult {
+        let spec = ImageSpec {
+            entrypoint: (!ep.is_empty()).then(|| words(ep)),
+            cmd: (!cmd.is_empty()).then(|| words(cmd)),
+            env: vec!["PATH=/usr/local/bin:/usr/bin:/bin".into()],
+            user: user.map(String::from),
+            workdir: workdir.map(String::from),
+            exposed_ports: vec!["80/tcp".into()],
+            ..ImageSpec::default()
+        };
+        analyze(
+            &spec,
+            &image(),
+            &Overrides::default(),
+            &Config::default(),
+            Target::default(),
+        )
+    }
+
+    struct Want {
+        path: Option<&'static str>,
+        user: &'static str,
+        family: &'static str,
+        confidence: (f64, f64),
+        steps: &'static [StepKind],
+    }
+
+    #[test]
+    fn reduces_entrypoints_to_their_terminal() {
+        let clean = (0.85, 1.0);
+        type Row = (
+            &'static str,
+            &'static str,
+            Option<&'static str>,
+            Option<&'static str>,
+            Want,
+        );
+        let cases: Vec<Row> = vec![
+            (
+                "/usr/bin/app --flag",
+                "",
+                None,
+                None,
+                Want {
+                    path: Some("/usr/bin/app"),
+                    user: "root",
+                    family: "c",
+                    confidence: clean,
+                    steps: &[Compose],
+                },
+            ),
+            (
+                "tini -- gosu postgres app",
+                "",
+                None,
+                None,
+                Want {
+                    path: Some("/usr/bin/app"),
+                    user: "postgres",
+                    family: "c",
+                    confidence: clean,
+                    steps: &[Compose, Wrapper, Wrapper],
+                },
+            ),
+            (
+                "dumb-init --single-child --rewrite 15:2",
+                "app",
+                Some("1000"),
+                None,
+                Want {
+                    path: Some("/usr/bin/app"),
+                    user: "app",
+                    family: "c",
+                    confidence: clean,
+                    steps: &[Compose, Wrapper],
+                },
+            ),
+            (
+                "",
+                "./bin/server",
+                Some("app:app"),
+                Some("/srv"),
+                Want {
+                    path: Some("/srv/bin/server"),
+                    user: "app",
+                    family: "c",
+                    confidence: clean,
+                    steps: &[Compose],
+                },
+            ),
+            (
+                "env PATH=/opt/bin app",
+                "",
+                None,
+                None,
+                Want {
+                    path: Some("/opt/bin/app"),
+                    user: "root",
+                    family: "c",
+                    confidence: clean,
+                    steps: &[Compose, Wrapper],
+                },
+            ),
+            (
+                "/app/main.py",
+                "",
+                None,
+                None,
+                Want {
+                    path: Some("/usr/bin/python3.11"),
+                    user: "root",
+                    family: "python",
+                    confidence: (0.6, 1.0),
+                    steps: &[Compose, Shebang, Wrapper],
+                },
+            ),
+            (
+                "/docker-entrypoint.sh",
+                "app",
+                None,
+                None,
+                Want {
+                    path: Some("/docker-entrypoint.sh"),
+                    user: "root",
+                    family: "shell",
+                    confidence: (0.0, 0.4),
+                    steps: &[Compose, Shebang, Shellflow],
+                },
+            ),
+            (
+                "",
+                "missing-app",
+                None,
+                None,
+                Want {
+                    path: None,
+                    user: "root",
+                    family: "unknown",
+                    confidence: (0.0, 0.2),
+                    steps: &[Compose],
+                },
+            ),
+            (
+                "/usr/local/bin/noexec",
+                "",
+                None,
+                None,
+                Want {
+                    path: Some("/usr/local/bin/noexec"),
+                    user: "root",
+                    family: "unknown",
+                    confidence: (0.0, 0.2),
+                    steps: &[Compose],
+                },
+            ),
+            (
+                "/app/notes.txt",
+                "",
+                None,
+                None,
+                Want {
+                    path: Some("/app/notes.txt"),
+                    user: "root",
+                    family: "unknown",
+                    confidence: (0.0, 0.2),
+                    steps: &[Compose],
+                },
+            ),
+            (
+                "/app/loop.sh",
+                "",
+                None,
+                None,
+                Want {
+                    path: Some("/app/loop.sh"),
+                    user: "root",
+                    family: "unknown",
+                    confidence: (0.0, 0.2),
+                    steps: &[Compose, Shebang, Shebang, Shebang, Shebang],
+                },
+            ),
+        ];
+        for (ep, cmd, user, wd, want) in cases {
+            let r = run(ep, cmd, user, wd);
+            let t = r
+                .terminals
+                .first()
+                .unwrap_or_else(|| panic!("{ep} {cmd}: no terminal: {r:#?}"));
+            let ctx = format!("{ep} | {cmd}: {t:#?}\n{:#?}\n{:#?}", r.chain, r.diagnostics);
+            assert_eq!(t.path.as_deref(), want.path, "{ctx}");
+            assert_eq!(t.user, want.user, "{ctx}");
+            assert_eq!(t.runtime.family, want.family, "{ctx}");
+            assert!(
+                (want.confidence.0..=want.confidence.1).contains(&t.confidence),
+                "{ctx}"
+            );
+            let steps: Vec<StepKind> = r.chain.iter().map(|s| s.step).collect();
+            assert_eq!(steps, want.steps, "{ctx}");
+        }
+    }
+
+    #[test]
+    fn shell_form_cmd_resolves_through_the_interim_split() {
+        let spec = ImageSpec {
+            cmd: Some(vec![
+                "/bin/sh".into(),
+                "-c".into(),
+                "exec nginx -g daemon-off".into(),
+            ]),
+            exposed_ports: vec!["80/tcp".into()],
+            ..ImageSpec::default()
+        };
+        let r = analyze(
+            &spec,
+            &image(),
+            &Overrides::default(),
+            &Config::default(),
+            Target::default(),
+        );
+        let t = &r.terminals[0];
+        assert_eq!(t.path.as_deref(), Some("/usr/sbin/nginx"));
+        assert_eq!(t.argv, words("nginx -g daemon-off"));
+        assert!(t.features.iter().any(|f| f.id == "f4"), "{:?}", t.features);
+        assert_eq!(
+            r.chain.iter().map(|s| s.step).collect::<Vec<_>>(),
+            [Compose, Shellflow]
+        );
+        assert!(r.chain[0].why.contains("shell form"));
+    }
+
+    #[test]
+    fn a_missing_target_is_named_in_a_diagnostic_and_scores_f9() {
+        let r = run("", "/usr/bin/nope --x", None, None);
+        let t = &r.terminals[0];
+        assert!(t.features.iter().any(|f| f.id == "f9"));
+        assert!(
+            r.diagnostics
+                .iter()
+                .any(|d| d.message.contains("/usr/bin/nope")),
+            "{:?}",
+            r.diagnostics
+        );
+        let r = run("", "/usr/local/bin/noexec", None, None);
+        assert!(
+            r.diagnostics
+                .iter()
+                .any(|d| d.message.contains("permission denied")),
+            "{:?}",
+            r.diagnostics
+        );
+    }
+
+    #[test]
+    fn an_empty_argv_gives_no_terminal_and_an_error() {
+        let r = run("", "", None, None);
+        assert!(r.terminals.is_empty());
+        assert!(r.diagnostics.iter().any(|d| d.level == Level::Error));
+    }
+
+    #[test]
+    fn env_wrapper_changes_the_environment_seen_by_later_lookups() {
+        let launch = Launch {
+            argv: words("env -i A=1 /usr/bin/env PATH=/opt/bin app"),
+            workdir: "/".into(),
+            ..Launch::default()
+        };
+        let red = reduce_argv(&launch, &image(), &Config::default());
+        assert_eq!(red.terminals[0].path.as_deref(), Some("/opt/bin/app"));
+        assert!(
+            red.chain[0].why.contains("environment cleared") && red.chain[0].why.contains("A=1"),
+            "{:?}",
+            red.chain
+        );
+    }
+
+    #[test]
+    fn the_depth_limit_stops_wrapper_loops_with_a_diagnostic() {
+        let launch = Launch {
+            argv: [vec!["nice".to_string(); 40], vec!["app".to_string()]].concat(),
+            workdir: "/".into(),
+            ..Launch::default()
+        };
+        let mut v = image();
+        v.add_tiny_elf("/usr/bin/nice", 0o755, Some(GLIBC));
+        let red = reduce_argv(&launch, &v, &Config::default());
+        assert!(
+            red.diagnostics
+                .iter()
+                .any(|d| d.message.contains("max_depth")),
+            "{:?}",
+            red.diagnostics
+        );
+        assert!(red.terminals[0].confidence < 0.5);
+    }
+}

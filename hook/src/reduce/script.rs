@@ -1,0 +1,221 @@
+//! The seam between the reducer and shell analysis: given a shell script (a file, or a `-c`
+//! string) with its arguments, environment, user and working directory, what commands could
+//! it end up running?
+//!
+//! The `shellflow` crate answers this properly (issue 3). Until it is wired in, this module
+//! answers only the trivial case itself: a `-c` string made of plain words — no quotes,
+//! expansions, operators or redirections — optionally starting with `exec` and `NAME=VALUE`
+//! assignments (`sh -c "exec python app.py"`, a shell-form `CMD python app.py`). A shell runs
+//! such a lone simple command as its last act, and bash and dash exec it in place. Script
+//! files and anything else give no candidates; the caller then ends the chain at the script
+//! with the "shell with no exec" and "unresolved branches" penalties. To help the latter,
+//! [`follow_script`] reports whether the script refers to its positional parameters.
+
+use entrytrace_config::Limits;
+
+use super::wrapper::is_assignment;
+use crate::vfs::Vfs;
+
+/// Where the script comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScriptSource {
+    /// A script file, by the path the shell was given.
+    File(String),
+    /// A `-c` string.
+    Inline(String),
+}
+
+/// What the shell is asked to run, and in which state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptRequest<'a> {
+    pub source: ScriptSource,
+    /// `$0`, `$1` ...: for a file, its path then its arguments; for `-c`, the words after
+    /// the string.
+    pub args: &'a [String],
+    pub env: &'a [String],
+    /// As written (`name`, `uid[:gid]`); `None` is root.
+    pub user: Option<&'a str>,
+    pub cwd: &'a str,
+}
+
+/// One command the script may run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    pub argv: Vec<String>,
+    /// Assignments the script makes for it (`NAME=VALUE`).
+    pub env: Vec<String>,
+    /// Replaces the shell (`exec`, or a last simple command the shell execs in place).
+    pub exec: bool,
+    /// In `[0, 1]`: how sure the analysis is that this one runs.
+    pub confidence: f64,
+    pub why: String,
+    /// `file:line`.
+    pub location: Option<String>,
+}
+
+/// What the analysis found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ScriptOutcome {
+    /// Best first.
+    pub candidates: Vec<Candidate>,
+    /// The script uses `$@`, `$*` or `$1`..`$9` (its result depends on the arguments).
+    pub uses_positional: bool,
+    /// Why nothing (or only part) was followed.
+    pub notes: Vec<String>,
+}
+
+/// Follows a script to the commands it may run.
+pub fn follow_script(req: &ScriptRequest<'_>, vfs: &dyn Vfs, limits: &Limits) -> ScriptOutcome {
+    match &req.source {
+        ScriptSource::Inline(text) => follow_inline(text),
+        ScriptSource::File(path) => {
+            let mut out = ScriptOutcome::default();
+            match vfs.read(&crate::vfs::normalize(path, req.cwd), limits.max_read_bytes) {
+                Ok(body) => {
+                    out.uses_positional = uses_positional(&String::from_utf8_lossy(&body));
+                    out.notes.push(format!(
+                        "{path}: script not followed: shell analysis (shellflow) is not wired in yet"
+                    ));
+                }
+                Err(e) => out.notes.push(format!("script unreadable: {e}")),
+            }
+            out
+        }
+    }
+}
+
+fn follow_inline(text: &str) -> ScriptOutcome {
+    let mut out = ScriptOutcome {
+        uses_positional: uses_positional(text),
+        ..ScriptOutcome::default()
+    };
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./=:,@+%".contains(c);
+    if !text.chars().all(|c| plain(c) || c == ' ' || c == '\t') {
+        out.notes.push(format!(
+            "-c {text:?}: has shell syntax beyond plain words; not followed until shellflow lands"
+        ));
+        return out;
+    }
+    let mut words: Vec<String> = text.split_whitespace().map(str::to_string).collect();
+    let mut explicit_exec = false;
+    let mut env = Vec::new();
+    while let Some(first) = words.first() {
+        if first == "exec" && !explicit_exec {
+            explicit_exec = true;
+        } else if is_assignment(first) {
+            env.push(first.clone());
+        } else {
+            break;
+        }
+        words.remove(0);
+    }
+    if words.is_empty() {
+        out.notes.push(format!("-c {text:?} runs no command"));
+        return out;
+    }
+    let why = if explicit_exec {
+        "sh -c with one exec of plain words (split without a shell parser)"
+    } else {
+        "sh -c with one simple command of plain words: the shell execs it in place"
+    };
+    out.candidates.push(Candidate {
+        argv: words,
+        env,
+        exec: true,
+        confidence: 1.0,
+        why: why.to_string(),
+        location: None,
+    });
+    out
+}
+
+fn uses_positional(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.windows(2).enumerate().any(|(i, w)| {
+        w[0] == b'$'
+            && (matches!(w[1], b'@' | b'*' | b'1'..=b'9')
+                || (w[1] == b'{'
+                    && b.get(i + 2)
+                        .is_some_and(|c| matches!(c, b'@' | b'*' | b'1'..=b'9'))))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vfs::mem::MemVfs;
+
+    fn inline(text: &str) -> ScriptOutcome {
+        let req = ScriptRequest {
+            source: ScriptSource::Inline(text.into()),
+            args: &[],
+            env: &[],
+            user: None,
+            cwd: "/",
+        };
+        follow_script(&req, &MemVfs::new(), &Limits::default())
+    }
+
+    #[test]
+    fn plain_word_strings_are_split_and_anything_else_is_left_to_shellflow() {
+        type Words = &'static [&'static str];
+        let cases: &[(&str, Option<Words>, Words)] = &[
+            ("python app.py", Some(&["python", "app.py"]), &[]),
+            (
+                "exec  gunicorn -b 0.0.0.0:8000 app:app",
+                Some(&["gunicorn", "-b", "0.0.0.0:8000", "app:app"]),
+                &[],
+            ),
+            (
+                "PORT=80 exec node server.js",
+                Some(&["node", "server.js"]),
+                &["PORT=80"],
+            ),
+            (
+                "exec PORT=80 node server.js",
+                Some(&["node", "server.js"]),
+                &["PORT=80"],
+            ),
+            ("echo hi; exec app", None, &[]),
+            ("exec \"$@\"", None, &[]),
+            ("app > /log", None, &[]),
+            ("app $HOME", None, &[]),
+            ("", None, &[]),
+            ("exec", None, &[]),
+        ];
+        for (text, argv, env) in cases {
+            let out = inline(text);
+            let got = out.candidates.first();
+            match argv {
+                Some(argv) => {
+                    let c = got.unwrap_or_else(|| panic!("{text}: no candidate: {:?}", out.notes));
+                    assert_eq!(&c.argv, argv, "{text}");
+                    assert_eq!(&c.env, env, "{text}");
+                    assert!(c.exec);
+                }
+                None => assert!(got.is_none(), "{text}: {got:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn script_files_are_not_followed_yet_but_positional_use_is_seen() {
+        let mut v = MemVfs::new();
+        v.add_file("/entry.sh", 0o755, b"#!/bin/sh\nset -e\nexec \"$@\"\n");
+        v.add_file("/plain.sh", 0o755, b"#!/bin/sh\nexec app\n");
+        for (path, positional) in [("/entry.sh", true), ("/plain.sh", false)] {
+            let req = ScriptRequest {
+                source: ScriptSource::File(path.into()),
+                args: &[],
+                env: &[],
+                user: None,
+                cwd: "/",
+            };
+            let out = follow_script(&req, &v, &Limits::default());
+            assert!(out.candidates.is_empty());
+            assert_eq!(out.uses_positional, positional, "{path}");
+            assert!(out.notes[0].contains("not followed"), "{:?}", out.notes);
+        }
+        assert!(inline("exec \"${1}\"").uses_positional);
+    }
+}
