@@ -1,3 +1,146 @@
-//! shellflow: follows an entrypoint shell script to the command it really execs.
+//! shellflow: follows a container entrypoint shell script to the command it really execs,
+//! as which user, and why.
 //!
-//! (Being built: see issue 3.)
+//! The caller hands an [`Invocation`] (script, args, env, user, cwd, dialect) and an
+//! [`ImageFs`] to read the image; [`analyze`] parses the script (`parse`, over
+//! `brush-parser`), runs an abstract interpreter over it (`interp`) that *records* external
+//! commands instead of running them, and returns ranked [`Candidate`]s with `file:line`
+//! reasons and the run-time assumptions each rests on.
+//!
+//! It does no I/O of its own and never runs anything. It does not classify or resolve the
+//! terminal command beyond PATH (the caller's reducer does), and does not model signals, job
+//! control or globbing.
+//!
+//! ```
+//! use shellflow::{analyze, Invocation, Limits, MemFs};
+//! let fs = MemFs::new()
+//!     .file("/entry.sh", "#!/bin/sh\nset -e\nif [ \"${1#-}\" != \"$1\" ]; then set -- redis-server \"$@\"; fi\nexec \"$@\"\n", 0o755)
+//!     .exe("/usr/local/bin/redis-server");
+//! let a = analyze(&Invocation::file("/entry.sh", &["--port", "7000"]), &fs, &Limits::default());
+//! assert_eq!(a.candidates[0].argv, ["redis-server", "--port", "7000"]);
+//! ```
+
+mod api;
+pub mod interp;
+mod memfs;
+pub mod parse;
+pub mod pattern;
+mod report;
+pub mod value;
+
+pub use api::{
+    Analysis, Candidate, Dialect, EndKind, FileKind, FileStat, FsError, ImageFs, Invocation,
+    Limits, Location, Reason, Script, User, DEFAULT_PATH,
+};
+pub use memfs::MemFs;
+
+use interp::state::{State, Status};
+use interp::Interp;
+use value::Val;
+
+/// Analyses one run of a script: what it ends up running, as whom, and why.
+pub fn analyze(inv: &Invocation, fs: &dyn ImageFs, limits: &Limits) -> Analysis {
+    let (file, text) = match &inv.script {
+        Script::File { path, .. } => match read_text(fs, path, limits) {
+            Ok(t) => (path.clone(), t),
+            Err(e) => return failed(e),
+        },
+        Script::String { text } => ("<sh -c>".to_string(), text.clone()),
+    };
+    let program = match parse::parse_program(&file, &text) {
+        Ok(p) => p,
+        Err(e) => return failed(e.to_string()),
+    };
+    let mut it = Interp::new(fs, limits, inv, program, file.clone());
+    let st = initial_state(inv, &file);
+    it.run_toplevel(st);
+    let Interp {
+        endings,
+        diagnostics,
+        capped,
+        ..
+    } = it;
+    report::build(inv, endings, diagnostics, capped)
+}
+
+/// Finds `name` in the directories of `path_var` (a `PATH` value): the first entry that
+/// exists (and, when `executable`, has an execute bit and is not a directory).
+pub fn lookup_path(
+    fs: &dyn ImageFs,
+    path_var: &str,
+    name: &str,
+    executable: bool,
+) -> Option<String> {
+    path_var
+        .split(':')
+        .filter(|d| d.starts_with('/'))
+        .find_map(|dir| {
+            let p = memfs::normalize(&format!("{dir}/{name}"));
+            let st = fs.stat(&p)?;
+            let ok = !executable || (st.kind != FileKind::Dir && st.mode & 0o111 != 0);
+            ok.then_some(p)
+        })
+}
+
+fn read_text(fs: &dyn ImageFs, path: &str, limits: &Limits) -> Result<String, String> {
+    if let Some(m) = fs.stat(path) {
+        if m.size > limits.max_file_bytes {
+            return Err(format!("{path}: {} bytes exceed the read limit", m.size));
+        }
+    }
+    let bytes = fs.read_file(path).map_err(|e| e.to_string())?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+fn failed(msg: String) -> Analysis {
+    Analysis {
+        candidates: Vec::new(),
+        diagnostics: vec![msg],
+        capped: false,
+    }
+}
+
+fn initial_state(inv: &Invocation, file: &str) -> State {
+    let mut vars = std::collections::BTreeMap::new();
+    for (k, v) in &inv.env {
+        let var = interp::state::Var {
+            value: interp::state::VarValue::Scalar(Val::lit(v.clone())),
+            exported: true,
+        };
+        vars.insert(k.clone(), var);
+    }
+    let (arg0, positionals) = match &inv.script {
+        Script::File { name_called_as, .. } => (name_called_as.clone(), inv.args.clone()),
+        Script::String { .. } => match inv.args.split_first() {
+            Some((a0, rest)) => (a0.clone(), rest.to_vec()),
+            None => ("sh".to_string(), Vec::new()),
+        },
+    };
+    State {
+        vars,
+        positionals: positionals.into_iter().map(Val::lit).collect(),
+        arg0: Val::lit(arg0),
+        funcs: Default::default(),
+        locals: Vec::new(),
+        frames: Vec::new(),
+        file: file.to_string(),
+        status: Status::OK,
+        errexit: false,
+        user: inv.user.clone(),
+        cwd: inv.cwd.clone(),
+        weight: 1.0,
+        reasons: Vec::new(),
+        assumptions: Vec::new(),
+        background: Vec::new(),
+        last_fg: None,
+        created: Default::default(),
+        stdout: None,
+        depth: 0,
+        reexecs: 0,
+        subshell: 0,
+        cond_depth: 0,
+        in_background: false,
+        calls: 0,
+        unset: Default::default(),
+    }
+}

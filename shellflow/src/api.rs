@@ -1,0 +1,285 @@
+//! The public contract of shellflow: what the caller hands in (an [`Invocation`], an
+//! [`ImageFs`], [`Limits`]) and what comes back (an [`Analysis`] of ranked [`Candidate`]s).
+//!
+//! These are plain data types with no behaviour beyond defaults and small helpers; the
+//! interpretation lives in `interp`. Nothing here performs I/O: every file the analysis
+//! needs is read through the caller's [`ImageFs`].
+
+use std::fmt;
+
+/// Error returned by [`ImageFs::read_file`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FsError {
+    /// The path does not exist in the image.
+    #[error("{path}: no such file in the image")]
+    NotFound {
+        /// Absolute path that was asked for.
+        path: String,
+    },
+    /// The path exists but is not a regular file (a directory, a device).
+    #[error("{path}: not a regular file")]
+    NotAFile {
+        /// Absolute path that was asked for.
+        path: String,
+    },
+    /// The file is larger than the caller is willing to read.
+    #[error("{path}: file of {size} bytes exceeds the read limit")]
+    TooLarge {
+        /// Absolute path that was asked for.
+        path: String,
+        /// Size of the file in bytes.
+        size: u64,
+    },
+    /// Reading failed for another reason (the caller's message).
+    #[error("{path}: cannot be read: {cause}")]
+    Unreadable {
+        /// Absolute path that was asked for.
+        path: String,
+        /// Why the read failed.
+        cause: String,
+    },
+}
+
+/// What kind of object a path names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// Regular file.
+    File,
+    /// Directory.
+    Dir,
+    /// Symbolic link (as `lstat` sees it; `stat` should follow links).
+    Symlink,
+    /// Anything else (device, fifo, socket).
+    Other,
+}
+
+/// Metadata of one path in the image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileStat {
+    /// Object kind after following symlinks (`Symlink` only for dangling or unresolved links).
+    pub kind: FileKind,
+    /// Permission bits (`0o755`).
+    pub mode: u32,
+    /// Size in bytes.
+    pub size: u64,
+    /// Owner uid.
+    pub uid: u32,
+    /// Whether the path itself is a symlink (for `test -L`).
+    pub is_symlink: bool,
+}
+
+/// The image's filesystem as shellflow sees it. Paths are absolute; the implementation
+/// confines them to the image root and bounds reads.
+pub trait ImageFs {
+    /// Whole content of a regular file.
+    fn read_file(&self, path: &str) -> Result<Vec<u8>, FsError>;
+    /// Metadata of a path, following symlinks; `None` when it does not exist.
+    fn stat(&self, path: &str) -> Option<FileStat>;
+    /// Names (not paths) of the entries of a directory, sorted; empty when not a directory.
+    fn list_dir(&self, path: &str) -> Vec<String>;
+}
+
+/// A user identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Numeric user id.
+    pub uid: u32,
+    /// Numeric primary group id.
+    pub gid: u32,
+    /// Login name when known (from `/etc/passwd` or the image config).
+    pub name: Option<String>,
+}
+
+impl User {
+    /// The superuser.
+    pub fn root() -> Self {
+        User {
+            uid: 0,
+            gid: 0,
+            name: Some("root".into()),
+        }
+    }
+
+    /// Name if known, else the uid as text.
+    pub fn display(&self) -> String {
+        self.name.clone().unwrap_or_else(|| self.uid.to_string())
+    }
+}
+
+/// What script is being run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Script {
+    /// A script file in the image, run as `name_called_as` (`$0`).
+    File {
+        /// Absolute path of the file in the image.
+        path: String,
+        /// The name it was invoked under (`$0`), e.g. a compat symlink path.
+        name_called_as: String,
+    },
+    /// A command string (`sh -c TEXT`); `$0` is the first of `args` as with `sh -c`.
+    String {
+        /// The command text.
+        text: String,
+    },
+}
+
+/// Shell dialect, from the shebang or the interpreter that runs the script.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dialect {
+    /// POSIX sh (dash, ash): no `BASH_SOURCE`, no `FUNCNAME`.
+    #[default]
+    Sh,
+    /// GNU bash.
+    Bash,
+}
+
+/// One run of a script to analyse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    /// The script.
+    pub script: Script,
+    /// Positional arguments (`$1…`). For [`Script::String`] the first one is `$0`, as with `sh -c`.
+    pub args: Vec<String>,
+    /// Environment: image env plus the caller's overrides.
+    pub env: Vec<(String, String)>,
+    /// User the script starts as.
+    pub user: User,
+    /// Working directory.
+    pub cwd: String,
+    /// Dialect of the interpreter.
+    pub shell: Dialect,
+    /// Image `VOLUME` paths: files under them are assumed absent (fresh, empty volumes) and
+    /// every branch decided by them says so.
+    pub volumes: Vec<String>,
+    /// Whether the shell runs as PID 1 (no init shim before it): decides `$$`.
+    pub pid1: bool,
+}
+
+impl Invocation {
+    /// An invocation of a script file with the given args, as root in `/`, bash dialect.
+    pub fn file(path: &str, args: &[&str]) -> Self {
+        Invocation {
+            script: Script::File {
+                path: path.into(),
+                name_called_as: path.into(),
+            },
+            args: args.iter().map(|a| a.to_string()).collect(),
+            env: vec![("PATH".into(), DEFAULT_PATH.into())],
+            user: User::root(),
+            cwd: "/".into(),
+            shell: Dialect::Bash,
+            volumes: Vec::new(),
+            pid1: true,
+        }
+    }
+}
+
+/// The PATH Docker gives a container when the image sets none.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Bounds on the analysis. Hitting one is a diagnostic and lowers confidence, never a hang.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Most paths followed at once; further forks are dropped.
+    pub max_paths: usize,
+    /// Iterations of a loop that are unrolled before it is summarised.
+    pub max_unroll: usize,
+    /// Depth of `source`/`.`/`eval`/re-exec nesting.
+    pub max_source_depth: usize,
+    /// Depth of function calls.
+    pub max_call_depth: usize,
+    /// Total commands evaluated over all paths.
+    pub max_steps: usize,
+    /// Largest file read for `source` or `cat`, in bytes.
+    pub max_file_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_paths: 64,
+            max_unroll: 8,
+            max_source_depth: 8,
+            max_call_depth: 64,
+            max_steps: 50_000,
+            max_file_bytes: 1 << 20,
+        }
+    }
+}
+
+/// How a candidate's path ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndKind {
+    /// The script `exec`s the command: it replaces the shell.
+    Exec,
+    /// The script ran the command in the foreground and then ended without `exec`: the shell
+    /// stays as the parent (the caller's "no exec" penalty applies).
+    FellOffEnd,
+    /// The command was started in the background (`&`); several of them form a supervisor shape.
+    Background,
+}
+
+/// A `file:line` location in a script.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// Script path, or `<sh -c>` / `<eval>` for strings.
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file, self.line)
+    }
+}
+
+/// One step of evidence on a candidate's path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reason {
+    /// What happened (`[ "$(id -u)" = '0' ]` is true: running as uid 0).
+    pub message: String,
+    /// Where in the script.
+    pub location: Option<Location>,
+}
+
+/// A command the script ends up running.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    /// The words as exec'd. When a privilege dropper runs the command, the dropper and its
+    /// user argument are included (`["gosu", "postgres", "postgres"]`); see `inner_argv`.
+    /// Unknown words are rendered `<$VAR: reason>`.
+    pub argv: Vec<String>,
+    /// Per word of `argv`: true when the word is not known statically.
+    pub unknown: Vec<bool>,
+    /// When `argv` starts with a privilege dropper: the command it runs, after the dropper's
+    /// own arguments. `user` is already the dropper's target user.
+    pub inner_argv: Option<Vec<String>>,
+    /// The user the command runs as.
+    pub user: User,
+    /// The full environment of the command (exported variables).
+    pub env: Vec<(String, String)>,
+    /// Variables added or changed relative to the invocation's env.
+    pub env_delta: Vec<(String, String)>,
+    /// Working directory.
+    pub cwd: String,
+    /// Between 0 and 1; the candidates' path weights, lowered for unknown words and caps.
+    pub confidence: f64,
+    /// How the path ended.
+    pub how: EndKind,
+    /// The steps that led here, in order.
+    pub reasons: Vec<Reason>,
+    /// Run-time assumptions the path rests on (a volume is empty, a variable is unset…).
+    pub assumptions: Vec<String>,
+}
+
+/// Result of [`crate::analyze`].
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Analysis {
+    /// Ranked, best first; the rest are alternates.
+    pub candidates: Vec<Candidate>,
+    /// Soft problems: caps hit, unparsable files, unknown commands.
+    pub diagnostics: Vec<String>,
+    /// Whether any limit was hit.
+    pub capped: bool,
+}

@@ -1,0 +1,800 @@
+//! Simple commands (XCU 2.9.1) and the builtins that change the shell's own state: `set`,
+//! `shift`, `export`, `local`/`declare`, `unset`, `source`/`.`, `eval`, `exec`, `exit`,
+//! `return`, `cd`, `test`/`[`, `echo`/`printf`, `read`, `break`/`continue`, `command`.
+//!
+//! Builtins that only affect the terminal or signals (`trap`, `umask`, `ulimit`, `shopt`) succeed
+//! and are otherwise ignored.
+
+use std::rc::Rc;
+
+use crate::memfs::normalize;
+use crate::parse::{self, ast};
+use crate::value::Val;
+
+use super::state::{Frame, State, Status, VarValue};
+use super::{Flow, Interp, Paths};
+
+/// One expanded argument of a command.
+#[derive(Debug, Clone)]
+pub(crate) enum Arg {
+    /// An ordinary field.
+    Field(Val),
+    /// `name=value` given to a declaration builtin.
+    Assign(String, VarValue, bool),
+}
+
+const DECLARATIONS: &[&str] = &["export", "local", "declare", "typeset", "readonly"];
+
+impl Interp<'_> {
+    pub(super) fn run_simple(&mut self, mut st: State, sc: &ast::SimpleCommand) -> Paths {
+        if !self.step() {
+            return Vec::new();
+        }
+        let location = self.loc(&st, ast::SourceLocation::location(sc));
+        let mut assigns = Vec::new();
+        let mut redirects = Vec::new();
+        let mut items: Vec<&ast::CommandPrefixOrSuffixItem> = Vec::new();
+        for it in sc.prefix.iter().flat_map(|p| p.0.iter()) {
+            match it {
+                ast::CommandPrefixOrSuffixItem::AssignmentWord(a, _) => assigns.push(a),
+                ast::CommandPrefixOrSuffixItem::IoRedirect(r) => redirects.push(r),
+                other => items.push(other),
+            }
+        }
+        let name_item = sc
+            .word_or_name
+            .as_ref()
+            .map(|w| ast::CommandPrefixOrSuffixItem::Word(w.clone()));
+        items.extend(name_item.iter());
+        for it in sc.suffix.iter().flat_map(|s| s.0.iter()) {
+            match it {
+                ast::CommandPrefixOrSuffixItem::IoRedirect(r) => redirects.push(r),
+                other => items.push(other),
+            }
+        }
+        st.status = Status::OK;
+        let args = self.expand_args(&mut st, &items);
+        let mut env_extra = Vec::new();
+        for a in &assigns {
+            let (name, value) = self.assignment(&mut st, a);
+            env_extra.push((name, value));
+        }
+        let owned: Vec<ast::IoRedirect> = redirects.into_iter().cloned().collect();
+        self.apply_redirects(&mut st, &owned);
+        let Some(Arg::Field(first)) = args.first().cloned() else {
+            for (name, value) in env_extra {
+                st.set_value(&name, value);
+            }
+            return vec![(st, Flow::Normal)];
+        };
+        let env_extra: Vec<(String, Val)> = env_extra
+            .into_iter()
+            .map(|(n, v)| (n, scalar_of(&v)))
+            .collect();
+        let Some(name) = first.known() else {
+            let argv = fields(&args);
+            return self.run_external(st, argv, env_extra, location);
+        };
+        if st.funcs.contains_key(&name) {
+            for (n, v) in &env_extra {
+                st.set(n, v.clone());
+            }
+            return self.call_function(st, &name, fields(&args[1..]));
+        }
+        match self.builtin(st, &name, &args, env_extra, location) {
+            Ok(paths) => paths,
+            Err((st, env_extra, location)) => {
+                self.run_external(st, fields(&args), env_extra, location)
+            }
+        }
+    }
+
+    fn expand_args(
+        &mut self,
+        st: &mut State,
+        items: &[&ast::CommandPrefixOrSuffixItem],
+    ) -> Vec<Arg> {
+        let mut args = Vec::new();
+        let mut decl = false;
+        for it in items {
+            match it {
+                ast::CommandPrefixOrSuffixItem::Word(w) => {
+                    for v in self.expand_word(st, &w.value) {
+                        if args.is_empty() {
+                            decl = v
+                                .known()
+                                .is_some_and(|n| DECLARATIONS.contains(&n.as_str()));
+                        }
+                        args.push(Arg::Field(v));
+                    }
+                }
+                ast::CommandPrefixOrSuffixItem::AssignmentWord(a, w) => {
+                    if decl {
+                        let (name, value) = self.assignment(st, a);
+                        args.push(Arg::Assign(name, value, a.append));
+                    } else {
+                        args.extend(self.expand_word(st, &w.value).into_iter().map(Arg::Field));
+                    }
+                }
+                ast::CommandPrefixOrSuffixItem::ProcessSubstitution(..) => {
+                    args.push(Arg::Field(Val::unknown("<(…)", "process substitution")));
+                }
+                ast::CommandPrefixOrSuffixItem::IoRedirect(_) => {}
+            }
+        }
+        args
+    }
+
+    /// Evaluates `name=value` / `name=(a b)` / `name+=…`.
+    pub(super) fn assignment(&mut self, st: &mut State, a: &ast::Assignment) -> (String, VarValue) {
+        let (name, index) = match &a.name {
+            ast::AssignmentName::VariableName(n) => (n.clone(), None),
+            ast::AssignmentName::ArrayElementName(n, i) => (n.clone(), Some(i.clone())),
+        };
+        let value = match &a.value {
+            ast::AssignmentValue::Scalar(w) => VarValue::Scalar(self.expand_str(st, &w.value)),
+            ast::AssignmentValue::Array(items) => {
+                let mut vals = Vec::new();
+                for (_, w) in items {
+                    vals.extend(self.expand_word(st, &w.value));
+                }
+                VarValue::Array(vals)
+            }
+        };
+        let current = st.get(&name).map(|v| v.value.clone());
+        let value = match (index, a.append, current, value) {
+            (Some(i), _, cur, VarValue::Scalar(v)) => {
+                let idx = self
+                    .expand_str(st, &i)
+                    .known()
+                    .and_then(|t| super::arith::eval_text(st, &t, 0));
+                let mut arr = match cur {
+                    Some(VarValue::Array(a)) => a,
+                    Some(VarValue::Scalar(s)) => vec![s],
+                    None => Vec::new(),
+                };
+                match idx
+                    .and_then(|i| usize::try_from(i).ok())
+                    .filter(|i| *i < 4096)
+                {
+                    Some(i) => {
+                        if arr.len() <= i {
+                            arr.resize(i + 1, Val::default());
+                        }
+                        arr[i] = v;
+                    }
+                    None => arr.push(v),
+                }
+                VarValue::Array(arr)
+            }
+            (None, true, Some(VarValue::Array(mut a)), VarValue::Array(b)) => {
+                a.extend(b);
+                VarValue::Array(a)
+            }
+            (None, true, Some(VarValue::Scalar(mut s)), VarValue::Scalar(b)) => {
+                s.push(&b);
+                VarValue::Scalar(s)
+            }
+            (_, _, _, v) => v,
+        };
+        (name, value)
+    }
+
+    /// Runs a builtin; gives the state back when `name` is not one.
+    #[allow(clippy::type_complexity)]
+    fn builtin(
+        &mut self,
+        mut st: State,
+        name: &str,
+        args: &[Arg],
+        env_extra: Vec<(String, Val)>,
+        location: Option<crate::api::Location>,
+    ) -> Result<Paths, (State, Vec<(String, Val)>, Option<crate::api::Location>)> {
+        let rest = fields(&args[1..]);
+        let flow = match name {
+            ":" | "true" | "trap" | "umask" | "ulimit" | "shopt" | "hash" | "alias" | "wait"
+            | "times" => {
+                st.status = Status::OK;
+                Flow::Normal
+            }
+            "false" => {
+                st.status = Status::FAIL;
+                Flow::Normal
+            }
+            "set" => self.builtin_set(&mut st, &rest, location),
+            "shift" => {
+                let n = rest
+                    .first()
+                    .and_then(Val::known)
+                    .and_then(|s| s.parse::<usize>().ok())
+                    .unwrap_or(1);
+                if n > st.positionals.len() {
+                    st.status = Status::FAIL;
+                } else {
+                    st.positionals.drain(..n);
+                    st.status = Status::OK;
+                }
+                Flow::Normal
+            }
+            "export" | "readonly" | "local" | "declare" | "typeset" => {
+                self.builtin_declare(&mut st, name, &args[1..]);
+                Flow::Normal
+            }
+            "unset" => {
+                let funcs = rest.iter().any(|v| v.known().as_deref() == Some("-f"));
+                for n in rest
+                    .iter()
+                    .filter_map(Val::known)
+                    .filter(|n| !n.starts_with('-'))
+                {
+                    if funcs {
+                        st.funcs.remove(&n);
+                    } else {
+                        st.vars.remove(&n);
+                        st.unset.insert(n);
+                    }
+                }
+                st.status = Status::OK;
+                Flow::Normal
+            }
+            "source" | "." => return Ok(self.builtin_source(st, &rest, location)),
+            "eval" => return Ok(self.builtin_eval(st, &rest)),
+            "exec" => return Ok(self.builtin_exec(st, rest, env_extra, location)),
+            "exit" => {
+                let code = rest
+                    .first()
+                    .map(|v| v.known().and_then(|s| s.parse::<i32>().ok()));
+                st.status = match code {
+                    Some(Some(n)) => Status::Known(n),
+                    Some(None) => Status::Unknown("exit status unknown".into()),
+                    None => st.status.clone(),
+                };
+                if st.subshell == 0 {
+                    st.reason(
+                        format!("`exit` ends the script (status {:?})", st.status),
+                        location,
+                    );
+                }
+                Flow::Exit
+            }
+            "return" => {
+                if let Some(n) = rest
+                    .first()
+                    .and_then(Val::known)
+                    .and_then(|s| s.parse::<i32>().ok())
+                {
+                    st.status = Status::Known(n);
+                }
+                if st.calls == 0 && !st.frames.iter().any(|f| f.name == "source") {
+                    Flow::Exit
+                } else {
+                    Flow::Return
+                }
+            }
+            "break" | "continue" => {
+                let n = rest
+                    .first()
+                    .and_then(Val::known)
+                    .and_then(|s| s.parse::<usize>().ok())
+                    .unwrap_or(1)
+                    .max(1);
+                if name == "break" {
+                    Flow::Break(n)
+                } else {
+                    Flow::Continue(n)
+                }
+            }
+            "cd" => {
+                match rest.first().map(Val::known) {
+                    Some(Some(d)) => {
+                        let d = if d.starts_with('/') {
+                            normalize(&d)
+                        } else {
+                            normalize(&format!("{}/{d}", st.cwd))
+                        };
+                        st.cwd = d.clone();
+                        st.set("PWD", Val::lit(d));
+                        st.status = Status::OK;
+                    }
+                    Some(None) => {
+                        self.diag(format!("{}: cd to an unknown directory", st.file));
+                        st.status = Status::OK;
+                    }
+                    None => st.status = Status::OK,
+                }
+                Flow::Normal
+            }
+            "test" | "[" => {
+                let mut a = rest;
+                if name == "[" && a.last().and_then(Val::known).as_deref() == Some("]") {
+                    a.pop();
+                }
+                st.status = self.eval_test_args(&mut st, &a).status();
+                Flow::Normal
+            }
+            "echo" | "printf" | "pwd" => {
+                self.builtin_print(&mut st, name, &rest);
+                Flow::Normal
+            }
+            "read" => {
+                for n in rest
+                    .iter()
+                    .filter_map(Val::known)
+                    .filter(|n| !n.starts_with('-'))
+                {
+                    st.set(
+                        &n,
+                        Val::unknown(format!("${n}"), "read from input at run time"),
+                    );
+                }
+                st.status =
+                    Status::Unknown("whether `read` gets a line depends on the input".into());
+                Flow::Normal
+            }
+            "let" => {
+                let mut last = None;
+                for v in &rest {
+                    last = v
+                        .known()
+                        .and_then(|t| super::arith::eval_text(&mut st, &t, 0));
+                }
+                st.status = last.map_or(Status::Unknown("let on unknown values".into()), |n| {
+                    Status::from_bool(n != 0)
+                });
+                Flow::Normal
+            }
+            "command" | "type" => return self.builtin_command(st, name, rest, env_extra, location),
+            "getopts" => {
+                st.status = Status::Unknown("getopts".into());
+                Flow::Normal
+            }
+            _ => return Err((st, env_extra, location)),
+        };
+        Ok(vec![(st, flow)])
+    }
+
+    fn builtin_set(
+        &mut self,
+        st: &mut State,
+        rest: &[Val],
+        location: Option<crate::api::Location>,
+    ) -> Flow {
+        let mut i = 0;
+        while i < rest.len() {
+            let Some(a) = rest[i].known() else { break };
+            if a == "--" {
+                i += 1;
+                return self.set_positionals(st, rest[i..].to_vec(), location);
+            }
+            let on = a.starts_with('-');
+            if !(on || a.starts_with('+')) || a.len() < 2 {
+                return self.set_positionals(st, rest[i..].to_vec(), location);
+            }
+            for c in a.chars().skip(1) {
+                match c {
+                    'e' => st.errexit = on,
+                    'o' => {
+                        i += 1;
+                        if rest.get(i).and_then(Val::known).as_deref() == Some("errexit") {
+                            st.errexit = on;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            i += 1;
+        }
+        st.status = Status::OK;
+        Flow::Normal
+    }
+
+    fn set_positionals(
+        &mut self,
+        st: &mut State,
+        args: Vec<Val>,
+        location: Option<crate::api::Location>,
+    ) -> Flow {
+        let shown: Vec<String> = args.iter().map(|v| v.to_string()).collect();
+        st.reason(
+            format!("`set --` makes the arguments: {}", shown.join(" ")),
+            location,
+        );
+        st.positionals = args;
+        st.status = Status::OK;
+        Flow::Normal
+    }
+
+    fn builtin_declare(&mut self, st: &mut State, name: &str, args: &[Arg]) {
+        let mut export = name == "export";
+        let mut global = name != "local";
+        let mut unexport = false;
+        let mut array = false;
+        let in_func = st.calls > 0;
+        for a in args {
+            match a {
+                Arg::Field(v) => {
+                    let Some(text) = v.known() else { continue };
+                    if text.starts_with('-') || text.starts_with('+') {
+                        export |= text.contains('x') && text.starts_with('-');
+                        unexport |= text == "-n" && name == "export";
+                        global |= text.contains('g');
+                        array |= text.contains('a') || text.contains('A');
+                        continue;
+                    }
+                    let (n, value) = match text.split_once('=') {
+                        Some((n, rest)) => (
+                            n.to_string(),
+                            Some(VarValue::Scalar(self.value_after_eq(v, rest))),
+                        ),
+                        None => (text.clone(), None),
+                    };
+                    self.declare_one(st, &n, value, (export, unexport, array, in_func && !global));
+                }
+                Arg::Assign(n, value, append) => {
+                    let value = match (append, st.get(n).map(|v| v.value.clone()), value) {
+                        (true, Some(VarValue::Scalar(mut s)), VarValue::Scalar(b)) => {
+                            s.push(b);
+                            VarValue::Scalar(s)
+                        }
+                        (_, _, v) => v.clone(),
+                    };
+                    self.declare_one(
+                        st,
+                        n,
+                        Some(value),
+                        (export, unexport, array, in_func && !global),
+                    );
+                }
+            }
+        }
+        st.status = Status::OK;
+    }
+
+    /// The value part of a `name=value` field that was not an assignment word.
+    fn value_after_eq(&self, whole: &Val, after: &str) -> Val {
+        match whole.known() {
+            Some(_) => Val::lit(after),
+            None => whole.clone(),
+        }
+    }
+
+    fn declare_one(
+        &mut self,
+        st: &mut State,
+        n: &str,
+        value: Option<VarValue>,
+        flags: (bool, bool, bool, bool),
+    ) {
+        let (export, unexport, array, local) = flags;
+        if local {
+            st.make_local(n);
+        }
+        match value {
+            Some(v) => st.set_value(n, v),
+            None if st.get(n).is_none() => {
+                let empty = if array {
+                    VarValue::Array(Vec::new())
+                } else {
+                    VarValue::Scalar(Val::default())
+                };
+                if local || array {
+                    st.set_value(n, empty);
+                }
+            }
+            None => {}
+        }
+        if export {
+            st.export(n);
+        }
+        if unexport {
+            if let Some(v) = st.vars.get_mut(n) {
+                v.exported = false;
+            }
+        }
+    }
+
+    fn builtin_source(
+        &mut self,
+        mut st: State,
+        rest: &[Val],
+        location: Option<crate::api::Location>,
+    ) -> Paths {
+        let Some(target) = rest.first().and_then(Val::known) else {
+            self.diag(format!("{}: sources a file whose name is unknown", st.file));
+            st.status = Status::Unknown("sourced file unknown".into());
+            return vec![(st, Flow::Normal)];
+        };
+        let path = if target.contains('/') {
+            normalize(&if target.starts_with('/') {
+                target.clone()
+            } else {
+                format!("{}/{target}", st.cwd)
+            })
+        } else {
+            let p = st
+                .get("PATH")
+                .and_then(|v| v.scalar().known())
+                .unwrap_or_default();
+            crate::lookup_path(self.fs, &p, &target, false)
+                .unwrap_or_else(|| normalize(&format!("{}/{target}", st.cwd)))
+        };
+        if st.depth >= self.limits.max_source_depth
+            || st
+                .frames
+                .iter()
+                .any(|f| f.name == "source" && f.file == path)
+            || st.file == path
+        {
+            self.cap(format!(
+                "{}: source of {path} skipped (cycle or depth {} reached)",
+                st.file, self.limits.max_source_depth
+            ));
+            st.status = Status::Unknown("source skipped".into());
+            return vec![(st, Flow::Normal)];
+        }
+        let prog = match self.read_script(&path) {
+            Ok(p) => Rc::new(p),
+            Err(msg) => {
+                self.diag(msg);
+                st.status = Status::FAIL;
+                return vec![(st, Flow::Normal)];
+            }
+        };
+        st.reason(format!("sources {path}"), location);
+        let saved_pos =
+            (rest.len() > 1).then(|| std::mem::replace(&mut st.positionals, rest[1..].to_vec()));
+        let saved_file = std::mem::replace(&mut st.file, path.clone());
+        st.frames.push(Frame {
+            name: "source".into(),
+            file: saved_file.clone(),
+        });
+        st.depth += 1;
+        let mut paths = vec![(st, Flow::Normal)];
+        for cmd in &prog.complete_commands {
+            paths = self.seq(paths, |me, s| me.run_list(s, cmd));
+        }
+        paths
+            .into_iter()
+            .map(|(mut s, flow)| {
+                if flow == Flow::Exit {
+                    return (s, flow);
+                }
+                s.depth -= 1;
+                s.frames.pop();
+                s.file = saved_file.clone();
+                if let Some(p) = &saved_pos {
+                    s.positionals = p.clone();
+                }
+                (
+                    s,
+                    if flow == Flow::Return {
+                        Flow::Normal
+                    } else {
+                        flow
+                    },
+                )
+            })
+            .collect()
+    }
+
+    /// Reads and parses a script from the image.
+    pub(crate) fn read_script(&self, path: &str) -> Result<ast::Program, String> {
+        if let Some(meta) = self.fs.stat(path) {
+            if meta.size > self.limits.max_file_bytes {
+                return Err(format!("{path}: {} bytes exceed the read limit", meta.size));
+            }
+        }
+        let bytes = self.fs.read_file(path).map_err(|e| e.to_string())?;
+        let text = String::from_utf8_lossy(&bytes);
+        parse::parse_program(path, &text).map_err(|e| e.to_string())
+    }
+
+    fn builtin_eval(&mut self, mut st: State, rest: &[Val]) -> Paths {
+        let text = super::expand::join(rest, " ");
+        let Some(text) = text.known() else {
+            self.diag(format!(
+                "{}: eval of a string that is not known: {}",
+                st.file, text
+            ));
+            st.status = Status::Unknown("eval of an unknown string".into());
+            return vec![(st, Flow::Normal)];
+        };
+        if st.depth >= self.limits.max_source_depth {
+            self.cap(format!(
+                "{}: eval nested deeper than {}",
+                st.file, self.limits.max_source_depth
+            ));
+            return vec![(st, Flow::Normal)];
+        }
+        let prog = match parse::parse_program(&st.file, &text) {
+            Ok(p) => p,
+            Err(e) => {
+                self.diag(e.to_string());
+                st.status = Status::Known(2);
+                return vec![(st, Flow::Normal)];
+            }
+        };
+        st.depth += 1;
+        let mut paths = vec![(st, Flow::Normal)];
+        for cmd in &prog.complete_commands {
+            paths = self.seq(paths, |me, s| me.run_list(s, cmd));
+        }
+        for (s, _) in paths.iter_mut() {
+            s.depth = s.depth.saturating_sub(1);
+        }
+        paths
+    }
+
+    fn builtin_exec(
+        &mut self,
+        mut st: State,
+        rest: Vec<Val>,
+        env: Vec<(String, Val)>,
+        location: Option<crate::api::Location>,
+    ) -> Paths {
+        let mut i = 0;
+        while let Some(a) = rest.get(i).and_then(Val::known) {
+            match a.as_str() {
+                "-c" | "-l" => i += 1,
+                "-a" => i += 2,
+                "--" => {
+                    i += 1;
+                    break;
+                }
+                _ => break,
+            }
+        }
+        let argv = rest.get(i..).map(<[Val]>::to_vec).unwrap_or_default();
+        if argv.is_empty() {
+            st.status = Status::OK;
+            return vec![(st, Flow::Normal)];
+        }
+        self.do_exec(st, argv, env, location)
+    }
+
+    fn builtin_print(&mut self, st: &mut State, name: &str, rest: &[Val]) {
+        st.status = Status::OK;
+        if st.stdout.is_none() {
+            if name == "printf" && rest.first().and_then(Val::known).as_deref() == Some("-v") {
+                if let (Some(var), Some(out)) = (
+                    rest.get(1).and_then(Val::known),
+                    printf(&rest[2.min(rest.len())..]),
+                ) {
+                    st.set(&var, out);
+                }
+            }
+            return;
+        }
+        let out = match name {
+            "pwd" => Val::lit(format!("{}\n", st.cwd)),
+            "printf" => printf(rest).unwrap_or_else(|| Val::unknown("printf", "format unknown")),
+            _ => echo(rest),
+        };
+        if let Some(buf) = st.stdout.as_mut() {
+            buf.push(&out);
+        }
+    }
+
+    fn builtin_command(
+        &mut self,
+        mut st: State,
+        name: &str,
+        rest: Vec<Val>,
+        env: Vec<(String, Val)>,
+        location: Option<crate::api::Location>,
+    ) -> Result<Paths, (State, Vec<(String, Val)>, Option<crate::api::Location>)> {
+        let query = name == "type"
+            || rest
+                .first()
+                .and_then(Val::known)
+                .is_some_and(|f| f == "-v" || f == "-V");
+        if !query {
+            // `command prog args`: bypass functions.
+            let argv: Vec<Val> = rest
+                .into_iter()
+                .skip_while(|v| v.known().is_some_and(|s| s.starts_with('-')))
+                .collect();
+            if argv.is_empty() {
+                st.status = Status::OK;
+                return Ok(vec![(st, Flow::Normal)]);
+            }
+            return Ok(self.run_external(st, argv, env, location));
+        }
+        let names: Vec<Val> = rest
+            .into_iter()
+            .filter(|v| !v.known().is_some_and(|s| s.starts_with('-')))
+            .collect();
+        let mut ok = true;
+        for n in names {
+            let Some(n) = n.known() else {
+                st.status = Status::Unknown(format!(
+                    "`command -v` of an unknown name: {}",
+                    n.why().unwrap_or_default()
+                ));
+                return Ok(vec![(st, Flow::Normal)]);
+            };
+            let found = self.resolve_command(&st, &n);
+            match (&found, st.stdout.as_mut()) {
+                (Some(p), Some(buf)) => buf.push(&Val::lit(format!("{p}\n"))),
+                _ => {}
+            }
+            ok &= found.is_some();
+        }
+        st.status = Status::from_bool(ok);
+        Ok(vec![(st, Flow::Normal)])
+    }
+}
+
+/// Expanded fields of arguments (assignments rendered as `name=value`).
+pub(crate) fn fields(args: &[Arg]) -> Vec<Val> {
+    args.iter()
+        .map(|a| match a {
+            Arg::Field(v) => v.clone(),
+            Arg::Assign(n, v, _) => {
+                let mut out = Val::lit(format!("{n}="));
+                out.push(&scalar_of(v));
+                out
+            }
+        })
+        .collect()
+}
+
+fn scalar_of(v: &VarValue) -> Val {
+    match v {
+        VarValue::Scalar(s) => s.clone(),
+        VarValue::Array(a) => super::expand::join(a, " "),
+    }
+}
+
+fn echo(rest: &[Val]) -> Val {
+    let mut args = rest;
+    let mut newline = true;
+    while let Some(f) = args.first().and_then(Val::known) {
+        if f == "-n" {
+            newline = false;
+        } else if f != "-e" && f != "-E" {
+            break;
+        }
+        args = &args[1..];
+    }
+    let mut out = super::expand::join(args, " ");
+    if newline {
+        out.push(&Val::lit("\n"));
+    }
+    out
+}
+
+/// `printf FORMAT ARGS…` for `%s`, `%d`, `%%` and the common escapes.
+fn printf(rest: &[Val]) -> Option<Val> {
+    let fmt = rest.first()?.known()?;
+    let mut args = rest[1..].iter();
+    let mut out = Val::default();
+    let mut chars = fmt.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.push(&Val::lit(match chars.next() {
+                Some('n') => "\n".to_string(),
+                Some('t') => "\t".to_string(),
+                Some(o) => o.to_string(),
+                None => "\\".to_string(),
+            })),
+            '%' => {
+                let mut spec = String::new();
+                while let Some(&n) = chars.peek() {
+                    chars.next();
+                    if n.is_ascii_alphabetic() || n == '%' {
+                        spec.push(n);
+                        break;
+                    }
+                }
+                match spec.as_str() {
+                    "%" => out.push(&Val::lit("%")),
+                    "s" | "d" | "i" | "q" => out.push(&args.next().cloned().unwrap_or_default()),
+                    _ => return None,
+                }
+            }
+            c => out.push(&Val::lit(c.to_string())),
+        }
+    }
+    Some(out)
+}

@@ -1,0 +1,345 @@
+//! Compound commands (XCU 2.9.4): `if`, `case`, loops, groups, subshells, `(( ))`, and
+//! function calls with their own positionals and `local` frames.
+//!
+//! Loops are unrolled up to `Limits::max_unroll` iterations; a loop still running then is
+//! summarised (the path leaves it, with a diagnostic). Case patterns with unknown subjects fork.
+
+use crate::parse::{self, ast};
+use crate::pattern;
+use crate::value::Val;
+
+use super::state::{Frame, State, Status};
+use super::{arith, short, Flow, Interp, Paths};
+
+impl Interp<'_> {
+    pub(super) fn run_compound(&mut self, st: State, c: &ast::CompoundCommand) -> Paths {
+        use ast::CompoundCommand as C;
+        match c {
+            C::BraceGroup(b) => self.run_list(st, &b.list),
+            C::Subshell(sub) => {
+                let mut st = st;
+                let (status, out) = self.subshell(&st, |me, s| me.run_list(s, &sub.list));
+                st.status = status;
+                if let (Some(buf), Some(o)) = (st.stdout.as_mut(), out) {
+                    *buf = o;
+                }
+                vec![(st, Flow::Normal)]
+            }
+            C::IfClause(i) => self.run_if(st, i),
+            C::CaseClause(c) => self.run_case(st, c),
+            C::ForClause(f) => self.run_for(st, f),
+            C::WhileClause(w) => self.run_while(st, w, false),
+            C::UntilClause(w) => self.run_while(st, w, true),
+            C::Arithmetic(a) => {
+                let mut st = st;
+                st.status = match arith::eval_text(&mut st, &a.expr.value, 0) {
+                    Some(v) => Status::from_bool(v != 0),
+                    None => {
+                        Status::Unknown(format!("(( {} )) depends on unknown values", a.expr.value))
+                    }
+                };
+                vec![(st, Flow::Normal)]
+            }
+            C::ArithmeticForClause(_) | C::Coprocess(_) => {
+                self.diag("arithmetic for loops and coprocesses are not followed".into());
+                let mut st = st;
+                st.status = Status::OK;
+                vec![(st, Flow::Normal)]
+            }
+        }
+    }
+
+    /// Runs a condition list and splits its paths into (true, false), with reasons.
+    fn run_cond(&mut self, st: State, cond: &ast::CompoundList) -> (Vec<State>, Vec<State>, Paths) {
+        let text = short(&cond.to_string());
+        let location = self.loc(&st, ast::SourceLocation::location(cond));
+        let mut st = st;
+        st.cond_depth += 1;
+        let paths = self.run_list(st, cond);
+        let (mut yes, mut no, mut other) = (Vec::new(), Vec::new(), Vec::new());
+        for (mut s, flow) in paths {
+            s.cond_depth = s.cond_depth.saturating_sub(1);
+            if flow != Flow::Normal {
+                other.push((s, flow));
+                continue;
+            }
+            let decided = matches!(s.status, Status::Known(_));
+            let (y, n) = self.branch(s, &text, location.clone());
+            for mut s in y {
+                if decided {
+                    s.reason(format!("`{text}` is true"), location.clone());
+                }
+                yes.push(s);
+            }
+            for mut s in n {
+                if decided {
+                    s.reason(format!("`{text}` is false"), location.clone());
+                }
+                no.push(s);
+            }
+        }
+        (yes, no, other)
+    }
+
+    fn run_if(&mut self, st: State, i: &ast::IfClauseCommand) -> Paths {
+        let (yes, no, mut out) = self.run_cond(st, &i.condition);
+        for s in yes {
+            out.extend(self.run_list(s, &i.then));
+        }
+        let mut pending = no;
+        for e in i.elses.iter().flatten() {
+            let mut next = Vec::new();
+            for s in pending {
+                match &e.condition {
+                    Some(c) => {
+                        let (y, n, o) = self.run_cond(s, c);
+                        out.extend(o);
+                        for s in y {
+                            out.extend(self.run_list(s, &e.body));
+                        }
+                        next.extend(n);
+                    }
+                    None => out.extend(self.run_list(s, &e.body)),
+                }
+            }
+            pending = next;
+        }
+        for mut s in pending {
+            s.status = Status::OK;
+            out.push((s, Flow::Normal));
+        }
+        out
+    }
+
+    fn run_case(&mut self, st: State, c: &ast::CaseClauseCommand) -> Paths {
+        let mut st = st;
+        let subject = self.expand_str(&mut st, &c.value.value);
+        let location = self.loc(&st, Some(c.loc.clone()));
+        let mut out = Vec::new();
+        let mut pending = vec![st];
+        for item in &c.cases {
+            let mut next = Vec::new();
+            for mut s in pending {
+                let pats: Vec<Val> = item
+                    .patterns
+                    .iter()
+                    .map(|p| self.expand_pattern(&mut s, &p.value))
+                    .collect();
+                let text = item
+                    .patterns
+                    .iter()
+                    .map(|p| p.value.clone())
+                    .collect::<Vec<_>>()
+                    .join("|");
+                match case_match(&subject, &pats) {
+                    Some(true) => {
+                        s.reason(
+                            format!("case `{}` matches `{text})`", subject),
+                            location.clone(),
+                        );
+                        out.extend(self.run_case_body(s, item));
+                    }
+                    Some(false) => next.push(s),
+                    None => {
+                        let why = subject
+                            .why()
+                            .or_else(|| pats.iter().find_map(Val::why))
+                            .unwrap_or_default();
+                        s.weight /= 2.0;
+                        let mut miss = s.clone();
+                        s.assume(format!("case `{subject}` matches `{text})` ({why})"));
+                        s.reason(
+                            format!("assumed case matches `{text})`: {why}"),
+                            location.clone(),
+                        );
+                        miss.assume(format!("case `{subject}` does not match `{text})`"));
+                        out.extend(self.run_case_body(s, item));
+                        next.push(miss);
+                    }
+                }
+            }
+            pending = next;
+        }
+        for mut s in pending {
+            s.status = Status::OK;
+            out.push((s, Flow::Normal));
+        }
+        out
+    }
+
+    fn run_case_body(&mut self, mut s: State, item: &ast::CaseItem) -> Paths {
+        s.status = Status::OK;
+        match &item.cmd {
+            Some(list) => self.run_list(s, list),
+            None => vec![(s, Flow::Normal)],
+        }
+    }
+
+    fn run_for(&mut self, st: State, f: &ast::ForClauseCommand) -> Paths {
+        let mut st = st;
+        let values: Vec<Val> = match &f.values {
+            Some(words) => {
+                let mut v = Vec::new();
+                for w in words {
+                    v.extend(self.expand_word(&mut st, &w.value));
+                }
+                v
+            }
+            None => st.positionals.clone(),
+        };
+        if values.len() > self.limits.max_unroll {
+            let line = parse::line_of(&f.loc);
+            self.cap(format!(
+                "{}:{line}: for loop over {} words unrolled {} times",
+                st.file,
+                values.len(),
+                self.limits.max_unroll
+            ));
+        }
+        let mut live: Paths = vec![(st, Flow::Normal)];
+        let mut done: Paths = Vec::new();
+        for v in values.into_iter().take(self.limits.max_unroll) {
+            let mut next = Vec::new();
+            for (mut s, _) in live {
+                s.set(&f.variable_name, v.clone());
+                for (s, flow) in self.run_list(s, &f.body.list) {
+                    loop_flow(s, flow, &mut next, &mut done);
+                }
+            }
+            live = next;
+        }
+        done.extend(live);
+        done
+    }
+
+    fn run_while(&mut self, st: State, w: &ast::WhileOrUntilClauseCommand, until: bool) -> Paths {
+        let mut live = vec![st];
+        let mut done: Paths = Vec::new();
+        for _ in 0..self.limits.max_unroll {
+            let mut next = Vec::new();
+            for s in live {
+                let (yes, no, other) = self.run_cond(s, &w.0);
+                done.extend(other);
+                let (body, leave) = if until { (no, yes) } else { (yes, no) };
+                done.extend(leave.into_iter().map(|mut s| {
+                    s.status = Status::OK;
+                    (s, Flow::Normal)
+                }));
+                for s in body {
+                    let mut cont = Vec::new();
+                    for (s, flow) in self.run_list(s, &w.1.list) {
+                        loop_flow(s, flow, &mut cont, &mut done);
+                    }
+                    next.extend(cont.into_iter().map(|(s, _)| s));
+                }
+            }
+            live = next;
+            if live.is_empty() {
+                return done;
+            }
+        }
+        let line = parse::line_of(&w.2);
+        let file = live.first().map(|s| s.file.clone()).unwrap_or_default();
+        self.cap(format!(
+            "{file}:{line}: loop still running after {} iterations: summarised",
+            self.limits.max_unroll
+        ));
+        done.extend(live.into_iter().map(|mut s| {
+            s.assume(format!("the loop at {file}:{line} ends"));
+            s.weight *= 0.5;
+            (s, Flow::Normal)
+        }));
+        done
+    }
+
+    /// Calls a shell function with its own positionals and `local` frame.
+    pub(super) fn call_function(&mut self, st: State, name: &str, args: Vec<Val>) -> Paths {
+        let Some(func) = st.funcs.get(name).cloned() else {
+            return vec![(st, Flow::Normal)];
+        };
+        let mut st = st;
+        if st.calls >= self.limits.max_call_depth {
+            self.cap(format!(
+                "function call depth {} reached calling {name}",
+                self.limits.max_call_depth
+            ));
+            st.status = Status::Unknown(format!("{name}: call depth limit"));
+            return vec![(st, Flow::Normal)];
+        }
+        let saved_pos = std::mem::replace(&mut st.positionals, args);
+        let saved_file = std::mem::replace(&mut st.file, func.file.clone());
+        st.frames.push(Frame {
+            name: name.to_string(),
+            file: saved_file.clone(),
+        });
+        st.locals.push(Vec::new());
+        st.calls += 1;
+        let paths = self.run_compound(st, &func.body.0);
+        let mut out = Vec::with_capacity(paths.len());
+        for (mut s, flow) in paths {
+            if flow == Flow::Exit {
+                out.push((s, flow));
+                continue;
+            }
+            s.positionals = saved_pos.clone();
+            s.file = saved_file.clone();
+            s.frames.pop();
+            s.calls = s.calls.saturating_sub(1);
+            for (n, old) in s.locals.pop().unwrap_or_default().into_iter().rev() {
+                match old {
+                    Some(v) => {
+                        s.vars.insert(n, v);
+                    }
+                    None => {
+                        s.vars.remove(&n);
+                    }
+                }
+            }
+            out.push((s, Flow::Normal));
+        }
+        out
+    }
+}
+
+/// Routes a loop body's outcome: continue looping, leave the loop, or propagate.
+fn loop_flow(s: State, flow: Flow, next: &mut Paths, done: &mut Paths) {
+    match flow {
+        Flow::Normal | Flow::Continue(1) => next.push((s, Flow::Normal)),
+        Flow::Break(1) => done.push((s, Flow::Normal)),
+        Flow::Break(n) => done.push((s, Flow::Break(n - 1))),
+        Flow::Continue(n) => done.push((s, Flow::Continue(n - 1))),
+        Flow::Return | Flow::Exit => done.push((s, flow)),
+    }
+}
+
+/// Whether a subject matches any of the patterns; `None` when it depends on unknowns.
+fn case_match(subject: &Val, pats: &[Val]) -> Option<bool> {
+    let mut unknown = false;
+    for p in pats {
+        match (subject.known(), p.known()) {
+            (Some(s), Some(p)) => {
+                if pattern::matches(&p, &s) {
+                    return Some(true);
+                }
+            }
+            (None, Some(p)) if p == "*" => return Some(true),
+            (None, Some(p)) => {
+                // An unknown suffix cannot help a pattern whose known prefix already differs.
+                let prefix = subject.known_prefix();
+                let lit: String = p
+                    .chars()
+                    .take_while(|c| !matches!(c, '*' | '?' | '[' | '\\'))
+                    .collect();
+                if lit.chars().zip(prefix.chars()).all(|(a, b)| a == b) {
+                    unknown = true;
+                }
+            }
+            _ => unknown = true,
+        }
+    }
+    if unknown {
+        None
+    } else {
+        Some(false)
+    }
+}

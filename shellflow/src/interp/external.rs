@@ -1,0 +1,679 @@
+//! External commands: recorded, never run (the exec handler of mvdan/sh's interp, turned
+//! into a recorder). Knowable commands (`id`, `whoami`, `basename`, `dirname`, `cat` of an
+//! image file, `expr`) are answered; `exec` ends the path with a terminal; a privilege
+//! dropper (`gosu`, `su-exec`, `setpriv`, `chpst`, `s6-setuidgid`, `runuser`, `su -c`) changes
+//! the user, and re-executing the script itself under one runs a second pass as that user.
+//!
+//! Side-work tools (`chown`, `mkdir`, `find` …) are assumed to succeed and are not terminal
+//! candidates; probes (`grep`, `pg_isready`, `curl` …) have an unknown exit status.
+
+use crate::api::User;
+use crate::memfs::normalize;
+use crate::parse::ast;
+use crate::value::Val;
+
+use super::state::{Recorded, State, Status};
+use super::{short, who, Flow, Interp, Paths};
+
+/// Tools run for their side effects: assumed to succeed, never the terminal.
+const SIDE_WORK: &[&str] = &[
+    "mkdir",
+    "chown",
+    "chmod",
+    "chgrp",
+    "find",
+    "rm",
+    "cp",
+    "mv",
+    "ln",
+    "touch",
+    "sleep",
+    "sed",
+    "awk",
+    "tr",
+    "cut",
+    "head",
+    "tail",
+    "sort",
+    "uniq",
+    "xargs",
+    "tee",
+    "install",
+    "rmdir",
+    "ls",
+    "sync",
+    "usermod",
+    "useradd",
+    "groupadd",
+    "adduser",
+    "addgroup",
+    "ldconfig",
+    "envsubst",
+    "echo",
+    "printf",
+    "cat",
+    "date",
+    "hostname",
+    "uname",
+    "nproc",
+    "wc",
+    "sysctl",
+    "setcap",
+    "rsync",
+    "tar",
+    "gzip",
+    "sha256sum",
+    "md5sum",
+    "openssl",
+    "kill",
+    "chpasswd",
+    "update-ca-certificates",
+];
+
+/// An entry of `/etc/passwd`.
+#[derive(Debug, Clone)]
+pub(crate) struct PasswdEntry {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub home: String,
+}
+
+impl Interp<'_> {
+    /// Records an external command and sets its status (and output when capturing).
+    pub(crate) fn run_external(
+        &mut self,
+        mut st: State,
+        argv: Vec<Val>,
+        env_extra: Vec<(String, Val)>,
+        location: Option<crate::api::Location>,
+    ) -> Paths {
+        let name = argv.first().and_then(Val::known).unwrap_or_default();
+        let base = name.rsplit('/').next().unwrap_or("").to_string();
+        if let Some((out, status)) = self.knowable(&st, &base, &argv[1..]) {
+            st.status = status;
+            if let Some(buf) = st.stdout.as_mut() {
+                buf.push(&out);
+            }
+            return vec![(st, Flow::Normal)];
+        }
+        if !name.is_empty() && self.resolve_command(&st, &name).is_none() {
+            self.diag(format!(
+                "{}: `{name}` is not found in the image (PATH)",
+                location_text(&st, &location)
+            ));
+            st.status = Status::Known(127);
+            return vec![(st, Flow::Normal)];
+        }
+        self.side_effects(&mut st, &base, &argv[1..]);
+        if let Some(buf) = st.stdout.as_mut() {
+            buf.push(&Val::unknown(
+                format!("$({})", render(&argv)),
+                "output at run time",
+            ));
+        }
+        let side = SIDE_WORK.contains(&base.as_str());
+        st.status = if side {
+            Status::OK
+        } else {
+            Status::Unknown(format!(
+                "exit status of `{}` depends on the run",
+                short(&render(&argv))
+            ))
+        };
+        if (!side || st.in_background) && st.subshell == 0 {
+            st.last_fg = Some(Recorded {
+                argv,
+                env_extra,
+                location,
+                user: st.user.clone(),
+            });
+        }
+        vec![(st, Flow::Normal)]
+    }
+
+    /// `exec ARGV`: ends the path with a terminal, or re-runs the script under a dropper.
+    pub(crate) fn do_exec(
+        &mut self,
+        mut st: State,
+        argv: Vec<Val>,
+        env_extra: Vec<(String, Val)>,
+        location: Option<crate::api::Location>,
+    ) -> Paths {
+        if st.subshell > 0 {
+            st.status = Status::Unknown("exec in a subshell".into());
+            if let Some(buf) = st.stdout.as_mut() {
+                buf.push(&Val::unknown(
+                    format!("$({})", render(&argv)),
+                    "output at run time",
+                ));
+            }
+            return vec![(st, Flow::Exit)];
+        }
+        let (user, inner_from) = match self.dropper(&argv) {
+            Some((user, from)) => (user, Some(from)),
+            None => (st.user.clone(), None),
+        };
+        let inner = &argv[inner_from.unwrap_or(0)..];
+        if inner.first().is_some_and(|w| self.is_self(&st, w)) {
+            let args = inner[1..].to_vec();
+            return self.reexec(st, user, args, location);
+        }
+        st.reason(
+            format!("exec {} (as {})", render(&argv), who(&user)),
+            location.clone(),
+        );
+        let rec = Recorded {
+            argv,
+            env_extra,
+            location,
+            user,
+        };
+        self.end_exec(st, rec, inner_from);
+        Vec::new()
+    }
+
+    fn is_self(&self, st: &State, w: &Val) -> bool {
+        let Some(w) = w.known() else { return false };
+        let crate::api::Script::File {
+            path,
+            name_called_as,
+        } = &self.inv.script
+        else {
+            return false;
+        };
+        w == *path || w == *name_called_as || st.arg0.known().is_some_and(|a| a == w)
+    }
+
+    /// The script re-executes itself (as `user`): a second pass from the top.
+    fn reexec(
+        &mut self,
+        st: State,
+        user: User,
+        args: Vec<Val>,
+        location: Option<crate::api::Location>,
+    ) -> Paths {
+        if st.reexecs >= 2 || (st.reexecs > 0 && user == st.user) {
+            self.cap(format!(
+                "{}: the script re-executes itself again: not followed",
+                st.file
+            ));
+            let rec = Recorded {
+                argv: args,
+                env_extra: Vec::new(),
+                location,
+                user,
+            };
+            self.end_exec(st, rec, None);
+            return Vec::new();
+        }
+        let mut next = st.clone();
+        next.vars.retain(|_, v| v.exported);
+        if let Some(home) = self.passwd_uid(user.uid).map(|e| e.home) {
+            next.set("HOME", Val::lit(home));
+            next.export("HOME");
+        }
+        next.positionals = args;
+        next.funcs.clear();
+        next.locals.clear();
+        next.frames.clear();
+        next.file = self.script_path.clone();
+        next.status = Status::OK;
+        next.errexit = false;
+        next.user = user.clone();
+        next.last_fg = None;
+        next.depth = 0;
+        next.calls = 0;
+        next.cond_depth = 0;
+        next.reexecs += 1;
+        next.reason(
+            format!(
+                "the script re-executes itself as {}: second pass",
+                who(&user)
+            ),
+            location,
+        );
+        self.run_toplevel(next);
+        Vec::new()
+    }
+
+    /// Recognises a privilege dropper: the user it switches to and where its command starts.
+    fn dropper(&mut self, argv: &[Val]) -> Option<(User, usize)> {
+        let words: Vec<Option<String>> = argv.iter().map(Val::known).collect();
+        let base = words.first()?.as_deref()?.rsplit('/').next()?.to_string();
+        let w = |i: usize| words.get(i).cloned().flatten();
+        let (spec, from) = match base.as_str() {
+            "gosu" | "su-exec" | "s6-setuidgid" => (w(1)?, 2),
+            "chpst" | "setpriv" | "runuser" => option_user(&base, &words)?,
+            "su" => {
+                let c = words.iter().position(|x| x.as_deref() == Some("-c"))?;
+                let user = words
+                    .iter()
+                    .skip(1)
+                    .take(c.saturating_sub(1))
+                    .flatten()
+                    .find(|x| !x.starts_with('-'))?
+                    .clone();
+                (user, c)
+            }
+            _ => return None,
+        };
+        if from > argv.len() {
+            return None;
+        }
+        Some((self.resolve_user(&spec), from))
+    }
+
+    /// Resolves `name[:group]` or `uid[:gid]` through the image's `/etc/passwd`.
+    pub(crate) fn resolve_user(&mut self, spec: &str) -> User {
+        let (u, g) = match spec.split_once(':') {
+            Some((u, g)) => (u, g.parse::<u32>().ok()),
+            None => (spec, None),
+        };
+        let entry = match u.parse::<u32>() {
+            Ok(uid) => self.passwd_uid(uid).or(Some(PasswdEntry {
+                name: String::new(),
+                uid,
+                gid: uid,
+                home: "/".into(),
+            })),
+            Err(_) => self.passwd_entry(u),
+        };
+        match entry {
+            Some(e) => User {
+                uid: e.uid,
+                gid: g.unwrap_or(e.gid),
+                name: (!e.name.is_empty()).then_some(e.name),
+            },
+            None => {
+                self.diag(format!("user {u} is not in the image's /etc/passwd"));
+                User {
+                    uid: u32::MAX,
+                    gid: u32::MAX,
+                    name: Some(u.to_string()),
+                }
+            }
+        }
+    }
+
+    fn passwd(&self) -> Vec<PasswdEntry> {
+        let Ok(bytes) = self.fs.read_file("/etc/passwd") else {
+            return Vec::new();
+        };
+        String::from_utf8_lossy(&bytes)
+            .lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                Some(PasswdEntry {
+                    name: f.first()?.to_string(),
+                    uid: f.get(2)?.parse().ok()?,
+                    gid: f.get(3)?.parse().ok()?,
+                    home: f.get(5).unwrap_or(&"/").to_string(),
+                })
+            })
+            .collect()
+    }
+
+    /// Looks a user name up in `/etc/passwd`.
+    pub(crate) fn passwd_entry(&self, name: &str) -> Option<PasswdEntry> {
+        self.passwd().into_iter().find(|e| e.name == name)
+    }
+
+    fn passwd_uid(&self, uid: u32) -> Option<PasswdEntry> {
+        self.passwd().into_iter().find(|e| e.uid == uid)
+    }
+
+    /// Where a command name leads: a builtin or function name, or a path in the image.
+    pub(crate) fn resolve_command(&self, st: &State, name: &str) -> Option<String> {
+        const BUILTINS: &[&str] = &[
+            ":", "true", "false", "set", "shift", "export", "local", "declare", "typeset",
+            "readonly", "unset", "source", ".", "eval", "exec", "exit", "return", "cd", "test",
+            "[", "echo", "printf", "read", "break", "continue", "command", "type", "trap", "umask",
+            "ulimit", "wait", "pwd", "let", "getopts", "shopt", "hash", "alias", "kill",
+        ];
+        if st.funcs.contains_key(name) || BUILTINS.contains(&name) {
+            return Some(name.to_string());
+        }
+        if name.contains('/') {
+            let p = if name.starts_with('/') {
+                normalize(name)
+            } else {
+                normalize(&format!("{}/{name}", st.cwd))
+            };
+            return self.fs.stat(&p).map(|_| p);
+        }
+        let path = st
+            .get("PATH")
+            .and_then(|v| v.scalar().known())
+            .unwrap_or_else(|| crate::api::DEFAULT_PATH.into());
+        crate::lookup_path(self.fs, &path, name, true)
+    }
+
+    /// Reads an image file for `cat`/`$(< f)`.
+    pub(crate) fn cat_file(&self, st: &State, path: &str) -> (Val, Status) {
+        let abs = if path.starts_with('/') {
+            normalize(path)
+        } else {
+            normalize(&format!("{}/{path}", st.cwd))
+        };
+        if st.created.contains(&abs) {
+            return (
+                Val::unknown(format!("$(cat {abs})"), "written by the script"),
+                Status::OK,
+            );
+        }
+        match self.fs.stat(&abs) {
+            Some(m) if m.size <= self.limits.max_file_bytes => match self.fs.read_file(&abs) {
+                Ok(b) => (
+                    Val::lit(String::from_utf8_lossy(&b).into_owned()),
+                    Status::OK,
+                ),
+                Err(e) => (
+                    Val::unknown(format!("$(cat {abs})"), e.to_string()),
+                    Status::Unknown(e.to_string()),
+                ),
+            },
+            Some(_) => (
+                Val::unknown(format!("$(cat {abs})"), "too large"),
+                Status::OK,
+            ),
+            None => (
+                Val::unknown(
+                    format!("$(cat {abs})"),
+                    "not in the image (mounted at run time?)",
+                ),
+                Status::Unknown(format!("{abs} absent from the image")),
+            ),
+        }
+    }
+
+    /// Commands whose output and status follow from the image and the path's state.
+    fn knowable(&mut self, st: &State, base: &str, args: &[Val]) -> Option<(Val, Status)> {
+        let known: Option<Vec<String>> = args.iter().map(Val::known).collect();
+        let a = known?;
+        let line = |s: String| (Val::lit(format!("{s}\n")), Status::OK);
+        match base {
+            "whoami" => Some(line(st.user.display())),
+            "id" => self.id(st, &a),
+            "basename" => {
+                let p = a.first()?;
+                let mut b = p
+                    .trim_end_matches('/')
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or("")
+                    .to_string();
+                if let Some(sfx) = a.get(1) {
+                    if b != *sfx {
+                        b = b.strip_suffix(sfx.as_str()).unwrap_or(&b).to_string();
+                    }
+                }
+                Some(line(b))
+            }
+            "dirname" => {
+                let p = a.first()?.trim_end_matches('/');
+                Some(line(match p.rfind('/') {
+                    Some(0) => "/".into(),
+                    Some(i) => p[..i].to_string(),
+                    None => ".".into(),
+                }))
+            }
+            "cat" if a.len() == 1 && !a[0].starts_with('-') => Some(self.cat_file(st, &a[0])),
+            "expr" => Some(expr(&a)),
+            _ => None,
+        }
+    }
+
+    fn id(&mut self, st: &State, a: &[String]) -> Option<(Val, Status)> {
+        let flags: String = a
+            .iter()
+            .filter(|x| x.starts_with('-'))
+            .map(|x| x.trim_start_matches('-'))
+            .collect();
+        let user = match a.iter().find(|x| !x.starts_with('-')) {
+            Some(name) => match self
+                .passwd_entry(name)
+                .or_else(|| name.parse().ok().and_then(|u| self.passwd_uid(u)))
+            {
+                Some(e) => User {
+                    uid: e.uid,
+                    gid: e.gid,
+                    name: Some(e.name),
+                },
+                None => return Some((Val::default(), Status::FAIL)),
+            },
+            None => st.user.clone(),
+        };
+        let name = flags.contains('n');
+        let text = if flags.contains('u') {
+            if name {
+                user.display()
+            } else {
+                user.uid.to_string()
+            }
+        } else if flags.contains('g') && !flags.contains('G') {
+            if name {
+                self.group_name(user.gid).unwrap_or(user.gid.to_string())
+            } else {
+                user.gid.to_string()
+            }
+        } else if flags.is_empty() {
+            format!("uid={}({}) gid={}", user.uid, user.display(), user.gid)
+        } else {
+            return None;
+        };
+        Some((Val::lit(format!("{text}\n")), Status::OK))
+    }
+
+    fn group_name(&self, gid: u32) -> Option<String> {
+        let bytes = self.fs.read_file("/etc/group").ok()?;
+        String::from_utf8_lossy(&bytes).lines().find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.get(2)?.parse::<u32>().ok()? == gid).then(|| f[0].to_string())
+        })
+    }
+
+    fn side_effects(&mut self, st: &mut State, base: &str, args: &[Val]) {
+        if base != "mkdir" && base != "touch" {
+            return;
+        }
+        for p in args
+            .iter()
+            .filter_map(Val::known)
+            .filter(|p| !p.starts_with('-'))
+        {
+            let abs = if p.starts_with('/') {
+                normalize(&p)
+            } else {
+                normalize(&format!("{}/{p}", st.cwd))
+            };
+            st.created.insert(abs);
+        }
+    }
+
+    /// Files created by `>`/`>>` redirections (their content is not tracked).
+    pub(crate) fn apply_redirects(&mut self, st: &mut State, redirects: &[ast::IoRedirect]) {
+        for r in redirects {
+            if let ast::IoRedirect::File(_, kind, ast::IoFileRedirectTarget::Filename(w)) = r {
+                if matches!(
+                    kind,
+                    ast::IoFileRedirectKind::Write
+                        | ast::IoFileRedirectKind::Append
+                        | ast::IoFileRedirectKind::Clobber
+                ) {
+                    if let Some(p) = self.expand_str(st, &w.value).known() {
+                        if !p.starts_with("/dev/") {
+                            let abs = if p.starts_with('/') {
+                                normalize(&p)
+                            } else {
+                                normalize(&format!("{}/{p}", st.cwd))
+                            };
+                            st.created.insert(abs);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The user option and command start of `chpst`, `setpriv`, `runuser`.
+fn option_user(base: &str, words: &[Option<String>]) -> Option<(String, usize)> {
+    let mut user = None;
+    let mut i = 1;
+    while i < words.len() {
+        let w = words[i].as_deref()?;
+        if w == "--" {
+            i += 1;
+            break;
+        }
+        if !w.starts_with('-') {
+            break;
+        }
+        let takes_value = match base {
+            "chpst" => matches!(
+                w,
+                "-u" | "-U"
+                    | "-b"
+                    | "-e"
+                    | "-/"
+                    | "-n"
+                    | "-l"
+                    | "-L"
+                    | "-m"
+                    | "-d"
+                    | "-o"
+                    | "-p"
+                    | "-f"
+                    | "-c"
+                    | "-r"
+                    | "-t"
+            ),
+            "setpriv" => {
+                !w.contains('=')
+                    && matches!(
+                        w,
+                        "--reuid"
+                            | "--regid"
+                            | "--groups"
+                            | "--inh-caps"
+                            | "--bounding-set"
+                            | "--ambient-caps"
+                            | "--securebits"
+                            | "--selinux-label"
+                            | "--apparmor-profile"
+                    )
+            }
+            _ => matches!(
+                w,
+                "-u" | "-g" | "-G" | "-s" | "--user" | "--group" | "--shell"
+            ),
+        };
+        let is_user = matches!(w, "-u" | "--user" | "--reuid")
+            || w.starts_with("--reuid=")
+            || w.starts_with("--user=");
+        if is_user {
+            user = match w.split_once('=') {
+                Some((_, v)) => Some(v.to_string()),
+                None => words.get(i + 1).cloned().flatten(),
+            };
+        }
+        i += if takes_value { 2 } else { 1 };
+    }
+    let user = user?;
+    let user = if base == "chpst" {
+        user.split(':').next().unwrap_or("").to_string()
+    } else {
+        user
+    };
+    Some((user, i))
+}
+
+/// `expr` for `:` matches, comparisons, arithmetic and `length`.
+fn expr(a: &[String]) -> (Val, Status) {
+    let res: Option<String> = match a {
+        [s, op, re] if op == ":" => {
+            let pat = bre_to_regex(re);
+            regex::Regex::new(&format!("^(?:{pat})"))
+                .ok()
+                .map(|r| match r.captures(s) {
+                    Some(c) if c.len() > 1 => {
+                        c.get(1).map(|m| m.as_str().to_string()).unwrap_or_default()
+                    }
+                    Some(c) => c
+                        .get(0)
+                        .map(|m| m.as_str().chars().count())
+                        .unwrap_or(0)
+                        .to_string(),
+                    None => {
+                        if r.captures_len() > 1 {
+                            String::new()
+                        } else {
+                            "0".into()
+                        }
+                    }
+                })
+        }
+        [l, s] if l == "length" => Some(s.chars().count().to_string()),
+        [x, op, y] => {
+            let (p, q) = (x.parse::<i64>().ok(), y.parse::<i64>().ok());
+            match (op.as_str(), p, q) {
+                ("+", Some(p), Some(q)) => p.checked_add(q).map(|v| v.to_string()),
+                ("-", Some(p), Some(q)) => p.checked_sub(q).map(|v| v.to_string()),
+                ("*", Some(p), Some(q)) => p.checked_mul(q).map(|v| v.to_string()),
+                ("/", Some(p), Some(q)) => p.checked_div(q).map(|v| v.to_string()),
+                ("=", ..) => Some(u8::from(x == y).to_string()),
+                ("!=", ..) => Some(u8::from(x != y).to_string()),
+                _ => None,
+            }
+        }
+        [s] => Some(s.clone()),
+        _ => None,
+    };
+    match res {
+        Some(r) => {
+            let ok = !(r.is_empty() || r == "0");
+            (Val::lit(format!("{r}\n")), Status::from_bool(ok))
+        }
+        None => (
+            Val::unknown("$(expr …)", "expression not modelled"),
+            Status::Unknown("expr".into()),
+        ),
+    }
+}
+
+/// POSIX basic regular expression to the `regex` crate's syntax.
+fn bre_to_regex(bre: &str) -> String {
+    let mut out = String::new();
+    let mut it = bre.chars();
+    while let Some(c) = it.next() {
+        match c {
+            '\\' => match it.next() {
+                Some(n @ ('(' | ')' | '{' | '}')) => out.push(n),
+                Some(n) => {
+                    out.push('\\');
+                    out.push(n);
+                }
+                None => out.push_str("\\\\"),
+            },
+            '(' | ')' | '{' | '}' | '+' | '?' | '|' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Words joined for messages.
+pub(crate) fn render(argv: &[Val]) -> String {
+    argv.iter()
+        .map(|v| v.to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn location_text(st: &State, l: &Option<crate::api::Location>) -> String {
+    l.as_ref().map_or(st.file.clone(), |l| l.to_string())
+}

@@ -1,0 +1,472 @@
+//! The abstract interpreter: walks the AST the way a shell would (XCU 2.9), but records
+//! external commands instead of running them, in the shape of mvdan/sh's `interp` with an
+//! exec handler.
+//!
+//! Every construct maps a path (a [`State`]) to the paths that leave it. A path forks only
+//! where the outcome truly depends on the run (an unknown value in a test, a probe's exit
+//! status); each fork halves the path weight and records the assumption it rests on. Paths
+//! end by `exec` (a terminal), `exit`, or falling off the end. Bounds (paths, steps, unrolling,
+//! depth) come from [`Limits`]; hitting one is a diagnostic, never a hang.
+//!
+//! Deliberately not modelled: signals and `trap`, job control, pathname expansion, the
+//! contents of files written by the script (only their existence is tracked).
+
+pub mod arith;
+mod builtins;
+mod cond;
+mod control;
+mod expand;
+mod external;
+pub mod state;
+
+use std::rc::Rc;
+
+use crate::api::{EndKind, ImageFs, Invocation, Limits, Location, User};
+use crate::parse::{self, ast};
+use crate::value::Val;
+
+use state::{Recorded, State, Status};
+
+/// How control leaves a construct on one path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Carry on.
+    Normal,
+    /// `return` from a function.
+    Return,
+    /// `break n`.
+    Break(usize),
+    /// `continue n`.
+    Continue(usize),
+    /// `exit` (or `exec` inside a subshell): the (sub)shell is done.
+    Exit,
+}
+
+/// Paths leaving a construct.
+pub type Paths = Vec<(State, Flow)>;
+
+/// How one finished path ended.
+#[derive(Debug, Clone)]
+pub struct Ending {
+    /// The final state.
+    pub state: State,
+    /// The terminal command, if any.
+    pub terminal: Option<Terminal>,
+    /// Background children at the end.
+    pub background: Vec<Recorded>,
+}
+
+/// A terminal command found on a path.
+#[derive(Debug, Clone)]
+pub struct Terminal {
+    /// The command.
+    pub cmd: Recorded,
+    /// How the path reached it.
+    pub how: EndKind,
+    /// Argument index where the dropped command starts, when a dropper runs it.
+    pub inner_from: Option<usize>,
+}
+
+/// The interpreter: world access, bounds, counters, and finished paths.
+pub struct Interp<'a> {
+    pub(crate) fs: &'a dyn ImageFs,
+    pub(crate) limits: &'a Limits,
+    pub(crate) inv: &'a Invocation,
+    pub(crate) program: Rc<ast::Program>,
+    pub(crate) script_path: String,
+    pub(crate) steps: usize,
+    pub(crate) capped: bool,
+    pub(crate) diagnostics: Vec<String>,
+    pub(crate) endings: Vec<Ending>,
+}
+
+impl std::fmt::Debug for Interp<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Interp")
+            .field("steps", &self.steps)
+            .finish()
+    }
+}
+
+impl<'a> Interp<'a> {
+    /// A new interpreter for `program` (already parsed from `script_path`).
+    pub fn new(
+        fs: &'a dyn ImageFs,
+        limits: &'a Limits,
+        inv: &'a Invocation,
+        program: ast::Program,
+        script_path: String,
+    ) -> Self {
+        Interp {
+            fs,
+            limits,
+            inv,
+            program: Rc::new(program),
+            script_path,
+            steps: 0,
+            capped: false,
+            diagnostics: Vec::new(),
+            endings: Vec::new(),
+        }
+    }
+
+    /// Notes a diagnostic once.
+    pub(crate) fn diag(&mut self, msg: String) {
+        if !self.diagnostics.contains(&msg) && self.diagnostics.len() < 200 {
+            self.diagnostics.push(msg);
+        }
+    }
+
+    /// Notes that a bound was hit.
+    pub(crate) fn cap(&mut self, msg: String) {
+        self.capped = true;
+        self.diag(msg);
+    }
+
+    /// Location of a span in the current file.
+    pub(crate) fn loc(&self, st: &State, span: Option<parse::SourceSpan>) -> Option<Location> {
+        span.map(|s| Location {
+            file: st.file.clone(),
+            line: parse::line_of(&s),
+        })
+    }
+
+    /// Runs the whole program from the top on `st` and records how each path ends.
+    pub fn run_toplevel(&mut self, st: State) {
+        let program = Rc::clone(&self.program);
+        let mut paths: Paths = vec![(st, Flow::Normal)];
+        for cmd in &program.complete_commands {
+            paths = self.seq(paths, |me, s| me.run_list(s, cmd));
+        }
+        for (st, flow) in paths {
+            self.end_path(st, flow);
+        }
+    }
+
+    /// Records the end of a path that did not exec.
+    fn end_path(&mut self, st: State, flow: Flow) {
+        let background = st.background.clone();
+        let terminal = if flow == Flow::Exit {
+            None
+        } else {
+            st.last_fg.clone().map(|cmd| Terminal {
+                cmd,
+                how: EndKind::FellOffEnd,
+                inner_from: None,
+            })
+        };
+        self.endings.push(Ending {
+            state: st,
+            terminal,
+            background,
+        });
+    }
+
+    /// Records a path that execs `cmd`.
+    pub(crate) fn end_exec(&mut self, st: State, cmd: Recorded, inner_from: Option<usize>) {
+        let background = st.background.clone();
+        let terminal = Some(Terminal {
+            cmd,
+            how: EndKind::Exec,
+            inner_from,
+        });
+        self.endings.push(Ending {
+            state: st,
+            terminal,
+            background,
+        });
+    }
+
+    /// Applies `f` to every path still flowing normally; caps the number of paths.
+    pub(crate) fn seq(
+        &mut self,
+        paths: Paths,
+        mut f: impl FnMut(&mut Self, State) -> Paths,
+    ) -> Paths {
+        let mut out = Vec::with_capacity(paths.len());
+        for (st, flow) in paths {
+            if flow == Flow::Normal {
+                out.extend(f(self, st));
+            } else {
+                out.push((st, flow));
+            }
+        }
+        self.bound(out)
+    }
+
+    fn bound(&mut self, mut paths: Paths) -> Paths {
+        if paths.len() > self.limits.max_paths {
+            self.cap(format!(
+                "path cap of {} reached: {} paths dropped",
+                self.limits.max_paths,
+                paths.len() - self.limits.max_paths
+            ));
+            paths.sort_by(|a, b| b.0.weight.total_cmp(&a.0.weight));
+            paths.truncate(self.limits.max_paths);
+        }
+        paths
+    }
+
+    /// Counts one step; false once the step cap is exceeded.
+    pub(crate) fn step(&mut self) -> bool {
+        self.steps += 1;
+        if self.steps > self.limits.max_steps {
+            let msg = format!(
+                "step cap of {} reached: analysis stopped",
+                self.limits.max_steps
+            );
+            self.cap(msg);
+            return false;
+        }
+        true
+    }
+
+    /// Runs a compound list.
+    pub(crate) fn run_list(&mut self, st: State, list: &ast::CompoundList) -> Paths {
+        let mut paths: Paths = vec![(st, Flow::Normal)];
+        for item in &list.0 {
+            paths = self.seq(paths, |me, s| me.run_item(s, item));
+        }
+        paths
+    }
+
+    fn run_item(&mut self, st: State, item: &ast::CompoundListItem) -> Paths {
+        match item.1 {
+            ast::SeparatorOperator::Async => self.run_background(st, &item.0),
+            ast::SeparatorOperator::Sequence => self.run_andor(st, &item.0),
+        }
+    }
+
+    /// `a && b || c`, with `set -e` applied to the last pipeline only.
+    fn run_andor(&mut self, st: State, list: &ast::AndOrList) -> Paths {
+        let n = list.additional.len();
+        let mut paths = self.run_pipe_in(st, &list.first, n > 0);
+        let mut prev = list.first.to_string();
+        for (i, next) in list.additional.iter().enumerate() {
+            let (want_ok, pipe) = match next {
+                ast::AndOr::And(p) => (true, p),
+                ast::AndOr::Or(p) => (false, p),
+            };
+            let mut out = Vec::new();
+            for (s, flow) in paths {
+                if flow != Flow::Normal {
+                    out.push((s, flow));
+                    continue;
+                }
+                let (yes, no) = self.branch(s, &prev, None);
+                let (run, skip) = if want_ok { (yes, no) } else { (no, yes) };
+                out.extend(skip.into_iter().map(|s| (s, Flow::Normal)));
+                for s in run {
+                    out.extend(self.run_pipe_in(s, pipe, i + 1 < n));
+                }
+            }
+            prev = pipe.to_string();
+            paths = self.bound(out);
+        }
+        paths
+    }
+
+    /// Runs a pipeline, in a condition context (where `set -e` does not apply) when `cond`.
+    pub(crate) fn run_pipe_in(&mut self, mut st: State, pipe: &ast::Pipeline, cond: bool) -> Paths {
+        if cond {
+            st.cond_depth += 1;
+        }
+        let mut paths = self.run_pipeline(st, pipe);
+        if cond {
+            for (s, _) in paths.iter_mut() {
+                s.cond_depth = s.cond_depth.saturating_sub(1);
+            }
+        }
+        paths
+    }
+
+    /// Splits a path on its last status: (succeeded, failed). Unknown statuses fork.
+    pub(crate) fn branch(
+        &mut self,
+        mut st: State,
+        what: &str,
+        location: Option<Location>,
+    ) -> (Vec<State>, Vec<State>) {
+        match st.status.clone() {
+            Status::Known(0) => (vec![st], vec![]),
+            Status::Known(_) => (vec![], vec![st]),
+            Status::Unknown(why) => {
+                st.weight /= 2.0;
+                let mut no = st.clone();
+                st.assume(format!("`{}` succeeds ({why})", short(what)));
+                st.reason(
+                    format!("assumed `{}` succeeds: {why}", short(what)),
+                    location.clone(),
+                );
+                st.status = Status::OK;
+                no.assume(format!("`{}` fails ({why})", short(what)));
+                no.reason(format!("assumed `{}` fails: {why}", short(what)), location);
+                no.status = Status::FAIL;
+                (vec![st], vec![no])
+            }
+        }
+    }
+
+    fn run_pipeline(&mut self, mut st: State, pipe: &ast::Pipeline) -> Paths {
+        if pipe.bang {
+            st.cond_depth += 1;
+        }
+        let mut paths = if pipe.seq.len() == 1 {
+            self.run_command(st, &pipe.seq[0])
+        } else {
+            let mut status = Status::OK;
+            for cmd in &pipe.seq {
+                let (s, _) = self.subshell(&st, |me, s| me.run_command(s, cmd));
+                status = s;
+            }
+            st.status = status;
+            vec![(st, Flow::Normal)]
+        };
+        for (s, flow) in paths.iter_mut() {
+            if pipe.bang {
+                s.cond_depth = s.cond_depth.saturating_sub(1);
+                s.status = match &s.status {
+                    Status::Known(0) => Status::FAIL,
+                    Status::Known(_) => Status::OK,
+                    u => u.clone(),
+                };
+            } else if *flow == Flow::Normal {
+                self.errexit(s, flow, pipe);
+            }
+        }
+        paths
+    }
+
+    /// `set -e`: a command known to fail outside a condition ends the path.
+    fn errexit(&mut self, s: &mut State, flow: &mut Flow, pipe: &ast::Pipeline) {
+        if s.errexit && s.cond_depth == 0 {
+            if let Status::Known(n) = s.status {
+                if n != 0 {
+                    let loc = self.loc(s, ast::SourceLocation::location(pipe));
+                    s.reason(
+                        format!(
+                            "set -e: `{}` fails (status {n}): the script ends",
+                            short(&pipe.to_string())
+                        ),
+                        loc,
+                    );
+                    *flow = Flow::Exit;
+                }
+            }
+        }
+    }
+
+    /// Runs `f` in a subshell of `st`: its changes do not reach `st`. Returns the status and
+    /// the captured output (when capturing) over all the subshell's paths.
+    pub(crate) fn subshell(
+        &mut self,
+        st: &State,
+        f: impl FnOnce(&mut Self, State) -> Paths,
+    ) -> (Status, Option<Val>) {
+        let mut sub = st.clone();
+        sub.subshell += 1;
+        sub.reasons.clear();
+        let paths = f(self, sub);
+        merge_outcomes(&paths)
+    }
+
+    fn run_command(&mut self, st: State, cmd: &ast::Command) -> Paths {
+        match cmd {
+            ast::Command::Simple(sc) => self.run_simple(st, sc),
+            ast::Command::Compound(c, redirects) => {
+                let mut st = st;
+                if let Some(r) = redirects {
+                    self.apply_redirects(&mut st, &r.0);
+                }
+                self.run_compound(st, c)
+            }
+            ast::Command::Function(def) => {
+                let mut st = st;
+                let func = state::Func {
+                    body: def.body.clone(),
+                    file: st.file.clone(),
+                };
+                st.funcs.insert(def.fname.value.clone(), Rc::new(func));
+                st.status = Status::OK;
+                vec![(st, Flow::Normal)]
+            }
+            ast::Command::ExtendedTest(t, _) => {
+                let mut st = st;
+                if !self.step() {
+                    return Vec::new();
+                }
+                let r = self.eval_ext_test(&mut st, &t.expr);
+                st.status = r.status();
+                vec![(st, Flow::Normal)]
+            }
+        }
+    }
+
+    fn run_background(&mut self, st: State, list: &ast::AndOrList) -> Paths {
+        let mut st = st;
+        let single = list.additional.is_empty() && list.first.seq.len() == 1;
+        if let (true, Some(ast::Command::Simple(sc))) = (single, list.first.seq.first()) {
+            let before = st.last_fg.take();
+            let mut out = Vec::new();
+            st.in_background = true;
+            for (mut s, flow) in self.run_simple(st, sc) {
+                s.in_background = false;
+                if let Some(rec) = s.last_fg.take() {
+                    s.background.push(rec);
+                }
+                s.last_fg = before.clone();
+                s.status = Status::OK;
+                out.push((
+                    s,
+                    if flow == Flow::Exit {
+                        Flow::Normal
+                    } else {
+                        flow
+                    },
+                ));
+            }
+            return out;
+        }
+        let _ = self.subshell(&st, |me, s| me.run_andor(s, list));
+        self.diag(
+            "a compound command runs in the background; its children are not followed".into(),
+        );
+        st.status = Status::OK;
+        vec![(st, Flow::Normal)]
+    }
+}
+
+/// Combines the outcomes of a subshell's paths.
+fn merge_outcomes(paths: &Paths) -> (Status, Option<Val>) {
+    let mut status: Option<Status> = None;
+    let mut out: Option<Option<Val>> = None;
+    for (s, _) in paths {
+        status = Some(match status {
+            None => s.status.clone(),
+            Some(prev) if prev == s.status => prev,
+            Some(_) => Status::Unknown("the outcome of a subshell varies".into()),
+        });
+        out = Some(match out {
+            None => s.stdout.clone(),
+            Some(prev) if prev == s.stdout => prev,
+            Some(_) => Some(Val::unknown("$(…)", "output differs between paths")),
+        });
+    }
+    let status = status.unwrap_or(Status::Unknown("no path leaves the subshell".into()));
+    (status, out.flatten())
+}
+
+/// Shortens command text for messages.
+pub(crate) fn short(s: &str) -> String {
+    let one: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one.chars().count() > 80 {
+        format!("{}…", one.chars().take(79).collect::<String>())
+    } else {
+        one
+    }
+}
+
+/// A user name or uid for messages.
+pub(crate) fn who(u: &User) -> String {
+    u.display()
+}

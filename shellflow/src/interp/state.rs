@@ -1,0 +1,239 @@
+//! The state of one path through a script: variables, positionals, functions, options,
+//! identity, and the evidence gathered so far.
+//!
+//! A path forks by cloning its state; that is why functions are reference-counted and the
+//! rest is plain data. Nothing here evaluates shell code.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::rc::Rc;
+
+use crate::api::{Location, Reason, User};
+use crate::parse::ast;
+use crate::value::Val;
+
+/// Value of a variable.
+#[derive(Debug, Clone, PartialEq)]
+pub enum VarValue {
+    /// A string.
+    Scalar(Val),
+    /// An indexed array (sparse indices are compacted).
+    Array(Vec<Val>),
+}
+
+/// A shell variable.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Var {
+    /// Its value.
+    pub value: VarValue,
+    /// Whether it is exported to commands.
+    pub exported: bool,
+}
+
+impl Var {
+    /// The scalar view (`$arr` is `${arr[0]}`).
+    pub fn scalar(&self) -> Val {
+        match &self.value {
+            VarValue::Scalar(v) => v.clone(),
+            VarValue::Array(a) => a.first().cloned().unwrap_or_default(),
+        }
+    }
+}
+
+/// Exit status of the last command.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Status {
+    /// Known status.
+    Known(i32),
+    /// Depends on the run; the reason says on what.
+    Unknown(String),
+}
+
+impl Status {
+    /// Success.
+    pub const OK: Status = Status::Known(0);
+    /// Failure.
+    pub const FAIL: Status = Status::Known(1);
+
+    /// From a known truth value.
+    pub fn from_bool(b: bool) -> Status {
+        if b {
+            Status::OK
+        } else {
+            Status::FAIL
+        }
+    }
+}
+
+/// A function definition and the file it came from.
+#[derive(Debug)]
+pub struct Func {
+    /// Its body.
+    pub body: ast::FunctionBody,
+    /// Script it was defined in (for locations and `BASH_SOURCE`).
+    pub file: String,
+}
+
+/// A command the script would run (recorded, never run).
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// Its words.
+    pub argv: Vec<Val>,
+    /// Assignments given just for this command (`FOO=1 cmd`).
+    pub env_extra: Vec<(String, Val)>,
+    /// Where.
+    pub location: Option<Location>,
+    /// User it runs as.
+    pub user: User,
+}
+
+/// One entry of the call stack (`FUNCNAME`, `BASH_SOURCE`).
+#[derive(Debug, Clone)]
+pub struct Frame {
+    /// Function name, or `source` for a sourced file.
+    pub name: String,
+    /// File the frame's code lives in.
+    pub file: String,
+}
+
+/// Everything one path knows.
+#[derive(Debug, Clone)]
+pub struct State {
+    /// Variables.
+    pub vars: BTreeMap<String, Var>,
+    /// `$1…`.
+    pub positionals: Vec<Val>,
+    /// `$0`.
+    pub arg0: Val,
+    /// Functions.
+    pub funcs: HashMap<String, Rc<Func>>,
+    /// Saved values for `local`, one frame per active call.
+    pub locals: Vec<Vec<(String, Option<Var>)>>,
+    /// Call stack (innermost last).
+    pub frames: Vec<Frame>,
+    /// File whose code runs now.
+    pub file: String,
+    /// `$?`.
+    pub status: Status,
+    /// `set -e`.
+    pub errexit: bool,
+    /// Current identity.
+    pub user: User,
+    /// Working directory.
+    pub cwd: String,
+    /// Probability weight of the path.
+    pub weight: f64,
+    /// Evidence.
+    pub reasons: Vec<Reason>,
+    /// Run-time assumptions.
+    pub assumptions: Vec<String>,
+    /// Commands started with `&`.
+    pub background: Vec<Recorded>,
+    /// Last foreground external command.
+    pub last_fg: Option<Recorded>,
+    /// Files and directories created by the script (redirections, `mkdir`, `touch`).
+    pub created: BTreeSet<String>,
+    /// Captured standard output inside `$( )`.
+    pub stdout: Option<Val>,
+    /// Source/eval nesting depth.
+    pub depth: usize,
+    /// Times the script re-executed itself.
+    pub reexecs: usize,
+    /// Depth of subshells (`exit`/`exec` end the subshell, not the path).
+    pub subshell: usize,
+    /// Depth of condition contexts (`if`, `while`, `&&`, `!`): `set -e` is off inside.
+    pub cond_depth: usize,
+    /// Whether the command being run was started with `&`.
+    pub in_background: bool,
+    /// Depth of function calls.
+    pub calls: usize,
+    /// Names explicitly `unset` (no longer "unset in the image env", just unset).
+    pub unset: BTreeSet<String>,
+}
+
+impl State {
+    /// Reads a variable.
+    pub fn get(&self, name: &str) -> Option<&Var> {
+        self.vars.get(name)
+    }
+
+    /// Sets a scalar, keeping the export flag.
+    pub fn set(&mut self, name: &str, v: Val) {
+        self.set_value(name, VarValue::Scalar(v));
+    }
+
+    /// Sets any value, keeping the export flag.
+    pub fn set_value(&mut self, name: &str, value: VarValue) {
+        let exported = self.vars.get(name).is_some_and(|v| v.exported);
+        self.unset.remove(name);
+        self.vars.insert(name.to_string(), Var { value, exported });
+    }
+
+    /// Marks a variable exported (creating it empty-unset when missing).
+    pub fn export(&mut self, name: &str) {
+        if let Some(v) = self.vars.get_mut(name) {
+            v.exported = true;
+        } else {
+            self.vars.insert(
+                name.to_string(),
+                Var {
+                    value: VarValue::Scalar(Val::default()),
+                    exported: true,
+                },
+            );
+        }
+    }
+
+    /// Makes `name` local to the innermost function frame.
+    pub fn make_local(&mut self, name: &str) {
+        let saved = self.vars.get(name).cloned();
+        if let Some(frame) = self.locals.last_mut() {
+            if !frame.iter().any(|(n, _)| n == name) {
+                frame.push((name.to_string(), saved));
+            }
+        }
+    }
+
+    /// Adds a reason.
+    pub fn reason(&mut self, message: String, location: Option<Location>) {
+        if self.reasons.len() < 200 {
+            self.reasons.push(Reason { message, location });
+        }
+    }
+
+    /// Adds an assumption once.
+    pub fn assume(&mut self, a: String) {
+        if !self.assumptions.contains(&a) && self.assumptions.len() < 100 {
+            self.assumptions.push(a);
+        }
+    }
+
+    /// Exported variables with known values (unknown ones rendered).
+    pub fn exported_env(&self) -> Vec<(String, String)> {
+        self.vars
+            .iter()
+            .filter(|(_, v)| v.exported)
+            .map(|(k, v)| (k.clone(), v.scalar().to_string()))
+            .collect()
+    }
+
+    /// `FUNCNAME` as bash shows it (innermost first, `main` at the bottom when in a function).
+    pub fn funcname(&self) -> Vec<Val> {
+        let mut out: Vec<Val> = self
+            .frames
+            .iter()
+            .rev()
+            .map(|f| Val::lit(&f.name))
+            .collect();
+        if !out.is_empty() && self.frames.first().is_some_and(|f| f.name != "source") {
+            out.push(Val::lit("main"));
+        }
+        out
+    }
+
+    /// `BASH_SOURCE` (innermost first).
+    pub fn bash_source(&self) -> Vec<Val> {
+        let mut out = vec![Val::lit(&self.file)];
+        out.extend(self.frames.iter().rev().map(|f| Val::lit(&f.file)));
+        out
+    }
+}

@@ -1,0 +1,157 @@
+//! Turns finished paths into ranked [`Candidate`]s: merges paths that end in the same
+//! command as the same user, weighs them, and keeps the evidence of the likeliest path.
+//!
+//! Confidence is the share of path weight (among paths that run something) times quality
+//! factors: unknown words, no `exec`, and caps hit. It does not score the command itself
+//! (that is the caller's job).
+
+use crate::api::{Analysis, Candidate, EndKind, Invocation, Reason};
+use crate::interp::state::{Recorded, State};
+use crate::interp::{Ending, Terminal};
+use crate::value::Val;
+
+/// Builds the analysis from the interpreter's endings.
+pub(crate) fn build(
+    inv: &Invocation,
+    endings: Vec<Ending>,
+    mut diagnostics: Vec<String>,
+    capped: bool,
+) -> Analysis {
+    let mut cands: Vec<(f64, Candidate)> = Vec::new();
+    let mut silent = 0usize;
+    for e in &endings {
+        let mut produced = false;
+        if let Some(t) = &e.terminal {
+            cands.push((e.state.weight, candidate(inv, &e.state, t)));
+            produced = true;
+        }
+        if e.terminal.as_ref().is_none_or(|t| t.how != EndKind::Exec) && !e.background.is_empty() {
+            if e.background.len() > 1 {
+                diagnostics.push(format!(
+                    "supervisor shape: {} commands run in the background",
+                    e.background.len()
+                ));
+            }
+            for b in &e.background {
+                let t = Terminal {
+                    cmd: b.clone(),
+                    how: EndKind::Background,
+                    inner_from: None,
+                };
+                cands.push((e.state.weight, candidate(inv, &e.state, &t)));
+            }
+            produced = true;
+        }
+        if !produced {
+            silent += 1;
+        }
+    }
+    if silent > 0 {
+        diagnostics.push(format!(
+            "{silent} path(s) end without running a command (exit or error)"
+        ));
+    }
+    let merged = merge(cands);
+    let total: f64 = merged
+        .iter()
+        .map(|(w, _)| *w)
+        .sum::<f64>()
+        .max(f64::MIN_POSITIVE);
+    let mut out: Vec<Candidate> = merged
+        .into_iter()
+        .map(|(w, mut c)| {
+            let mut q = 1.0;
+            if c.unknown.iter().any(|u| *u) {
+                q *= 0.6;
+            }
+            if c.how == EndKind::FellOffEnd {
+                q *= 0.8;
+            }
+            if capped {
+                q *= 0.7;
+            }
+            c.confidence = ((w / total) * q).clamp(0.0, 1.0);
+            c
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.confidence
+            .total_cmp(&a.confidence)
+            .then((a.how as u8).cmp(&(b.how as u8)))
+    });
+    diagnostics.dedup();
+    Analysis {
+        candidates: out,
+        diagnostics,
+        capped,
+    }
+}
+
+fn merge(cands: Vec<(f64, Candidate)>) -> Vec<(f64, Candidate)> {
+    let mut out: Vec<(f64, f64, Candidate)> = Vec::new();
+    for (w, c) in cands {
+        match out
+            .iter_mut()
+            .find(|(_, _, o)| o.argv == c.argv && o.user == c.user && o.how == c.how)
+        {
+            Some((sum, best, o)) => {
+                *sum += w;
+                if w > *best {
+                    *best = w;
+                    *o = c;
+                }
+            }
+            None => out.push((w, w, c)),
+        }
+    }
+    out.into_iter().map(|(sum, _, c)| (sum, c)).collect()
+}
+
+fn candidate(inv: &Invocation, st: &State, t: &Terminal) -> Candidate {
+    let Recorded {
+        argv,
+        env_extra,
+        location,
+        user,
+    } = &t.cmd;
+    let words: Vec<String> = argv.iter().map(Val::to_string).collect();
+    let unknown: Vec<bool> = argv.iter().map(Val::is_unknown).collect();
+    let mut env = st.exported_env();
+    for (k, v) in env_extra {
+        env.retain(|(n, _)| n != k);
+        env.push((k.clone(), v.to_string()));
+    }
+    env.sort();
+    let env_delta = env
+        .iter()
+        .filter(|(k, v)| !inv.env.iter().any(|(ik, iv)| ik == k && iv == v))
+        .cloned()
+        .collect();
+    let mut reasons = st.reasons.clone();
+    let how = match t.how {
+        EndKind::Exec => "execs",
+        EndKind::FellOffEnd => "runs in the foreground, then the script ends without exec:",
+        EndKind::Background => "starts in the background:",
+    };
+    if t.how != EndKind::Exec {
+        reasons.push(Reason {
+            message: format!("{how} {}", words.join(" ")),
+            location: location.clone(),
+        });
+    }
+    Candidate {
+        argv: words.clone(),
+        unknown,
+        inner_argv: t
+            .inner_from
+            .map(|i| words.get(i..).map(<[String]>::to_vec).unwrap_or_default()),
+        user: user.clone(),
+        env,
+        env_delta,
+        cwd: st.cwd.clone(),
+        confidence: 0.0,
+        how: t.how,
+        reasons,
+        assumptions: st.assumptions.clone(),
+    }
+}

@@ -1,0 +1,215 @@
+//! Abstract shell values: strings made of known text and unknown pieces that carry the
+//! reason they are unknown (the taint: "env POSTGRES_PASSWORD not set in image").
+//!
+//! A [`Val`] is one string; [`Fields`] builds the list of words a shell word expands to,
+//! applying field splitting (XCU 2.6.5) to unquoted known text. Unknown pieces are never
+//! split: where an unknown value would be split the result is one field marked unknown.
+//! Pathname expansion (globbing) is deliberately not modelled.
+
+use std::fmt;
+
+/// One piece of a value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Part {
+    /// Known text.
+    Lit(String),
+    /// Unknown text: what it stands for (`$POSTGRES_PASSWORD`) and why it is unknown.
+    Unknown {
+        /// The expression it came from.
+        what: String,
+        /// Why it is unknown.
+        why: String,
+    },
+}
+
+/// A shell string, possibly partly unknown.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Val(pub Vec<Part>);
+
+impl Val {
+    /// A known string.
+    pub fn lit(s: impl Into<String>) -> Self {
+        let s = s.into();
+        if s.is_empty() {
+            Val(Vec::new())
+        } else {
+            Val(vec![Part::Lit(s)])
+        }
+    }
+
+    /// An unknown string.
+    pub fn unknown(what: impl Into<String>, why: impl Into<String>) -> Self {
+        Val(vec![Part::Unknown {
+            what: what.into(),
+            why: why.into(),
+        }])
+    }
+
+    /// The text when fully known.
+    pub fn known(&self) -> Option<String> {
+        let mut out = String::new();
+        for p in &self.0 {
+            match p {
+                Part::Lit(s) => out.push_str(s),
+                Part::Unknown { .. } => return None,
+            }
+        }
+        Some(out)
+    }
+
+    /// Whether any piece is unknown.
+    pub fn is_unknown(&self) -> bool {
+        self.0.iter().any(|p| matches!(p, Part::Unknown { .. }))
+    }
+
+    /// The first unknown piece's reason.
+    pub fn why(&self) -> Option<String> {
+        self.0.iter().find_map(|p| match p {
+            Part::Unknown { what, why } => Some(format!("{what}: {why}")),
+            Part::Lit(_) => None,
+        })
+    }
+
+    /// Whether the value is known to be empty (unknown pieces may be empty or not).
+    pub fn is_known_empty(&self) -> bool {
+        self.0
+            .iter()
+            .all(|p| matches!(p, Part::Lit(s) if s.is_empty()))
+    }
+
+    /// Appends another value.
+    pub fn push(&mut self, other: &Val) {
+        for p in &other.0 {
+            self.push_part(p.clone());
+        }
+    }
+
+    /// Appends one piece, merging adjacent text.
+    pub fn push_part(&mut self, p: Part) {
+        match (self.0.last_mut(), p) {
+            (_, Part::Lit(s)) if s.is_empty() => {}
+            (Some(Part::Lit(a)), Part::Lit(b)) => a.push_str(&b),
+            (_, p) => self.0.push(p),
+        }
+    }
+
+    /// Known text prefix (up to the first unknown piece).
+    pub fn known_prefix(&self) -> String {
+        let mut out = String::new();
+        for p in &self.0 {
+            match p {
+                Part::Lit(s) => out.push_str(s),
+                Part::Unknown { .. } => break,
+            }
+        }
+        out
+    }
+}
+
+impl fmt::Display for Val {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for p in &self.0 {
+            match p {
+                Part::Lit(s) => write!(f, "{s}")?,
+                Part::Unknown { what, why } => write!(f, "<{what}: {why}>")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Builds the fields one word expands to.
+#[derive(Debug, Default)]
+pub struct Fields {
+    done: Vec<Val>,
+    cur: Val,
+    /// Whether the current field exists even if empty (quotes seen).
+    started: bool,
+}
+
+impl Fields {
+    /// Appends text; unquoted text is split on IFS whitespace.
+    pub fn text(&mut self, s: &str, quoted: bool, ifs: &str) {
+        if quoted {
+            self.cur.push_part(Part::Lit(s.into()));
+            self.started = true;
+            return;
+        }
+        let mut piece = String::new();
+        for c in s.chars() {
+            if ifs.contains(c) {
+                if !piece.is_empty() {
+                    self.cur.push_part(Part::Lit(std::mem::take(&mut piece)));
+                    self.started = true;
+                }
+                self.brk();
+            } else {
+                piece.push(c);
+            }
+        }
+        if !piece.is_empty() {
+            self.cur.push_part(Part::Lit(piece));
+            self.started = true;
+        }
+    }
+
+    /// Appends a whole value (known parts split when unquoted).
+    pub fn val(&mut self, v: &Val, quoted: bool, ifs: &str) {
+        if quoted {
+            self.started = true;
+        }
+        for p in &v.0 {
+            match p {
+                Part::Lit(s) => self.text(s, quoted, ifs),
+                Part::Unknown { .. } => {
+                    self.cur.push_part(p.clone());
+                    self.started = true;
+                }
+            }
+        }
+    }
+
+    /// Marks that a (possibly empty) quoted field exists.
+    pub fn mark(&mut self) {
+        self.started = true;
+    }
+
+    /// Ends the current field (if any).
+    pub fn brk(&mut self) {
+        if self.started || !self.cur.0.is_empty() {
+            self.done.push(std::mem::take(&mut self.cur));
+        }
+        self.started = false;
+    }
+
+    /// The fields.
+    pub fn finish(mut self) -> Vec<Val> {
+        self.brk();
+        self.done
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unquoted_text_splits_and_quoted_text_does_not() {
+        let ifs = " \t\n";
+        let mut f = Fields::default();
+        f.text("a b", false, ifs);
+        f.text(" c d", true, ifs);
+        let out: Vec<String> = f.finish().iter().map(|v| v.to_string()).collect();
+        assert_eq!(out, vec!["a", "b c d"]);
+
+        let mut f = Fields::default();
+        f.mark();
+        assert_eq!(f.finish(), vec![Val::default()]);
+
+        let mut f = Fields::default();
+        f.val(&Val::unknown("$X", "unset"), false, ifs);
+        let out = f.finish();
+        assert_eq!(out.len(), 1);
+        assert!(out[0].is_unknown());
+    }
+}
