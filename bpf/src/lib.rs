@@ -1,3 +1,18 @@
-//! The CO-RE BPF program that records exec, fork and exit in one container.
+//! The CO-RE BPF program that records exec, fork and exit in one container, its loader, and
+//! its typed events.
 //!
-//! (Being built: see issue 4.)
+//! `src/bpf/exectrace.bpf.c` runs on the `sched_process_{exec,fork,exit}` tracepoints
+//! (`tp_btf/`, or `raw_tp/` where BTF-typed tracepoints are missing), filters in the kernel by
+//! a cgroup v2 id or by a map of tracked tgids, and writes one [`Event`] per exec, process
+//! fork and process exit into a ring buffer without waking anyone: [`Tracer::poll`] drains it
+//! on the caller's timer. Records that do not fit are counted ([`Tracer::dropped`]).
+//!
+//! What this crate deliberately does not do: build a process graph, read `/proc`, or decide
+//! what a container runs. That is `entrytrace::dynamic`; this crate is the kernel side only.
+
+mod event;
+mod skel;
+mod tracer;
+
+pub use event::{Event, EventKind, ParseError, EVENT_HEADER_SIZE};
+pub use tracer::{cgroup_scope, AttachKind, BpfError, Scope, Tracer, TracerOptions};
