@@ -118,24 +118,29 @@ fn busybox_applet_symlinks_resolve_to_the_static_busybox() {
     }
     let shell_form = vec!["/bin/sh".to_string(), "-c".into(), "exec ls -l".into()];
     for (ep, cmd, argv, steps) in [
-        ("", words("ls -l"), "ls -l", vec![StepKind::Compose]),
+        (
+            "",
+            words("ls -l"),
+            "ls -l",
+            vec![StepKind::Compose, StepKind::Resolve],
+        ),
         (
             "",
             shell_form,
             "ls -l",
-            vec![StepKind::Compose, StepKind::Shellflow],
+            vec![StepKind::Compose, StepKind::Shellflow, StepKind::Resolve],
         ),
         (
             "busybox",
             words("ls"),
             "ls",
-            vec![StepKind::Compose, StepKind::Wrapper],
+            vec![StepKind::Compose, StepKind::Wrapper, StepKind::Resolve],
         ),
         (
             "env A=1",
             words("ls"),
             "ls",
-            vec![StepKind::Compose, StepKind::Wrapper],
+            vec![StepKind::Compose, StepKind::Wrapper, StepKind::Resolve],
         ),
     ] {
         let r = analyze_spec(&v, (!ep.is_empty()).then(|| words(ep)), Some(cmd.clone()));

@@ -27,6 +27,10 @@ pub const DOTNET_BUNDLE_SIGNATURE: [u8; 32] = [
 /// The most header or table bytes read for one piece.
 const MAX_TABLE: u64 = 1 << 20;
 
+/// The most bytes of one section searched for a marker string (keeps the hook fast on
+/// large binaries; markers sit early in `.rodata`/`.strtab` in practice).
+const MAX_SCAN: u64 = 8 << 20;
+
 /// Which C library a binary is linked against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Libc {
@@ -126,7 +130,7 @@ pub fn probe_elf(r: &mut RangeReader<'_>) -> Result<ElfInfo, ElfError> {
         rust_markers(r, &sections, &mut info)?;
     }
     if let Some(data) = sections.find(".data") {
-        let (off, len) = (data.sh_offset, data.sh_size);
+        let (off, len) = (data.sh_offset, data.sh_size.min(MAX_SCAN));
         if r.find(&DOTNET_BUNDLE_SIGNATURE, off, len)?.is_some() {
             info.dotnet_bundle = true;
             info.evidence
@@ -328,7 +332,9 @@ fn rust_markers(
             break;
         }
         if let Some(s) = sections.find(name) {
-            if r.find(needle, s.sh_offset, s.sh_size)?.is_some() {
+            if r.find(needle, s.sh_offset, s.sh_size.min(MAX_SCAN))?
+                .is_some()
+            {
                 let what = String::from_utf8_lossy(needle);
                 info.rust_markers.push(format!("{what} in {name}"));
             }

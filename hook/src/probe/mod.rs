@@ -329,4 +329,35 @@ mod tests {
         }
         assert_eq!(runtime::family(&p, "app.exe").0, "dotnet");
     }
+
+    proptest::proptest! {
+        #[test]
+        fn probing_arbitrary_bytes_never_panics_and_classifies_by_magic(
+            body in proptest::collection::vec(proptest::num::u8::ANY, 0..2048),
+            prefix in 0usize..3,
+        ) {
+            let mut b = [&b""[..], b"\x7fELF\x02\x01\x01", b"MZ"][prefix].to_vec();
+            b.extend(body);
+            let p = probe_bytes(&b);
+            proptest::prop_assert_eq!(
+                p.is_binary(),
+                b.starts_with(b"\x7fELF") || b.starts_with(b"MZ")
+            );
+        }
+
+        #[test]
+        fn lying_elf_headers_never_panic(
+            edits in proptest::collection::vec((0usize..184, proptest::num::u8::ANY), 1..12),
+        ) {
+            let mut v = MemVfs::new();
+            v.add_tiny_elf("/t", 0o755, Some("/lib/ld-musl-x86_64.so.1"));
+            let mut body = v.read("/t", 1 << 20).expect("read");
+            for (at, value) in edits {
+                if let Some(b) = body.get_mut(at.max(4)) {
+                    *b = value;
+                }
+            }
+            proptest::prop_assert!(probe_bytes(&body).is_binary());
+        }
+    }
 }

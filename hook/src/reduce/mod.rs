@@ -236,7 +236,7 @@ mod tests {
                     user: "root",
                     family: "c",
                     confidence: clean,
-                    steps: &[Compose],
+                    steps: &[Compose, Resolve],
                 },
             ),
             (
@@ -249,7 +249,7 @@ mod tests {
                     user: "postgres",
                     family: "c",
                     confidence: clean,
-                    steps: &[Compose, Wrapper, Wrapper],
+                    steps: &[Compose, Wrapper, Wrapper, Resolve],
                 },
             ),
             (
@@ -262,7 +262,7 @@ mod tests {
                     user: "app",
                     family: "c",
                     confidence: clean,
-                    steps: &[Compose, Wrapper],
+                    steps: &[Compose, Wrapper, Resolve],
                 },
             ),
             (
@@ -275,7 +275,7 @@ mod tests {
                     user: "app",
                     family: "c",
                     confidence: clean,
-                    steps: &[Compose],
+                    steps: &[Compose, Resolve],
                 },
             ),
             (
@@ -288,7 +288,7 @@ mod tests {
                     user: "root",
                     family: "c",
                     confidence: clean,
-                    steps: &[Compose, Wrapper],
+                    steps: &[Compose, Wrapper, Resolve],
                 },
             ),
             (
@@ -301,7 +301,7 @@ mod tests {
                     user: "root",
                     family: "python",
                     confidence: (0.6, 1.0),
-                    steps: &[Compose, Shebang, Wrapper],
+                    steps: &[Compose, Shebang, Wrapper, Resolve],
                 },
             ),
             (
@@ -413,7 +413,7 @@ mod tests {
         assert!(t.features.iter().any(|f| f.id == "f4"), "{:?}", t.features);
         assert_eq!(
             r.chain.iter().map(|s| s.step).collect::<Vec<_>>(),
-            [Compose, Shellflow]
+            [Compose, Shellflow, Resolve]
         );
         assert!(r.chain[0].why.contains("shell form"));
     }

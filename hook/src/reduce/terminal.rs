@@ -97,7 +97,9 @@ pub(crate) fn build(
         facts.ports_align = ports_align(argv0, exposed_ports);
     }
     if let Some(interp) = &walker.shebang_interpreter {
-        if family_by_name(interp) == Some(runtime.family.as_str()) {
+        // A shell script ending in a shell says nothing: only language hosts count.
+        let family = runtime.family.as_str();
+        if family != "shell" && family_by_name(interp) == Some(family) {
             facts.shebang_matches = Some(format!(
                 "#! interpreter {interp} matches runtime {}",
                 runtime.family

@@ -179,11 +179,15 @@ impl<'a> Walker<'a> {
         }
         match &probe.format {
             Format::Script(s) => self.shebang(cur, &path, &s.clone()),
-            Format::Elf(_) | Format::Pe(_) => Next::End(Ending::Binary {
-                path: real,
-                probe: Box::new(probe),
-                shell: false,
-            }),
+            Format::Elf(_) | Format::Pe(_) => {
+                let why = resolved_why(&cur.argv[0], &path, &real);
+                self.step(StepKind::Resolve, &cur.argv.clone(), why, None);
+                Next::End(Ending::Binary {
+                    path: real,
+                    probe: Box::new(probe),
+                    shell: false,
+                })
+            }
             Format::BadScript(_) | Format::Unknown => {
                 let why = format!("{path}: exec format error ({})", probe.evidence.join("; "));
                 self.diagnose(Level::Warning, why.clone());
@@ -480,6 +484,20 @@ fn parse_shell_call(argv: &[String]) -> ShellCall {
         },
         _ => ShellCall::Interactive("an interactive shell (no script)".into()),
     }
+}
+
+/// How a command word became a file: `app found on PATH at /usr/bin/app`.
+fn resolved_why(word: &str, path: &str, real: &str) -> String {
+    let mut why = if word.contains('/') {
+        format!("{word} is {path}")
+    } else {
+        format!("{word} found on PATH at {path}")
+    };
+    if real != path {
+        why.push_str(&format!(" (symlink to {real})"));
+    }
+    why.push_str(": an executable binary, the end of the chain");
+    why
 }
 
 fn base(p: &str) -> &str {
