@@ -78,19 +78,8 @@ impl Sections {
 
 /// Probes the ELF file behind `r`.
 pub fn probe_elf(r: &mut RangeReader<'_>) -> Result<ElfInfo, ElfError> {
-    let bad = |r: &RangeReader<'_>, reason: String| ElfError::Unparseable {
-        path: r.path().to_string(),
-        reason,
-    };
-    let head = r.read(0, 64)?;
-    let header = Elf::parse_header(&head).map_err(|e| bad(r, e.to_string()))?;
-    let container = header.container().map_err(|e| bad(r, e.to_string()))?;
-    let endian = header.endianness().map_err(|e| bad(r, e.to_string()))?;
-    let ctx = Ctx::new(container, endian);
-    let ph_len = u64::from(header.e_phnum) * u64::from(header.e_phentsize);
-    let ph_bytes = r.read(header.e_phoff, ph_len.min(MAX_TABLE))?;
-    let phdrs = ProgramHeader::parse(&ph_bytes, 0, usize::from(header.e_phnum), ctx)
-        .map_err(|e| bad(r, format!("program headers: {e}")))?;
+    let (header, ctx, phdrs) = read_headers(r)?;
+    let container = ctx.container;
     let mut info = ElfInfo {
         interpreter: None,
         libc: Libc::Unknown,
@@ -142,6 +131,26 @@ pub fn probe_elf(r: &mut RangeReader<'_>) -> Result<ElfInfo, ElfError> {
             .push("probe read budget exhausted: findings partial".into());
     }
     Ok(info)
+}
+
+/// The file header, its parsing context and the program headers.
+fn read_headers(
+    r: &mut RangeReader<'_>,
+) -> Result<(goblin::elf::Header, Ctx, Vec<ProgramHeader>), ElfError> {
+    let bad = |r: &RangeReader<'_>, reason: String| ElfError::Unparseable {
+        path: r.path().to_string(),
+        reason,
+    };
+    let head = r.read(0, 64)?;
+    let header = Elf::parse_header(&head).map_err(|e| bad(r, e.to_string()))?;
+    let container = header.container().map_err(|e| bad(r, e.to_string()))?;
+    let endian = header.endianness().map_err(|e| bad(r, e.to_string()))?;
+    let ctx = Ctx::new(container, endian);
+    let ph_len = u64::from(header.e_phnum) * u64::from(header.e_phentsize);
+    let ph_bytes = r.read(header.e_phoff, ph_len.min(MAX_TABLE))?;
+    let phdrs = ProgramHeader::parse(&ph_bytes, 0, usize::from(header.e_phnum), ctx)
+        .map_err(|e| bad(r, format!("program headers: {e}")))?;
+    Ok((header, ctx, phdrs))
 }
 
 fn link_info(

@@ -215,9 +215,26 @@ mod tests {
         steps: &'static [StepKind],
     }
 
+    fn want(
+        path: Option<&'static str>,
+        user: &'static str,
+        family: &'static str,
+        confidence: (f64, f64),
+        steps: &'static [StepKind],
+    ) -> Want {
+        Want {
+            path,
+            user,
+            family,
+            confidence,
+            steps,
+        }
+    }
+
     #[test]
     fn reduces_entrypoints_to_their_terminal() {
-        let clean = (0.85, 1.0);
+        let (clean, low, script) = ((0.85, 1.0), (0.0, 0.2), (0.0, 0.4));
+        let app = Some("/usr/bin/app");
         type Row = (
             &'static str,
             &'static str,
@@ -225,150 +242,19 @@ mod tests {
             Option<&'static str>,
             Want,
         );
+        #[rustfmt::skip]
         let cases: Vec<Row> = vec![
-            (
-                "/usr/bin/app --flag",
-                "",
-                None,
-                None,
-                Want {
-                    path: Some("/usr/bin/app"),
-                    user: "root",
-                    family: "c",
-                    confidence: clean,
-                    steps: &[Compose, Resolve],
-                },
-            ),
-            (
-                "tini -- gosu postgres app",
-                "",
-                None,
-                None,
-                Want {
-                    path: Some("/usr/bin/app"),
-                    user: "postgres",
-                    family: "c",
-                    confidence: clean,
-                    steps: &[Compose, Wrapper, Wrapper, Resolve],
-                },
-            ),
-            (
-                "dumb-init --single-child --rewrite 15:2",
-                "app",
-                Some("1000"),
-                None,
-                Want {
-                    path: Some("/usr/bin/app"),
-                    user: "app",
-                    family: "c",
-                    confidence: clean,
-                    steps: &[Compose, Wrapper, Resolve],
-                },
-            ),
-            (
-                "",
-                "./bin/server",
-                Some("app:app"),
-                Some("/srv"),
-                Want {
-                    path: Some("/srv/bin/server"),
-                    user: "app",
-                    family: "c",
-                    confidence: clean,
-                    steps: &[Compose, Resolve],
-                },
-            ),
-            (
-                "env PATH=/opt/bin app",
-                "",
-                None,
-                None,
-                Want {
-                    path: Some("/opt/bin/app"),
-                    user: "root",
-                    family: "c",
-                    confidence: clean,
-                    steps: &[Compose, Wrapper, Resolve],
-                },
-            ),
-            (
-                "/app/main.py",
-                "",
-                None,
-                None,
-                Want {
-                    path: Some("/usr/bin/python3.11"),
-                    user: "root",
-                    family: "python",
-                    confidence: (0.6, 1.0),
-                    steps: &[Compose, Shebang, Wrapper, Resolve],
-                },
-            ),
-            (
-                "/docker-entrypoint.sh",
-                "app",
-                None,
-                None,
-                Want {
-                    path: Some("/docker-entrypoint.sh"),
-                    user: "root",
-                    family: "shell",
-                    confidence: (0.0, 0.4),
-                    steps: &[Compose, Shebang, Shellflow],
-                },
-            ),
-            (
-                "",
-                "missing-app",
-                None,
-                None,
-                Want {
-                    path: None,
-                    user: "root",
-                    family: "unknown",
-                    confidence: (0.0, 0.2),
-                    steps: &[Compose],
-                },
-            ),
-            (
-                "/usr/local/bin/noexec",
-                "",
-                None,
-                None,
-                Want {
-                    path: Some("/usr/local/bin/noexec"),
-                    user: "root",
-                    family: "unknown",
-                    confidence: (0.0, 0.2),
-                    steps: &[Compose],
-                },
-            ),
-            (
-                "/app/notes.txt",
-                "",
-                None,
-                None,
-                Want {
-                    path: Some("/app/notes.txt"),
-                    user: "root",
-                    family: "unknown",
-                    confidence: (0.0, 0.2),
-                    steps: &[Compose],
-                },
-            ),
-            (
-                "/app/loop.sh",
-                "",
-                None,
-                None,
-                Want {
-                    path: Some("/app/loop.sh"),
-                    user: "root",
-                    family: "unknown",
-                    confidence: (0.0, 0.2),
-                    steps: &[Compose, Shebang, Shebang, Shebang, Shebang],
-                },
-            ),
+            ("/usr/bin/app --flag", "", None, None, want(app, "root", "c", clean, &[Compose, Resolve])),
+            ("tini -- gosu postgres app", "", None, None, want(app, "postgres", "c", clean, &[Compose, Wrapper, Wrapper, Resolve])),
+            ("dumb-init --single-child --rewrite 15:2", "app", Some("1000"), None, want(app, "app", "c", clean, &[Compose, Wrapper, Resolve])),
+            ("", "./bin/server", Some("app:app"), Some("/srv"), want(Some("/srv/bin/server"), "app", "c", clean, &[Compose, Resolve])),
+            ("env PATH=/opt/bin app", "", None, None, want(Some("/opt/bin/app"), "root", "c", clean, &[Compose, Wrapper, Resolve])),
+            ("/app/main.py", "", None, None, want(Some("/usr/bin/python3.11"), "root", "python", (0.6, 1.0), &[Compose, Shebang, Wrapper, Resolve])),
+            ("/docker-entrypoint.sh", "app", None, None, want(Some("/docker-entrypoint.sh"), "root", "shell", script, &[Compose, Shebang, Shellflow])),
+            ("", "missing-app", None, None, want(None, "root", "unknown", low, &[Compose])),
+            ("/usr/local/bin/noexec", "", None, None, want(Some("/usr/local/bin/noexec"), "root", "unknown", low, &[Compose])),
+            ("/app/notes.txt", "", None, None, want(Some("/app/notes.txt"), "root", "unknown", low, &[Compose])),
+            ("/app/loop.sh", "", None, None, want(Some("/app/loop.sh"), "root", "unknown", low, &[Compose, Shebang, Shebang, Shebang, Shebang])),
         ];
         for (ep, cmd, user, wd, want) in cases {
             let r = run(ep, cmd, user, wd);

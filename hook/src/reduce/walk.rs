@@ -10,7 +10,7 @@
 use entrytrace_config::{Config, WrapperKind, WrapperRule};
 
 use super::compose::{set_env, unset_env};
-use super::script::{follow_script, ScriptRequest, ScriptSource};
+use super::script::{follow_script, ScriptOutcome, ScriptRequest, ScriptSource};
 use super::users::Users;
 use super::wrapper::{apply, find_rule, Applied, Collapse};
 use crate::model::{Alternate, ChainStep, Diagnostic, Level, StepKind};
@@ -393,6 +393,18 @@ impl<'a> Walker<'a> {
             ScriptSource::File(p) => Some(normalize(p, &cur.cwd)),
             ScriptSource::Inline(_) => None,
         };
+        self.adopt(cur, out, location, &probe.path)
+    }
+
+    /// Continues with the script's best candidate (others become alternates), or ends the
+    /// chain at the script when there is none.
+    fn adopt(
+        &mut self,
+        cur: &mut Cursor,
+        out: ScriptOutcome,
+        location: Option<String>,
+        shell_path: &str,
+    ) -> Next {
         let mut candidates = out.candidates.into_iter();
         let Some(best) = candidates.next() else {
             let why = format!("{} (the chain ends at this script)", out.notes.join("; "));
@@ -404,7 +416,7 @@ impl<'a> Walker<'a> {
             );
             self.evidence.extend(out.notes.iter().cloned());
             return Next::End(Ending::Script {
-                path: location.unwrap_or_else(|| probe.path.clone()),
+                path: location.unwrap_or_else(|| shell_path.to_string()),
                 uses_positional: out.uses_positional,
                 notes: out.notes,
             });
