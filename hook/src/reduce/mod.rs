@@ -159,6 +159,8 @@ mod tests {
             ("/bin/dash", Some(GLIBC)),
             ("/srv/bin/server", None),
             ("/usr/sbin/nginx", Some(GLIBC)),
+            ("/usr/bin/setpriv", Some(GLIBC)),
+            ("/usr/bin/supervisord", Some(GLIBC)),
         ] {
             v.add_tiny_elf(path, 0o755, interp);
         }
@@ -248,6 +250,7 @@ mod tests {
             ("tini -- gosu postgres app", "", None, None, want(app, "postgres", "c", clean, &[Compose, Wrapper, Wrapper, Resolve])),
             ("dumb-init --single-child --rewrite 15:2", "app", Some("1000"), None, want(app, "app", "c", clean, &[Compose, Wrapper, Resolve])),
             ("", "./bin/server", Some("app:app"), Some("/srv"), want(Some("/srv/bin/server"), "app", "c", clean, &[Compose, Resolve])),
+            ("setpriv --reuid=999 --init-groups app", "", Some("app"), None, want(app, "postgres", "c", clean, &[Compose, Wrapper, Resolve])),
             ("env PATH=/opt/bin app", "", None, None, want(Some("/opt/bin/app"), "root", "c", clean, &[Compose, Wrapper, Resolve])),
             ("/app/main.py", "", None, None, want(Some("/usr/bin/python3.11"), "root", "python", (0.6, 1.0), &[Compose, Shebang, Wrapper, Resolve])),
             ("/docker-entrypoint.sh", "app", None, None, want(Some("/docker-entrypoint.sh"), "root", "shell", script, &[Compose, Shebang, Shellflow])),
@@ -367,5 +370,13 @@ mod tests {
             red.diagnostics
         );
         assert!(red.terminals[0].confidence < 0.5);
+    }
+
+    #[test]
+    fn a_supervisor_is_a_terminal_of_kind_supervisor() {
+        let r = run("", "supervisord -n", None, None);
+        assert_eq!(r.terminals[0].kind, crate::model::TerminalKind::Supervisor);
+        let r = run("", "app", None, None);
+        assert_eq!(r.terminals[0].kind, crate::model::TerminalKind::Process);
     }
 }
