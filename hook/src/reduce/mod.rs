@@ -379,4 +379,28 @@ mod tests {
         let r = run("", "app", None, None);
         assert_eq!(r.terminals[0].kind, crate::model::TerminalKind::Process);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_argv_of_wrapper_words_reduces_without_panicking(
+            picks in proptest::collection::vec(0usize..22, 0..14),
+        ) {
+            const VOCAB: [&str; 22] = [
+                "tini", "--", "gosu", "postgres", "env", "-i", "A=1", "-S", "-u", "app",
+                "dumb-init", "-c", "/bin/sh", "exec app", "nice", "-n", "setpriv", "--reuid=0",
+                "/app/main.py", "/docker-entrypoint.sh", "busybox", "",
+            ];
+            let launch = Launch {
+                argv: picks.iter().map(|i| VOCAB[*i].to_string()).collect(),
+                workdir: "/".into(),
+                ..Launch::default()
+            };
+            let red = reduce_argv(&launch, &image(), &Config::default());
+            proptest::prop_assert!(red.terminals.len() <= 1);
+            proptest::prop_assert_eq!(red.terminals.is_empty(), launch.argv.is_empty());
+            for t in &red.terminals {
+                proptest::prop_assert!((0.0..=1.0).contains(&t.confidence));
+            }
+        }
+    }
 }

@@ -136,7 +136,7 @@ impl<'a> Walker<'a> {
         }
         let why = format!(
             "reduction stopped at the depth limit (limits.max_depth = {max}) at {}",
-            cur.argv[0]
+            cur.argv.first().map_or("(nothing)", String::as_str)
         );
         self.diagnose(Level::Warning, why.clone());
         Some(Ending::Failed { path: None, why })
@@ -236,7 +236,9 @@ impl<'a> Walker<'a> {
                 })
             }
             Ok(Lookup::NotFound { tried }) => {
-                let why = if tried.len() == 1 {
+                let why = if tried.is_empty() {
+                    "an empty command word cannot be executed".to_string()
+                } else if tried.len() == 1 {
                     format!("{}: not found in the image", tried[0])
                 } else {
                     format!(

@@ -47,6 +47,9 @@ pub fn find_rule<'a>(catalogue: &'a [WrapperRule], argv0: &str) -> Option<&'a Wr
 
 /// Applies `rule` to `argv` (whose `argv[0]` is the wrapper).
 pub fn apply(rule: &WrapperRule, argv: &[String]) -> Applied {
+    let Some(wrapper) = argv.first() else {
+        return Applied::NotWrapping("empty argv".into());
+    };
     let mut words: Vec<String> = argv.iter().skip(1).cloned().collect();
     let mut out = Collapse::default();
     let i = parse_options(rule, &mut words, &mut out);
@@ -57,7 +60,7 @@ pub fn apply(rule: &WrapperRule, argv: &[String]) -> Applied {
     }
     if rule.user_operand {
         if rest.is_empty() {
-            return Applied::NotWrapping(format!("{} with no user and command", argv[0]));
+            return Applied::NotWrapping(format!("{} with no user and command", wrapper));
         }
         out.user = Some(rest.remove(0));
     }
@@ -66,7 +69,7 @@ pub fn apply(rule: &WrapperRule, argv: &[String]) -> Applied {
         if !has(&rule.subcommands, &sub) {
             return Applied::NotWrapping(format!(
                 "{} {sub}: not a command-running subcommand",
-                argv[0]
+                wrapper
             ));
         }
         rest.remove(0);
@@ -78,7 +81,7 @@ pub fn apply(rule: &WrapperRule, argv: &[String]) -> Applied {
     let skip = usize::try_from(rule.skip_operands).unwrap_or(usize::MAX);
     rest.drain(..skip.min(rest.len()));
     if rest.is_empty() {
-        return Applied::NotWrapping(format!("{} wraps no command here", argv[0]));
+        return Applied::NotWrapping(format!("{} wraps no command here", wrapper));
     }
     out.argv = rest;
     Applied::Collapsed(out)
@@ -326,6 +329,8 @@ mod tests {
             Applied::PackageScript("web".into())
         );
         assert_eq!(collapse("npm exec serve"), Applied::Collapsed(to("serve")));
+        let cat = entrytrace_config::wrappers::builtin();
+        assert!(matches!(apply(&cat[0], &[]), Applied::NotWrapping(_)));
         for line in ["yarn install", "gosu", "env", "tini --", "nice"] {
             assert!(matches!(collapse(line), Applied::NotWrapping(_)), "{line}");
         }
