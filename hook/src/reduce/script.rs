@@ -10,6 +10,14 @@
 //! files and anything else give no candidates; the caller then ends the chain at the script
 //! with the "shell with no exec" and "unresolved branches" penalties. To help the latter,
 //! [`follow_script`] reports whether the script refers to its positional parameters.
+//!
+//! Wiring shellflow in (once merged) happens in [`follow_script`] only: build a
+//! `shellflow::Invocation` from the [`ScriptRequest`] (`Script::File { path, name_called_as }`
+//! with `args[1..]` as positionals, or `Script::String` with `args` as `$0 $1 …`; `env` split
+//! at `=`; `User { uid, .. }`; `cwd`; `Dialect::Bash` when `shell` is `bash`, else `Sh`;
+//! `pid1`), an `ImageFs` adapter over the [`Vfs`], and map each `shellflow::Candidate` to a
+//! [`Candidate`] (`argv`, `user`, `env_delta` as `NAME=VALUE`, `cwd`, `how == Exec` as
+//! `exec`, `confidence`, the first reason's message and `file:line`).
 
 use entrytrace_config::Limits;
 
@@ -35,7 +43,13 @@ pub struct ScriptRequest<'a> {
     pub env: &'a [String],
     /// As written (`name`, `uid[:gid]`); `None` is root.
     pub user: Option<&'a str>,
+    /// The user's uid, where the image's passwd (or the number itself) says.
+    pub uid: Option<u32>,
     pub cwd: &'a str,
+    /// Basename of the shell running the script (`sh`, `bash`, `dash`): picks the dialect.
+    pub shell: &'a str,
+    /// The shell is PID 1 (no init shim forked it): decides `$$` for shellflow.
+    pub pid1: bool,
 }
 
 /// One command the script may run.
@@ -46,6 +60,10 @@ pub struct Candidate {
     pub env: Vec<String>,
     /// Replaces the shell (`exec`, or a last simple command the shell execs in place).
     pub exec: bool,
+    /// The user it runs as when the script changed it (`gosu` inside the script), as written.
+    pub user: Option<String>,
+    /// The working directory when the script changed it (`cd`).
+    pub cwd: Option<String>,
     /// In `[0, 1]`: how sure the analysis is that this one runs.
     pub confidence: f64,
     pub why: String,
@@ -122,6 +140,8 @@ fn follow_inline(text: &str) -> ScriptOutcome {
         argv: words,
         env,
         exec: true,
+        user: None,
+        cwd: None,
         confidence: 1.0,
         why: why.to_string(),
         location: None,
@@ -151,7 +171,10 @@ mod tests {
             args: &[],
             env: &[],
             user: None,
+            uid: Some(0),
             cwd: "/",
+            shell: "sh",
+            pid1: true,
         };
         follow_script(&req, &MemVfs::new(), &Limits::default())
     }
@@ -209,7 +232,10 @@ mod tests {
                 args: &[],
                 env: &[],
                 user: None,
+                uid: Some(0),
                 cwd: "/",
+                shell: "sh",
+                pid1: true,
             };
             let out = follow_script(&req, &v, &Limits::default());
             assert!(out.candidates.is_empty());

@@ -33,6 +33,8 @@ pub(crate) struct Cursor {
     shebangs: usize,
     /// A busybox applet runs inside the binary already found.
     applet_of: Option<(String, String, Metadata)>,
+    /// The process is still PID 1 (no init shim has forked it).
+    pub pid1: bool,
 }
 
 impl Cursor {
@@ -45,6 +47,7 @@ impl Cursor {
             search: true,
             shebangs: 0,
             applet_of: None,
+            pid1: true,
         }
     }
 }
@@ -262,6 +265,9 @@ impl<'a> Walker<'a> {
         let name = base(&cur.argv[0]).to_string();
         match apply(rule, &cur.argv) {
             Applied::Collapsed(c) => {
+                if rule.kind == WrapperKind::Init {
+                    cur.pid1 = false;
+                }
                 let why = format!("{name} ({path}): {}{}", rule.reason, self.changes(&c));
                 self.apply_collapse(cur, c);
                 self.evidence
@@ -383,12 +389,17 @@ impl<'a> Walker<'a> {
                 });
             }
         };
+        let user = cur.user.as_deref().unwrap_or("0");
+        let name = user.split(':').next().unwrap_or("");
         let req = ScriptRequest {
             source: source.clone(),
             args: &args,
             env: &cur.env,
             user: cur.user.as_deref(),
+            uid: name.parse().ok().or_else(|| self.users.uid_of(name)),
             cwd: &cur.cwd,
+            shell: base(&cur.argv[0]),
+            pid1: cur.pid1,
         };
         let out = follow_script(&req, self.vfs, &self.cfg.limits);
         let location = match &source {
@@ -429,6 +440,18 @@ impl<'a> Walker<'a> {
                 confidence: alt.confidence,
                 why: alt.why,
             });
+        }
+        if !self.alternates.is_empty() {
+            self.facts.unresolved_branches = Some(format!(
+                "the script has {} possible commands; the best was followed",
+                self.alternates.len() + 1
+            ));
+        }
+        if let Some(u) = best.user {
+            cur.user = Some(u);
+        }
+        if let Some(d) = &best.cwd {
+            cur.cwd = normalize(d, &cur.cwd);
         }
         if !best.exec {
             self.facts.shell_without_exec = Some(format!(
