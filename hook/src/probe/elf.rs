@@ -51,6 +51,8 @@ pub struct ElfInfo {
     /// Which Rust markers were seen (empty: none).
     pub rust_markers: Vec<String>,
     pub dotnet_bundle: bool,
+    /// Why the headers could not be parsed (the kernel would refuse it too).
+    pub parse_error: Option<String>,
     /// Human-readable findings, in the order found.
     pub evidence: Vec<String>,
 }
@@ -87,6 +89,7 @@ pub fn probe_elf(r: &mut RangeReader<'_>) -> Result<ElfInfo, ElfError> {
         go: None,
         rust_markers: Vec::new(),
         dotnet_bundle: false,
+        parse_error: None,
         evidence: vec![format!(
             "ELF {}-bit",
             if container == Container::Big { 64 } else { 32 }

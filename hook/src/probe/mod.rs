@@ -59,6 +59,15 @@ impl FileProbe {
     pub fn is_binary(&self) -> bool {
         matches!(self.format, Format::Elf(_) | Format::Pe(_))
     }
+
+    /// An ELF whose headers parse, or a PE: something a loader would take.
+    pub fn is_loadable(&self) -> bool {
+        match &self.format {
+            Format::Elf(e) => e.parse_error.is_none(),
+            Format::Pe(_) => true,
+            _ => false,
+        }
+    }
 }
 
 /// Classifies the regular file at the real path `path` (as resolved) of `size` bytes.
@@ -79,7 +88,7 @@ pub fn probe_file(
             }
             Err(ElfError::Unparseable { reason, .. }) => {
                 evidence.push(format!("unparseable ELF: {reason}"));
-                Format::Elf(ElfInfo::unparsed())
+                Format::Elf(ElfInfo::unparsed(reason))
             }
             Err(ElfError::Read(e)) => return Err(e),
         }
@@ -115,8 +124,8 @@ pub fn probe_file(
 }
 
 impl ElfInfo {
-    /// An ELF whose headers could not be read.
-    pub fn unparsed() -> Self {
+    /// An ELF whose headers could not be read, and why.
+    pub fn unparsed(reason: String) -> Self {
         Self {
             interpreter: None,
             libc: elf::Libc::Unknown,
@@ -124,6 +133,7 @@ impl ElfInfo {
             go: None,
             rust_markers: Vec::new(),
             dotnet_bundle: false,
+            parse_error: Some(reason),
             evidence: Vec::new(),
         }
     }

@@ -162,7 +162,7 @@ impl<'a> Walker<'a> {
             }
         };
         self.lookups += 1;
-        if self.lookups == 1 && probe.is_binary() {
+        if self.lookups == 1 && probe.is_loadable() {
             self.facts.entry_is_executable = Some(format!("{path} is an executable binary"));
         }
         if is_busybox(&real) && base(&cur.argv[0]) == "busybox" && cur.argv.len() > 1 {
@@ -182,6 +182,14 @@ impl<'a> Walker<'a> {
         }
         match &probe.format {
             Format::Script(s) => self.shebang(cur, &path, &s.clone()),
+            Format::Elf(e) if e.parse_error.is_some() => {
+                let why = format!("{path}: exec format error ({})", probe.evidence.join("; "));
+                self.diagnose(Level::Warning, why.clone());
+                Next::End(Ending::Failed {
+                    path: Some(path),
+                    why,
+                })
+            }
             Format::Elf(_) | Format::Pe(_) => {
                 let why = resolved_why(&cur.argv[0], &path, &real);
                 self.step(StepKind::Resolve, &cur.argv.clone(), why, None);
