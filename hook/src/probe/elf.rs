@@ -95,6 +95,18 @@ pub fn probe_elf(r: &mut RangeReader<'_>) -> Result<ElfInfo, ElfError> {
             if container == Container::Big { 64 } else { 32 }
         )],
     };
+    if let Some(p) = phdrs
+        .iter()
+        .find(|p| p.p_type == PT_LOAD && p.p_offset.saturating_add(p.p_filesz) > r.size())
+    {
+        let why = format!(
+            "truncated: a PT_LOAD segment ends at byte {} of a {}-byte file",
+            p.p_offset.saturating_add(p.p_filesz),
+            r.size()
+        );
+        info.evidence.push(why.clone());
+        info.parse_error = Some(why);
+    }
     link_info(r, &phdrs, ctx, &mut info)?;
     let sections = read_sections(r, &header, ctx).unwrap_or_else(|reason| {
         info.evidence

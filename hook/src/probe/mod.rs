@@ -293,6 +293,7 @@ mod tests {
         for len in [4, 16, 40, 63, 64, 65, 100, 200, 1000, 4096, body.len() / 2] {
             let p = probe_bytes(&body[..len.min(body.len())]);
             assert!(p.is_binary(), "{len}");
+            assert!(!p.is_loadable(), "{len}: {:?}", p.evidence);
             if len < 64 {
                 assert!(
                     p.evidence.iter().any(|e| e.starts_with("unparseable ELF")),
