@@ -403,4 +403,68 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn a_shadowing_non_executable_path_hit_is_remembered_as_f9() {
+        let mut v = image();
+        v.add_tiny_elf("/usr/local/bin/tool", 0o644, None);
+        v.add_tiny_elf("/usr/bin/tool", 0o755, None);
+        let spec = ImageSpec {
+            cmd: Some(words("tool")),
+            env: vec!["PATH=/usr/local/bin:/usr/bin".into()],
+            ..ImageSpec::default()
+        };
+        let r = analyze(
+            &spec,
+            &v,
+            &Overrides::default(),
+            &Config::default(),
+            Target::default(),
+        );
+        let t = &r.terminals[0];
+        assert_eq!(t.path.as_deref(), Some("/usr/bin/tool"));
+        let f9 = t.features.iter().find(|f| f.id == "f9").expect("f9");
+        assert!(f9.evidence.contains("/usr/local/bin/tool"), "{f9:?}");
+    }
+
+    #[test]
+    fn wrappers_from_the_config_file_are_collapsed_too() {
+        let mut v = image();
+        v.add_tiny_elf("/usr/bin/launch", 0o755, None);
+        let cfg = Config::parse(
+            "[[wrappers]]\nnames = [\"launch\"]\nkind = \"modifier\"\nvalue_options = [\"--profile\"]\nreason = \"our launcher execs its command\"\n",
+            std::path::Path::new("test.toml"),
+        )
+        .expect("config");
+        let launch = Launch {
+            argv: words("launch --profile prod -- app --serve"),
+            workdir: "/".into(),
+            ..Launch::default()
+        };
+        let red = reduce_argv(&launch, &v, &cfg);
+        assert_eq!(red.terminals[0].argv, words("app --serve"));
+        assert!(red.chain[0].why.contains("our launcher"), "{:?}", red.chain);
+        let red = reduce_argv(&launch, &v, &Config::default());
+        assert_eq!(red.terminals[0].argv[0], "launch");
+    }
+
+    #[test]
+    fn docker_run_overrides_replace_entrypoint_cmd_and_user() {
+        let spec = ImageSpec {
+            entrypoint: Some(words("tini --")),
+            cmd: Some(words("app")),
+            user: Some("1000".into()),
+            ..ImageSpec::default()
+        };
+        let ov = Overrides {
+            entrypoint: Some("/srv/bin/server".into()),
+            user: Some("999".into()),
+            args: words("--debug"),
+            ..Overrides::default()
+        };
+        let r = analyze(&spec, &image(), &ov, &Config::default(), Target::default());
+        let t = &r.terminals[0];
+        assert_eq!(t.argv, words("/srv/bin/server --debug"));
+        assert_eq!(t.user, "postgres");
+    }
 }
