@@ -109,6 +109,18 @@ pub fn reduce_argv(launch: &Launch, vfs: &dyn Vfs, cfg: &Config) -> Reduction {
             launch.workdir.clone()
         },
     );
+    if let Some(u) = launch
+        .user
+        .as_deref()
+        .filter(|u| walker.users.is_unknown(u))
+    {
+        walker.diagnose(
+            crate::model::Level::Warning,
+            format!(
+                "user {u} is not in the image's /etc/passwd: the runtime would refuse to start"
+            ),
+        );
+    }
     let ending = walker.run(&mut cur);
     let terminals = match &ending {
         Some(e) => vec![terminal::build(
@@ -466,5 +478,19 @@ mod tests {
         let t = &r.terminals[0];
         assert_eq!(t.argv, words("/srv/bin/server --debug"));
         assert_eq!(t.user, "postgres");
+        assert!(r.diagnostics.is_empty(), "{:?}", r.diagnostics);
+        let ov = Overrides {
+            user: Some("ghost".into()),
+            ..Overrides::default()
+        };
+        let r = analyze(&spec, &image(), &ov, &Config::default(), Target::default());
+        assert_eq!(r.terminals[0].user, "ghost");
+        assert!(
+            r.diagnostics
+                .iter()
+                .any(|d| d.message.contains("user ghost")),
+            "{:?}",
+            r.diagnostics
+        );
     }
 }
