@@ -95,18 +95,7 @@ pub fn probe_elf(r: &mut RangeReader<'_>) -> Result<ElfInfo, ElfError> {
             if container == Container::Big { 64 } else { 32 }
         )],
     };
-    if let Some(p) = phdrs
-        .iter()
-        .find(|p| p.p_type == PT_LOAD && p.p_offset.saturating_add(p.p_filesz) > r.size())
-    {
-        let why = format!(
-            "truncated: a PT_LOAD segment ends at byte {} of a {}-byte file",
-            p.p_offset.saturating_add(p.p_filesz),
-            r.size()
-        );
-        info.evidence.push(why.clone());
-        info.parse_error = Some(why);
-    }
+    check_truncation(r.size(), &phdrs, &mut info);
     link_info(r, &phdrs, ctx, &mut info)?;
     let sections = read_sections(r, &header, ctx).unwrap_or_else(|reason| {
         info.evidence
@@ -166,6 +155,22 @@ fn read_headers(
     let phdrs = ProgramHeader::parse(&ph_bytes, 0, usize::from(header.e_phnum), ctx)
         .map_err(|e| bad(r, format!("program headers: {e}")))?;
     Ok((header, ctx, phdrs))
+}
+
+/// A `PT_LOAD` segment past the end of the file: the kernel would map nothing there.
+fn check_truncation(size: u64, phdrs: &[ProgramHeader], info: &mut ElfInfo) {
+    if let Some(p) = phdrs
+        .iter()
+        .find(|p| p.p_type == PT_LOAD && p.p_offset.saturating_add(p.p_filesz) > size)
+    {
+        let why = format!(
+            "truncated: a PT_LOAD segment ends at byte {} of a {}-byte file",
+            p.p_offset.saturating_add(p.p_filesz),
+            size
+        );
+        info.evidence.push(why.clone());
+        info.parse_error = Some(why);
+    }
 }
 
 fn link_info(

@@ -180,6 +180,11 @@ impl<'a> Walker<'a> {
                 return next;
             }
         }
+        self.classify(cur, path, real, probe)
+    }
+
+    /// Ends at a binary, rewrites a `#!` script, or fails for an unrunnable file.
+    fn classify(&mut self, cur: &mut Cursor, path: String, real: String, probe: FileProbe) -> Next {
         match &probe.format {
             Format::Script(s) => self.shebang(cur, &path, &s.clone()),
             Format::Elf(e) if e.parse_error.is_some() => {
