@@ -227,6 +227,22 @@ mod tests {
     }
 
     #[test]
+    fn go_build_info_is_found_without_section_headers() {
+        let Ok(mut body) = std::fs::read("/usr/sbin/runc") else {
+            eprintln!("skipped: /usr/sbin/runc missing (scripts/setup.sh installs runc)");
+            return;
+        };
+        body[0x28..0x30].fill(0); // e_shoff
+        body[0x3c..0x40].fill(0); // e_shnum, e_shstrndx
+        let p = probe_bytes(&body);
+        let go = elf(&p)
+            .go
+            .clone()
+            .expect("go build info from the data segment");
+        assert!(go.version.starts_with("go1."), "{}", go.version);
+    }
+
+    #[test]
     fn a_rust_binary_shows_rust_markers() {
         let me = std::env::current_exe().expect("test binary");
         let Some(p) = probe_host(&me.to_string_lossy()) else {
