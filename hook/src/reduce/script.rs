@@ -3,8 +3,9 @@
 //! it end up running?
 //!
 //! The `shellflow` crate answers this properly (issue 3). Until it is wired in, this module
-//! answers only the trivial case itself: a `-c` string made of plain words — no quotes,
-//! expansions, operators or redirections — optionally starting with `exec` and `NAME=VALUE`
+//! answers only the trivial case itself: a `-c` string made of plain words — bare, or
+//! quoted without expansions; no operators or redirections — optionally starting with
+//! `exec` and `NAME=VALUE`
 //! assignments (`sh -c "exec python app.py"`, a shell-form `CMD python app.py`). A shell runs
 //! such a lone simple command as its last act, and bash and dash exec it in place. Script
 //! files and anything else give no candidates; the caller then ends the chain at the script
@@ -107,26 +108,25 @@ fn follow_inline(text: &str) -> ScriptOutcome {
         uses_positional: uses_positional(text),
         ..ScriptOutcome::default()
     };
-    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./=:,@+%".contains(c);
-    if !text.chars().all(|c| plain(c) || c == ' ' || c == '\t') {
+    let Some(mut words) = split_plain_words(text) else {
         out.notes.push(format!(
             "-c {text:?}: has shell syntax beyond plain words; not followed until shellflow lands"
         ));
         return out;
-    }
-    let mut words: Vec<String> = text.split_whitespace().map(str::to_string).collect();
+    };
     let mut explicit_exec = false;
     let mut env = Vec::new();
-    while let Some(first) = words.first() {
+    while let Some((first, bare_name)) = words.first() {
         if first == "exec" && !explicit_exec {
             explicit_exec = true;
-        } else if is_assignment(first) {
+        } else if *bare_name && is_assignment(first) {
             env.push(first.clone());
         } else {
             break;
         }
         words.remove(0);
     }
+    let words: Vec<String> = words.into_iter().map(|(w, _)| w).collect();
     if words.is_empty() {
         out.notes.push(format!("-c {text:?} runs no command"));
         return out;
@@ -147,6 +147,38 @@ fn follow_inline(text: &str) -> ScriptOutcome {
         location: None,
     });
     out
+}
+
+/// Splits a string of plain words — unquoted, `'single'` or `"double"`-quoted without `$`,
+/// `` ` `` or `\` — as a shell would; `None` at any other shell syntax. Each word comes with
+/// whether its text up to the first `=` was unquoted (only then can it be an assignment).
+fn split_plain_words(text: &str) -> Option<Vec<(String, bool)>> {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./=:,@+%".contains(c);
+    let mut words = Vec::new();
+    let mut cur: Option<(String, bool)> = None;
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            ' ' | '\t' => words.extend(cur.take()),
+            '\'' | '"' => {
+                let w = cur.get_or_insert_with(|| (String::new(), true));
+                if !w.0.contains('=') {
+                    w.1 = false;
+                }
+                loop {
+                    match chars.next()? {
+                        q if q == c => break,
+                        '$' | '`' | '\\' if c == '"' => return None,
+                        other => w.0.push(other),
+                    }
+                }
+            }
+            c if plain(c) => cur.get_or_insert_with(|| (String::new(), true)).0.push(c),
+            _ => return None,
+        }
+    }
+    words.extend(cur);
+    Some(words)
 }
 
 fn uses_positional(text: &str) -> bool {
@@ -200,6 +232,19 @@ mod tests {
                 &["PORT=80"],
             ),
             ("echo hi; exec app", None, &[]),
+            (
+                "exec gunicorn -b '0.0.0.0:8000' \"app:create_app()\"",
+                Some(&["gunicorn", "-b", "0.0.0.0:8000", "app:create_app()"]),
+                &[],
+            ),
+            (
+                "A=\"x y\" node 'my app.js'",
+                Some(&["node", "my app.js"]),
+                &["A=x y"],
+            ),
+            ("\"A=1\" app", Some(&["A=1", "app"]), &[]),
+            ("app \"$HOME\"", None, &[]),
+            ("app 'unterminated", None, &[]),
             ("exec \"$@\"", None, &[]),
             ("app > /log", None, &[]),
             ("app $HOME", None, &[]),
