@@ -5,9 +5,9 @@
 //! The `shellflow` crate answers this properly (issue 3). Until it is wired in, this module
 //! answers only the trivial case itself: a `-c` string made of plain words — bare, or
 //! quoted without expansions; no operators or redirections — optionally starting with
-//! `exec` and `NAME=VALUE`
-//! assignments (`sh -c "exec python app.py"`, a shell-form `CMD python app.py`). A shell runs
-//! such a lone simple command as its last act, and bash and dash exec it in place. Script
+//! `exec` and `NAME=VALUE` assignments (`sh -c "exec python app.py"`, a shell-form
+//! `CMD python app.py`). A shell runs such a lone simple command as its last act, and bash
+//! and dash exec it in place. Script
 //! files and anything else give no candidates; the caller then ends the chain at the script
 //! with the "shell with no exec" and "unresolved branches" penalties. To help the latter,
 //! [`follow_script`] reports whether the script refers to its positional parameters.
