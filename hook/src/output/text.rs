@@ -164,4 +164,70 @@ mod tests {
             assert_eq!(quote_argv(&argv), want);
         }
     }
+
+    #[test]
+    fn renders_supervisors_services_alternates_and_every_diagnostic_level() {
+        use crate::model::*;
+        let svc = |argv: &[&str], user: &str| Terminal {
+            argv: argv.iter().map(|w| w.to_string()).collect(),
+            path: Some(format!("/usr/sbin/{}", argv[0])),
+            user: user.into(),
+            workdir: "/".into(),
+            kind: TerminalKind::Service,
+            runtime: Runtime {
+                family: "c".into(),
+                evidence: vec![],
+            },
+            confidence: 0.7,
+            features: vec![],
+            services: vec![],
+        };
+        let mut r = EntryTraceResult::new(
+            Mode::Merged,
+            Target {
+                container_id: Some("abc123".into()),
+                ..Target::default()
+            },
+        );
+        r.terminals.push(Terminal {
+            argv: vec!["supervisord".into(), "-n".into()],
+            path: None,
+            user: "0".into(),
+            workdir: "/etc".into(),
+            kind: TerminalKind::Supervisor,
+            runtime: Runtime {
+                family: "python".into(),
+                evidence: vec!["#! interpreter /usr/bin/python3".into()],
+            },
+            confidence: 0.5,
+            features: vec![Feature {
+                id: "f8".into(),
+                contribution: -0.2,
+                evidence: "two branches".into(),
+            }],
+            services: vec![
+                svc(&["nginx", "-g", "daemon off;"], "www-data"),
+                svc(&["cron", "-f"], "root"),
+            ],
+        });
+        r.alternates.push(Alternate {
+            argv: vec!["bash".into()],
+            confidence: 0.21,
+            why: "when $1 is not a flag".into(),
+        });
+        r.chain.push(ChainStep {
+            step: StepKind::Exec,
+            argv: vec!["supervisord".into()],
+            why: "observed exec".into(),
+            location: None,
+        });
+        for (level, m) in [
+            (Level::Info, "window 2s"),
+            (Level::Warning, "ring buffer dropped 3 events"),
+            (Level::Error, "no terminal"),
+        ] {
+            r.diagnose(level, m);
+        }
+        insta::assert_snapshot!(render(&r));
+    }
 }

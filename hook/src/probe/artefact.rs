@@ -1,5 +1,6 @@
 //! Language artefacts of VM hosts (static seed §6 step 5): the JAR a `java -jar` runs, the
-//! script `python app.py` or `node server.js` runs, and whether that file is what it claims.
+//! script `python app.py` or `node server.js` runs, the DLL `dotnet Api.dll` runs, and
+//! whether that file is what it claims.
 //!
 //! The artefact is found from the argv alone (the first operand after the host's options,
 //! or the value of `-jar`), looked up relative to the working directory, and validated by its
@@ -37,7 +38,7 @@ pub fn find_artefact(vfs: &dyn Vfs, family: &str, argv: &[String], cwd: &str) ->
             .iter()
             .position(|w| w == "-jar")
             .and_then(|i| argv.get(i + 1)),
-        "python" | "node" | "ruby" | "php" | "perl" => first_operand(argv),
+        "python" | "node" | "ruby" | "php" | "perl" | "dotnet" => first_operand(argv),
         _ => None,
     }?;
     let path = normalize(word, cwd);
@@ -100,6 +101,7 @@ mod tests {
         v.add_file("/app/fake.jar", 0o644, b"not a zip");
         v.add_file("/app/main.py", 0o644, b"print('hi')\n");
         v.add_file("/srv/server.js", 0o644, b"require('http')\n");
+        v.add_file("/app/Api.dll", 0o644, b"MZ\x90\0");
         type Found = Option<(&'static str, bool, bool)>;
         let cases: &[(&str, &str, &str, Found)] = &[
             (
@@ -139,6 +141,12 @@ mod tests {
                 "node --enable-source-maps server.js",
                 "/srv",
                 Some(("/srv/server.js", true, true)),
+            ),
+            (
+                "dotnet",
+                "dotnet Api.dll",
+                "/app",
+                Some(("/app/Api.dll", true, true)),
             ),
             ("c", "nginx -g daemon", "/", None),
         ];

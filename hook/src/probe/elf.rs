@@ -27,6 +27,10 @@ pub const DOTNET_BUNDLE_SIGNATURE: [u8; 32] = [
 /// The most header or table bytes read for one piece.
 const MAX_TABLE: u64 = 1 << 20;
 
+/// The most bytes of one section searched for a marker string (keeps the hook fast on
+/// large binaries; markers sit early in `.rodata`/`.strtab` in practice).
+const MAX_SCAN: u64 = 8 << 20;
+
 /// Which C library a binary is linked against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Libc {
@@ -47,6 +51,8 @@ pub struct ElfInfo {
     /// Which Rust markers were seen (empty: none).
     pub rust_markers: Vec<String>,
     pub dotnet_bundle: bool,
+    /// Why the headers could not be parsed (the kernel would refuse it too).
+    pub parse_error: Option<String>,
     /// Human-readable findings, in the order found.
     pub evidence: Vec<String>,
 }
@@ -74,19 +80,8 @@ impl Sections {
 
 /// Probes the ELF file behind `r`.
 pub fn probe_elf(r: &mut RangeReader<'_>) -> Result<ElfInfo, ElfError> {
-    let bad = |r: &RangeReader<'_>, reason: String| ElfError::Unparseable {
-        path: r.path().to_string(),
-        reason,
-    };
-    let head = r.read(0, 64)?;
-    let header = Elf::parse_header(&head).map_err(|e| bad(r, e.to_string()))?;
-    let container = header.container().map_err(|e| bad(r, e.to_string()))?;
-    let endian = header.endianness().map_err(|e| bad(r, e.to_string()))?;
-    let ctx = Ctx::new(container, endian);
-    let ph_len = u64::from(header.e_phnum) * u64::from(header.e_phentsize);
-    let ph_bytes = r.read(header.e_phoff, ph_len.min(MAX_TABLE))?;
-    let phdrs = ProgramHeader::parse(&ph_bytes, 0, usize::from(header.e_phnum), ctx)
-        .map_err(|e| bad(r, format!("program headers: {e}")))?;
+    let (header, ctx, phdrs) = read_headers(r)?;
+    let container = ctx.container;
     let mut info = ElfInfo {
         interpreter: None,
         libc: Libc::Unknown,
@@ -94,11 +89,13 @@ pub fn probe_elf(r: &mut RangeReader<'_>) -> Result<ElfInfo, ElfError> {
         go: None,
         rust_markers: Vec::new(),
         dotnet_bundle: false,
+        parse_error: None,
         evidence: vec![format!(
             "ELF {}-bit",
             if container == Container::Big { 64 } else { 32 }
         )],
     };
+    check_truncation(r.size(), &phdrs, &mut info);
     link_info(r, &phdrs, ctx, &mut info)?;
     let sections = read_sections(r, &header, ctx).unwrap_or_else(|reason| {
         info.evidence
@@ -126,7 +123,7 @@ pub fn probe_elf(r: &mut RangeReader<'_>) -> Result<ElfInfo, ElfError> {
         rust_markers(r, &sections, &mut info)?;
     }
     if let Some(data) = sections.find(".data") {
-        let (off, len) = (data.sh_offset, data.sh_size);
+        let (off, len) = (data.sh_offset, data.sh_size.min(MAX_SCAN));
         if r.find(&DOTNET_BUNDLE_SIGNATURE, off, len)?.is_some() {
             info.dotnet_bundle = true;
             info.evidence
@@ -138,6 +135,42 @@ pub fn probe_elf(r: &mut RangeReader<'_>) -> Result<ElfInfo, ElfError> {
             .push("probe read budget exhausted: findings partial".into());
     }
     Ok(info)
+}
+
+/// The file header, its parsing context and the program headers.
+fn read_headers(
+    r: &mut RangeReader<'_>,
+) -> Result<(goblin::elf::Header, Ctx, Vec<ProgramHeader>), ElfError> {
+    let bad = |r: &RangeReader<'_>, reason: String| ElfError::Unparseable {
+        path: r.path().to_string(),
+        reason,
+    };
+    let head = r.read(0, 64)?;
+    let header = Elf::parse_header(&head).map_err(|e| bad(r, e.to_string()))?;
+    let container = header.container().map_err(|e| bad(r, e.to_string()))?;
+    let endian = header.endianness().map_err(|e| bad(r, e.to_string()))?;
+    let ctx = Ctx::new(container, endian);
+    let ph_len = u64::from(header.e_phnum) * u64::from(header.e_phentsize);
+    let ph_bytes = r.read(header.e_phoff, ph_len.min(MAX_TABLE))?;
+    let phdrs = ProgramHeader::parse(&ph_bytes, 0, usize::from(header.e_phnum), ctx)
+        .map_err(|e| bad(r, format!("program headers: {e}")))?;
+    Ok((header, ctx, phdrs))
+}
+
+/// A `PT_LOAD` segment past the end of the file: the kernel would map nothing there.
+fn check_truncation(size: u64, phdrs: &[ProgramHeader], info: &mut ElfInfo) {
+    if let Some(p) = phdrs
+        .iter()
+        .find(|p| p.p_type == PT_LOAD && p.p_offset.saturating_add(p.p_filesz) > size)
+    {
+        let why = format!(
+            "truncated: a PT_LOAD segment ends at byte {} of a {}-byte file",
+            p.p_offset.saturating_add(p.p_filesz),
+            size
+        );
+        info.evidence.push(why.clone());
+        info.parse_error = Some(why);
+    }
 }
 
 fn link_info(
@@ -328,7 +361,9 @@ fn rust_markers(
             break;
         }
         if let Some(s) = sections.find(name) {
-            if r.find(needle, s.sh_offset, s.sh_size)?.is_some() {
+            if r.find(needle, s.sh_offset, s.sh_size.min(MAX_SCAN))?
+                .is_some()
+            {
                 let what = String::from_utf8_lossy(needle);
                 info.rust_markers.push(format!("{what} in {name}"));
             }

@@ -59,6 +59,15 @@ impl FileProbe {
     pub fn is_binary(&self) -> bool {
         matches!(self.format, Format::Elf(_) | Format::Pe(_))
     }
+
+    /// An ELF whose headers parse, or a PE: something a loader would take.
+    pub fn is_loadable(&self) -> bool {
+        match &self.format {
+            Format::Elf(e) => e.parse_error.is_none(),
+            Format::Pe(_) => true,
+            _ => false,
+        }
+    }
 }
 
 /// Classifies the regular file at the real path `path` (as resolved) of `size` bytes.
@@ -79,7 +88,7 @@ pub fn probe_file(
             }
             Err(ElfError::Unparseable { reason, .. }) => {
                 evidence.push(format!("unparseable ELF: {reason}"));
-                Format::Elf(ElfInfo::unparsed())
+                Format::Elf(ElfInfo::unparsed(reason))
             }
             Err(ElfError::Read(e)) => return Err(e),
         }
@@ -115,8 +124,8 @@ pub fn probe_file(
 }
 
 impl ElfInfo {
-    /// An ELF whose headers could not be read.
-    pub fn unparsed() -> Self {
+    /// An ELF whose headers could not be read, and why.
+    pub fn unparsed(reason: String) -> Self {
         Self {
             interpreter: None,
             libc: elf::Libc::Unknown,
@@ -124,6 +133,7 @@ impl ElfInfo {
             go: None,
             rust_markers: Vec::new(),
             dotnet_bundle: false,
+            parse_error: Some(reason),
             evidence: Vec::new(),
         }
     }
@@ -217,6 +227,22 @@ mod tests {
     }
 
     #[test]
+    fn go_build_info_is_found_without_section_headers() {
+        let Ok(mut body) = std::fs::read("/usr/sbin/runc") else {
+            eprintln!("skipped: /usr/sbin/runc missing (scripts/setup.sh installs runc)");
+            return;
+        };
+        body[0x28..0x30].fill(0); // e_shoff
+        body[0x3c..0x40].fill(0); // e_shnum, e_shstrndx
+        let p = probe_bytes(&body);
+        let go = elf(&p)
+            .go
+            .clone()
+            .expect("go build info from the data segment");
+        assert!(go.version.starts_with("go1."), "{}", go.version);
+    }
+
+    #[test]
     fn a_rust_binary_shows_rust_markers() {
         let me = std::env::current_exe().expect("test binary");
         let Some(p) = probe_host(&me.to_string_lossy()) else {
@@ -283,6 +309,7 @@ mod tests {
         for len in [4, 16, 40, 63, 64, 65, 100, 200, 1000, 4096, body.len() / 2] {
             let p = probe_bytes(&body[..len.min(body.len())]);
             assert!(p.is_binary(), "{len}");
+            assert!(!p.is_loadable(), "{len}: {:?}", p.evidence);
             if len < 64 {
                 assert!(
                     p.evidence.iter().any(|e| e.starts_with("unparseable ELF")),
@@ -328,5 +355,36 @@ mod tests {
             other => panic!("expected PE, got {other:?}"),
         }
         assert_eq!(runtime::family(&p, "app.exe").0, "dotnet");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn probing_arbitrary_bytes_never_panics_and_classifies_by_magic(
+            body in proptest::collection::vec(proptest::num::u8::ANY, 0..2048),
+            prefix in 0usize..3,
+        ) {
+            let mut b = [&b""[..], b"\x7fELF\x02\x01\x01", b"MZ"][prefix].to_vec();
+            b.extend(body);
+            let p = probe_bytes(&b);
+            proptest::prop_assert_eq!(
+                p.is_binary(),
+                b.starts_with(b"\x7fELF") || b.starts_with(b"MZ")
+            );
+        }
+
+        #[test]
+        fn lying_elf_headers_never_panic(
+            edits in proptest::collection::vec((0usize..184, proptest::num::u8::ANY), 1..12),
+        ) {
+            let mut v = MemVfs::new();
+            v.add_tiny_elf("/t", 0o755, Some("/lib/ld-musl-x86_64.so.1"));
+            let mut body = v.read("/t", 1 << 20).expect("read");
+            for (at, value) in edits {
+                if let Some(b) = body.get_mut(at.max(4)) {
+                    *b = value;
+                }
+            }
+            proptest::prop_assert!(probe_bytes(&body).is_binary());
+        }
     }
 }

@@ -50,3 +50,67 @@ pub fn probe_pe(r: &mut RangeReader<'_>) -> Result<PeInfo, VfsError> {
     }
     Ok(info)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vfs::mem::MemVfs;
+
+    /// A minimal PE32+ header with no sections; `clr` sets the CLI header directory.
+    fn tiny_pe(clr: Option<(u32, u32)>) -> Vec<u8> {
+        let mut b = vec![0u8; 0x40];
+        b[0] = b'M';
+        b[1] = b'Z';
+        b[0x3c..0x40].copy_from_slice(&0x40u32.to_le_bytes());
+        b.extend(b"PE\0\0");
+        b.extend(0x8664u16.to_le_bytes()); // machine: x86-64
+        b.extend(0u16.to_le_bytes()); // sections
+        b.extend([0u8; 12]); // timestamp, symbol table, symbol count
+        b.extend(240u16.to_le_bytes()); // size of optional header
+        b.extend(0x22u16.to_le_bytes()); // characteristics
+        let opt_start = b.len();
+        b.extend(0x20bu16.to_le_bytes()); // PE32+
+        b.resize(opt_start + 108, 0);
+        b.extend(16u32.to_le_bytes()); // number of data directories
+        for i in 0..16 {
+            let (va, size) = if i == 14 {
+                clr.unwrap_or((0, 0))
+            } else {
+                (0, 0)
+            };
+            b.extend(va.to_le_bytes());
+            b.extend(size.to_le_bytes());
+        }
+        b.resize(1024, 0);
+        b
+    }
+
+    fn probe(body: &[u8]) -> PeInfo {
+        let mut v = MemVfs::new();
+        v.add_file("/app.exe", 0o755, body);
+        let mut r = RangeReader::new(&v, "/app.exe", body.len() as u64, 1 << 20);
+        probe_pe(&mut r).expect("probe")
+    }
+
+    #[test]
+    fn a_cli_header_marks_a_managed_assembly() {
+        let managed = probe(&tiny_pe(Some((0x2000, 0x48))));
+        assert!(managed.managed, "{:?}", managed.evidence);
+        assert!(
+            managed.evidence[0].starts_with("PE machine 0x8664"),
+            "{:?}",
+            managed.evidence
+        );
+        let native = probe(&tiny_pe(None));
+        assert!(!native.managed, "{:?}", native.evidence);
+        assert!(!native.dotnet_bundle);
+    }
+
+    #[test]
+    fn the_bundle_signature_marks_a_single_file_bundle() {
+        let mut body = tiny_pe(None);
+        body.extend(DOTNET_BUNDLE_SIGNATURE);
+        let info = probe(&body);
+        assert!(info.dotnet_bundle && !info.managed, "{:?}", info.evidence);
+    }
+}

@@ -89,10 +89,18 @@ impl<'a> RangeReader<'a> {
 
 /// The index of the first occurrence of `needle` in `hay`.
 pub fn find_bytes(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() || hay.len() < needle.len() {
-        return None;
+    let (&first, _) = needle.split_first()?;
+    let last_start = hay.len().checked_sub(needle.len())?;
+    let mut i = 0;
+    while i <= last_start {
+        // Skip to the next occurrence of the first byte (vectorised by the compiler).
+        let at = i + hay[i..=last_start].iter().position(|&b| b == first)?;
+        if &hay[at..at + needle.len()] == needle {
+            return Some(at);
+        }
+        i = at + 1;
     }
-    hay.windows(needle.len()).position(|w| w == needle)
+    None
 }
 
 #[cfg(test)]
@@ -125,6 +133,20 @@ mod tests {
             assert!(r.read(offset, len).expect("read").is_empty(), "{offset}");
         }
         assert_eq!(r.read(1, u64::MAX).expect("read"), b"bc");
+    }
+
+    #[test]
+    fn find_bytes_finds_first_occurrences_only() {
+        for (hay, needle, want) in [
+            (&b"abcabc"[..], &b"bc"[..], Some(1)),
+            (b"aab", b"ab", Some(1)),
+            (b"ab", b"abc", None),
+            (b"", b"a", None),
+            (b"abc", b"", None),
+            (b"xxxy", b"xy", Some(2)),
+        ] {
+            assert_eq!(find_bytes(hay, needle), want, "{hay:?} {needle:?}");
+        }
     }
 
     #[test]

@@ -109,6 +109,18 @@ pub fn reduce_argv(launch: &Launch, vfs: &dyn Vfs, cfg: &Config) -> Reduction {
             launch.workdir.clone()
         },
     );
+    if let Some(u) = launch
+        .user
+        .as_deref()
+        .filter(|u| walker.users.is_unknown(u))
+    {
+        walker.diagnose(
+            crate::model::Level::Warning,
+            format!(
+                "user {u} is not in the image's /etc/passwd: the runtime would refuse to start"
+            ),
+        );
+    }
     let ending = walker.run(&mut cur);
     let terminals = match &ending {
         Some(e) => vec![terminal::build(
@@ -159,6 +171,8 @@ mod tests {
             ("/bin/dash", Some(GLIBC)),
             ("/srv/bin/server", None),
             ("/usr/sbin/nginx", Some(GLIBC)),
+            ("/usr/bin/setpriv", Some(GLIBC)),
+            ("/usr/bin/supervisord", Some(GLIBC)),
         ] {
             v.add_tiny_elf(path, 0o755, interp);
         }
@@ -215,9 +229,26 @@ mod tests {
         steps: &'static [StepKind],
     }
 
+    fn want(
+        path: Option<&'static str>,
+        user: &'static str,
+        family: &'static str,
+        confidence: (f64, f64),
+        steps: &'static [StepKind],
+    ) -> Want {
+        Want {
+            path,
+            user,
+            family,
+            confidence,
+            steps,
+        }
+    }
+
     #[test]
     fn reduces_entrypoints_to_their_terminal() {
-        let clean = (0.85, 1.0);
+        let (clean, low, script) = ((0.85, 1.0), (0.0, 0.2), (0.0, 0.4));
+        let app = Some("/usr/bin/app");
         type Row = (
             &'static str,
             &'static str,
@@ -225,150 +256,20 @@ mod tests {
             Option<&'static str>,
             Want,
         );
+        #[rustfmt::skip]
         let cases: Vec<Row> = vec![
-            (
-                "/usr/bin/app --flag",
-                "",
-                None,
-                None,
-                Want {
-                    path: Some("/usr/bin/app"),
-                    user: "root",
-                    family: "c",
-                    confidence: clean,
-                    steps: &[Compose],
-                },
-            ),
-            (
-                "tini -- gosu postgres app",
-                "",
-                None,
-                None,
-                Want {
-                    path: Some("/usr/bin/app"),
-                    user: "postgres",
-                    family: "c",
-                    confidence: clean,
-                    steps: &[Compose, Wrapper, Wrapper],
-                },
-            ),
-            (
-                "dumb-init --single-child --rewrite 15:2",
-                "app",
-                Some("1000"),
-                None,
-                Want {
-                    path: Some("/usr/bin/app"),
-                    user: "app",
-                    family: "c",
-                    confidence: clean,
-                    steps: &[Compose, Wrapper],
-                },
-            ),
-            (
-                "",
-                "./bin/server",
-                Some("app:app"),
-                Some("/srv"),
-                Want {
-                    path: Some("/srv/bin/server"),
-                    user: "app",
-                    family: "c",
-                    confidence: clean,
-                    steps: &[Compose],
-                },
-            ),
-            (
-                "env PATH=/opt/bin app",
-                "",
-                None,
-                None,
-                Want {
-                    path: Some("/opt/bin/app"),
-                    user: "root",
-                    family: "c",
-                    confidence: clean,
-                    steps: &[Compose, Wrapper],
-                },
-            ),
-            (
-                "/app/main.py",
-                "",
-                None,
-                None,
-                Want {
-                    path: Some("/usr/bin/python3.11"),
-                    user: "root",
-                    family: "python",
-                    confidence: (0.6, 1.0),
-                    steps: &[Compose, Shebang, Wrapper],
-                },
-            ),
-            (
-                "/docker-entrypoint.sh",
-                "app",
-                None,
-                None,
-                Want {
-                    path: Some("/docker-entrypoint.sh"),
-                    user: "root",
-                    family: "shell",
-                    confidence: (0.0, 0.4),
-                    steps: &[Compose, Shebang, Shellflow],
-                },
-            ),
-            (
-                "",
-                "missing-app",
-                None,
-                None,
-                Want {
-                    path: None,
-                    user: "root",
-                    family: "unknown",
-                    confidence: (0.0, 0.2),
-                    steps: &[Compose],
-                },
-            ),
-            (
-                "/usr/local/bin/noexec",
-                "",
-                None,
-                None,
-                Want {
-                    path: Some("/usr/local/bin/noexec"),
-                    user: "root",
-                    family: "unknown",
-                    confidence: (0.0, 0.2),
-                    steps: &[Compose],
-                },
-            ),
-            (
-                "/app/notes.txt",
-                "",
-                None,
-                None,
-                Want {
-                    path: Some("/app/notes.txt"),
-                    user: "root",
-                    family: "unknown",
-                    confidence: (0.0, 0.2),
-                    steps: &[Compose],
-                },
-            ),
-            (
-                "/app/loop.sh",
-                "",
-                None,
-                None,
-                Want {
-                    path: Some("/app/loop.sh"),
-                    user: "root",
-                    family: "unknown",
-                    confidence: (0.0, 0.2),
-                    steps: &[Compose, Shebang, Shebang, Shebang, Shebang],
-                },
-            ),
+            ("/usr/bin/app --flag", "", None, None, want(app, "root", "c", clean, &[Compose, Resolve])),
+            ("tini -- gosu postgres app", "", None, None, want(app, "postgres", "c", clean, &[Compose, Wrapper, Wrapper, Resolve])),
+            ("dumb-init --single-child --rewrite 15:2", "app", Some("1000"), None, want(app, "app", "c", clean, &[Compose, Wrapper, Resolve])),
+            ("", "./bin/server", Some("app:app"), Some("/srv"), want(Some("/srv/bin/server"), "app", "c", clean, &[Compose, Resolve])),
+            ("setpriv --reuid=999 --init-groups app", "", Some("app"), None, want(app, "postgres", "c", clean, &[Compose, Wrapper, Resolve])),
+            ("env PATH=/opt/bin app", "", None, None, want(Some("/opt/bin/app"), "root", "c", clean, &[Compose, Wrapper, Resolve])),
+            ("/app/main.py", "", None, None, want(Some("/usr/bin/python3.11"), "root", "python", (0.6, 1.0), &[Compose, Shebang, Wrapper, Resolve])),
+            ("/docker-entrypoint.sh", "app", None, None, want(Some("/docker-entrypoint.sh"), "root", "shell", script, &[Compose, Shebang, Shellflow])),
+            ("", "missing-app", None, None, want(None, "root", "unknown", low, &[Compose])),
+            ("/usr/local/bin/noexec", "", None, None, want(Some("/usr/local/bin/noexec"), "root", "unknown", low, &[Compose])),
+            ("/app/notes.txt", "", None, None, want(Some("/app/notes.txt"), "root", "unknown", low, &[Compose])),
+            ("/app/loop.sh", "", None, None, want(Some("/app/loop.sh"), "root", "unknown", low, &[Compose, Shebang, Shebang, Shebang, Shebang])),
         ];
         for (ep, cmd, user, wd, want) in cases {
             let r = run(ep, cmd, user, wd);
@@ -413,7 +314,7 @@ mod tests {
         assert!(t.features.iter().any(|f| f.id == "f4"), "{:?}", t.features);
         assert_eq!(
             r.chain.iter().map(|s| s.step).collect::<Vec<_>>(),
-            [Compose, Shellflow]
+            [Compose, Shellflow, Resolve]
         );
         assert!(r.chain[0].why.contains("shell form"));
     }
@@ -481,5 +382,115 @@ mod tests {
             red.diagnostics
         );
         assert!(red.terminals[0].confidence < 0.5);
+    }
+
+    #[test]
+    fn a_supervisor_is_a_terminal_of_kind_supervisor() {
+        let r = run("", "supervisord -n", None, None);
+        assert_eq!(r.terminals[0].kind, crate::model::TerminalKind::Supervisor);
+        let r = run("", "app", None, None);
+        assert_eq!(r.terminals[0].kind, crate::model::TerminalKind::Process);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_argv_of_wrapper_words_reduces_without_panicking(
+            picks in proptest::collection::vec(0usize..22, 0..14),
+        ) {
+            const VOCAB: [&str; 22] = [
+                "tini", "--", "gosu", "postgres", "env", "-i", "A=1", "-S", "-u", "app",
+                "dumb-init", "-c", "/bin/sh", "exec app", "nice", "-n", "setpriv", "--reuid=0",
+                "/app/main.py", "/docker-entrypoint.sh", "busybox", "",
+            ];
+            let launch = Launch {
+                argv: picks.iter().map(|i| VOCAB[*i].to_string()).collect(),
+                workdir: "/".into(),
+                ..Launch::default()
+            };
+            let red = reduce_argv(&launch, &image(), &Config::default());
+            proptest::prop_assert!(red.terminals.len() <= 1);
+            proptest::prop_assert_eq!(red.terminals.is_empty(), launch.argv.is_empty());
+            for t in &red.terminals {
+                proptest::prop_assert!((0.0..=1.0).contains(&t.confidence));
+            }
+        }
+    }
+
+    #[test]
+    fn a_shadowing_non_executable_path_hit_is_remembered_as_f9() {
+        let mut v = image();
+        v.add_tiny_elf("/usr/local/bin/tool", 0o644, None);
+        v.add_tiny_elf("/usr/bin/tool", 0o755, None);
+        let spec = ImageSpec {
+            cmd: Some(words("tool")),
+            env: vec!["PATH=/usr/local/bin:/usr/bin".into()],
+            ..ImageSpec::default()
+        };
+        let r = analyze(
+            &spec,
+            &v,
+            &Overrides::default(),
+            &Config::default(),
+            Target::default(),
+        );
+        let t = &r.terminals[0];
+        assert_eq!(t.path.as_deref(), Some("/usr/bin/tool"));
+        let f9 = t.features.iter().find(|f| f.id == "f9").expect("f9");
+        assert!(f9.evidence.contains("/usr/local/bin/tool"), "{f9:?}");
+    }
+
+    #[test]
+    fn wrappers_from_the_config_file_are_collapsed_too() {
+        let mut v = image();
+        v.add_tiny_elf("/usr/bin/launch", 0o755, None);
+        let cfg = Config::parse(
+            "[[wrappers]]\nnames = [\"launch\"]\nkind = \"modifier\"\nvalue_options = [\"--profile\"]\nreason = \"our launcher execs its command\"\n",
+            std::path::Path::new("test.toml"),
+        )
+        .expect("config");
+        let launch = Launch {
+            argv: words("launch --profile prod -- app --serve"),
+            workdir: "/".into(),
+            ..Launch::default()
+        };
+        let red = reduce_argv(&launch, &v, &cfg);
+        assert_eq!(red.terminals[0].argv, words("app --serve"));
+        assert!(red.chain[0].why.contains("our launcher"), "{:?}", red.chain);
+        let red = reduce_argv(&launch, &v, &Config::default());
+        assert_eq!(red.terminals[0].argv[0], "launch");
+    }
+
+    #[test]
+    fn docker_run_overrides_replace_entrypoint_cmd_and_user() {
+        let spec = ImageSpec {
+            entrypoint: Some(words("tini --")),
+            cmd: Some(words("app")),
+            user: Some("1000".into()),
+            ..ImageSpec::default()
+        };
+        let ov = Overrides {
+            entrypoint: Some("/srv/bin/server".into()),
+            user: Some("999".into()),
+            args: words("--debug"),
+            ..Overrides::default()
+        };
+        let r = analyze(&spec, &image(), &ov, &Config::default(), Target::default());
+        let t = &r.terminals[0];
+        assert_eq!(t.argv, words("/srv/bin/server --debug"));
+        assert_eq!(t.user, "postgres");
+        assert!(r.diagnostics.is_empty(), "{:?}", r.diagnostics);
+        let ov = Overrides {
+            user: Some("ghost".into()),
+            ..Overrides::default()
+        };
+        let r = analyze(&spec, &image(), &ov, &Config::default(), Target::default());
+        assert_eq!(r.terminals[0].user, "ghost");
+        assert!(
+            r.diagnostics
+                .iter()
+                .any(|d| d.message.contains("user ghost")),
+            "{:?}",
+            r.diagnostics
+        );
     }
 }

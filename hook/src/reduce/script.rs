@@ -3,13 +3,22 @@
 //! it end up running?
 //!
 //! The `shellflow` crate answers this properly (issue 3). Until it is wired in, this module
-//! answers only the trivial case itself: a `-c` string made of plain words — no quotes,
-//! expansions, operators or redirections — optionally starting with `exec` and `NAME=VALUE`
-//! assignments (`sh -c "exec python app.py"`, a shell-form `CMD python app.py`). A shell runs
-//! such a lone simple command as its last act, and bash and dash exec it in place. Script
+//! answers only the trivial case itself: a `-c` string made of plain words — bare, or
+//! quoted without expansions; no operators or redirections — optionally starting with
+//! `exec` and `NAME=VALUE` assignments (`sh -c "exec python app.py"`, a shell-form
+//! `CMD python app.py`). A shell runs such a lone simple command as its last act, and bash
+//! and dash exec it in place. Script
 //! files and anything else give no candidates; the caller then ends the chain at the script
 //! with the "shell with no exec" and "unresolved branches" penalties. To help the latter,
 //! [`follow_script`] reports whether the script refers to its positional parameters.
+//!
+//! Wiring shellflow in (once merged) happens in [`follow_script`] only: build a
+//! `shellflow::Invocation` from the [`ScriptRequest`] (`Script::File { path, name_called_as }`
+//! with `args[1..]` as positionals, or `Script::String` with `args` as `$0 $1 …`; `env` split
+//! at `=`; `User { uid, .. }`; `cwd`; `Dialect::Bash` when `shell` is `bash`, else `Sh`;
+//! `pid1`), an `ImageFs` adapter over the [`Vfs`], and map each `shellflow::Candidate` to a
+//! [`Candidate`] (`argv`, `user`, `env_delta` as `NAME=VALUE`, `cwd`, `how == Exec` as
+//! `exec`, `confidence`, the first reason's message and `file:line`).
 
 use entrytrace_config::Limits;
 
@@ -35,7 +44,13 @@ pub struct ScriptRequest<'a> {
     pub env: &'a [String],
     /// As written (`name`, `uid[:gid]`); `None` is root.
     pub user: Option<&'a str>,
+    /// The user's uid, where the image's passwd (or the number itself) says.
+    pub uid: Option<u32>,
     pub cwd: &'a str,
+    /// Basename of the shell running the script (`sh`, `bash`, `dash`): picks the dialect.
+    pub shell: &'a str,
+    /// The shell is PID 1 (no init shim forked it): decides `$$` for shellflow.
+    pub pid1: bool,
 }
 
 /// One command the script may run.
@@ -46,6 +61,10 @@ pub struct Candidate {
     pub env: Vec<String>,
     /// Replaces the shell (`exec`, or a last simple command the shell execs in place).
     pub exec: bool,
+    /// The user it runs as when the script changed it (`gosu` inside the script), as written.
+    pub user: Option<String>,
+    /// The working directory when the script changed it (`cd`).
+    pub cwd: Option<String>,
     /// In `[0, 1]`: how sure the analysis is that this one runs.
     pub confidence: f64,
     pub why: String,
@@ -89,26 +108,25 @@ fn follow_inline(text: &str) -> ScriptOutcome {
         uses_positional: uses_positional(text),
         ..ScriptOutcome::default()
     };
-    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./=:,@+%".contains(c);
-    if !text.chars().all(|c| plain(c) || c == ' ' || c == '\t') {
+    let Some(mut words) = split_plain_words(text) else {
         out.notes.push(format!(
             "-c {text:?}: has shell syntax beyond plain words; not followed until shellflow lands"
         ));
         return out;
-    }
-    let mut words: Vec<String> = text.split_whitespace().map(str::to_string).collect();
+    };
     let mut explicit_exec = false;
     let mut env = Vec::new();
-    while let Some(first) = words.first() {
+    while let Some((first, bare_name)) = words.first() {
         if first == "exec" && !explicit_exec {
             explicit_exec = true;
-        } else if is_assignment(first) {
+        } else if *bare_name && is_assignment(first) {
             env.push(first.clone());
         } else {
             break;
         }
         words.remove(0);
     }
+    let words: Vec<String> = words.into_iter().map(|(w, _)| w).collect();
     if words.is_empty() {
         out.notes.push(format!("-c {text:?} runs no command"));
         return out;
@@ -122,11 +140,45 @@ fn follow_inline(text: &str) -> ScriptOutcome {
         argv: words,
         env,
         exec: true,
+        user: None,
+        cwd: None,
         confidence: 1.0,
         why: why.to_string(),
         location: None,
     });
     out
+}
+
+/// Splits a string of plain words — unquoted, `'single'` or `"double"`-quoted without `$`,
+/// `` ` `` or `\` — as a shell would; `None` at any other shell syntax. Each word comes with
+/// whether its text up to the first `=` was unquoted (only then can it be an assignment).
+fn split_plain_words(text: &str) -> Option<Vec<(String, bool)>> {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./=:,@+%".contains(c);
+    let mut words = Vec::new();
+    let mut cur: Option<(String, bool)> = None;
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            ' ' | '\t' => words.extend(cur.take()),
+            '\'' | '"' => {
+                let w = cur.get_or_insert_with(|| (String::new(), true));
+                if !w.0.contains('=') {
+                    w.1 = false;
+                }
+                loop {
+                    match chars.next()? {
+                        q if q == c => break,
+                        '$' | '`' | '\\' if c == '"' => return None,
+                        other => w.0.push(other),
+                    }
+                }
+            }
+            c if plain(c) => cur.get_or_insert_with(|| (String::new(), true)).0.push(c),
+            _ => return None,
+        }
+    }
+    words.extend(cur);
+    Some(words)
 }
 
 fn uses_positional(text: &str) -> bool {
@@ -151,7 +203,10 @@ mod tests {
             args: &[],
             env: &[],
             user: None,
+            uid: Some(0),
             cwd: "/",
+            shell: "sh",
+            pid1: true,
         };
         follow_script(&req, &MemVfs::new(), &Limits::default())
     }
@@ -177,6 +232,19 @@ mod tests {
                 &["PORT=80"],
             ),
             ("echo hi; exec app", None, &[]),
+            (
+                "exec gunicorn -b '0.0.0.0:8000' \"app:create_app()\"",
+                Some(&["gunicorn", "-b", "0.0.0.0:8000", "app:create_app()"]),
+                &[],
+            ),
+            (
+                "A=\"x y\" node 'my app.js'",
+                Some(&["node", "my app.js"]),
+                &["A=x y"],
+            ),
+            ("\"A=1\" app", Some(&["A=1", "app"]), &[]),
+            ("app \"$HOME\"", None, &[]),
+            ("app 'unterminated", None, &[]),
             ("exec \"$@\"", None, &[]),
             ("app > /log", None, &[]),
             ("app $HOME", None, &[]),
@@ -209,7 +277,10 @@ mod tests {
                 args: &[],
                 env: &[],
                 user: None,
+                uid: Some(0),
                 cwd: "/",
+                shell: "sh",
+                pid1: true,
             };
             let out = follow_script(&req, &v, &Limits::default());
             assert!(out.candidates.is_empty());

@@ -51,7 +51,43 @@ pub(crate) fn build(
 ) -> Terminal {
     let mut facts = walker.facts.clone();
     let argv0 = cur.argv.first().map(String::as_str).unwrap_or("");
-    let (path, runtime) = match ending {
+    let (path, runtime) = ending_facts(ending, argv0, &mut facts);
+    if matches!(ending, Ending::Binary { .. }) {
+        artefact_facts(&mut facts, vfs, &runtime.family, cur);
+        facts.ports_align = ports_align(argv0, exposed_ports);
+    }
+    if let Some(interp) = &walker.shebang_interpreter {
+        // A shell script ending in a shell says nothing: only language hosts count.
+        let family = runtime.family.as_str();
+        if family != "shell" && family_by_name(interp) == Some(family) {
+            facts.shebang_matches = Some(format!(
+                "#! interpreter {interp} matches runtime {}",
+                runtime.family
+            ));
+        }
+    }
+    let (confidence, features) = score(&facts, &cfg.scoring);
+    let base = argv0.rsplit('/').next().unwrap_or(argv0);
+    Terminal {
+        argv: cur.argv.clone(),
+        path,
+        user: walker.users.display(cur.user.as_deref()),
+        workdir: cur.cwd.clone(),
+        kind: if SUPERVISORS.contains(&base) {
+            TerminalKind::Supervisor
+        } else {
+            TerminalKind::Process
+        },
+        runtime,
+        confidence,
+        features,
+        services: Vec::new(),
+    }
+}
+
+/// The terminal's path and runtime for how the walk ended, recording f2/f8/f9/f10.
+fn ending_facts(ending: &Ending, argv0: &str, facts: &mut Facts) -> (Option<String>, Runtime) {
+    match ending {
         Ending::Binary { path, probe, shell } => {
             let (fam, mut ev) = family(probe, argv0);
             ev.extend(probe.evidence.iter().cloned());
@@ -91,35 +127,6 @@ pub(crate) fn build(
             };
             (path.clone(), runtime)
         }
-    };
-    if matches!(ending, Ending::Binary { .. }) {
-        artefact_facts(&mut facts, vfs, &runtime.family, cur);
-        facts.ports_align = ports_align(argv0, exposed_ports);
-    }
-    if let Some(interp) = &walker.shebang_interpreter {
-        if family_by_name(interp) == Some(runtime.family.as_str()) {
-            facts.shebang_matches = Some(format!(
-                "#! interpreter {interp} matches runtime {}",
-                runtime.family
-            ));
-        }
-    }
-    let (confidence, features) = score(&facts, &cfg.scoring);
-    let base = argv0.rsplit('/').next().unwrap_or(argv0);
-    Terminal {
-        argv: cur.argv.clone(),
-        path,
-        user: walker.users.display(cur.user.as_deref()),
-        workdir: cur.cwd.clone(),
-        kind: if SUPERVISORS.contains(&base) {
-            TerminalKind::Supervisor
-        } else {
-            TerminalKind::Process
-        },
-        runtime,
-        confidence,
-        features,
-        services: Vec::new(),
     }
 }
 

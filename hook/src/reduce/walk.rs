@@ -10,7 +10,7 @@
 use entrytrace_config::{Config, WrapperKind, WrapperRule};
 
 use super::compose::{set_env, unset_env};
-use super::script::{follow_script, ScriptRequest, ScriptSource};
+use super::script::{follow_script, ScriptOutcome, ScriptRequest, ScriptSource};
 use super::users::Users;
 use super::wrapper::{apply, find_rule, Applied, Collapse};
 use crate::model::{Alternate, ChainStep, Diagnostic, Level, StepKind};
@@ -33,6 +33,8 @@ pub(crate) struct Cursor {
     shebangs: usize,
     /// A busybox applet runs inside the binary already found.
     applet_of: Option<(String, String, Metadata)>,
+    /// The process is still PID 1 (no init shim has forked it).
+    pub pid1: bool,
 }
 
 impl Cursor {
@@ -45,6 +47,7 @@ impl Cursor {
             search: true,
             shebangs: 0,
             applet_of: None,
+            pid1: true,
         }
     }
 }
@@ -136,7 +139,7 @@ impl<'a> Walker<'a> {
         }
         let why = format!(
             "reduction stopped at the depth limit (limits.max_depth = {max}) at {}",
-            cur.argv[0]
+            cur.argv.first().map_or("(nothing)", String::as_str)
         );
         self.diagnose(Level::Warning, why.clone());
         Some(Ending::Failed { path: None, why })
@@ -159,7 +162,7 @@ impl<'a> Walker<'a> {
             }
         };
         self.lookups += 1;
-        if self.lookups == 1 && probe.is_binary() {
+        if self.lookups == 1 && probe.is_loadable() {
             self.facts.entry_is_executable = Some(format!("{path} is an executable binary"));
         }
         if is_busybox(&real) && base(&cur.argv[0]) == "busybox" && cur.argv.len() > 1 {
@@ -177,13 +180,30 @@ impl<'a> Walker<'a> {
                 return next;
             }
         }
+        self.classify(cur, path, real, probe)
+    }
+
+    /// Ends at a binary, rewrites a `#!` script, or fails for an unrunnable file.
+    fn classify(&mut self, cur: &mut Cursor, path: String, real: String, probe: FileProbe) -> Next {
         match &probe.format {
             Format::Script(s) => self.shebang(cur, &path, &s.clone()),
-            Format::Elf(_) | Format::Pe(_) => Next::End(Ending::Binary {
-                path: real,
-                probe: Box::new(probe),
-                shell: false,
-            }),
+            Format::Elf(e) if e.parse_error.is_some() => {
+                let why = format!("{path}: exec format error ({})", probe.evidence.join("; "));
+                self.diagnose(Level::Warning, why.clone());
+                Next::End(Ending::Failed {
+                    path: Some(path),
+                    why,
+                })
+            }
+            Format::Elf(_) | Format::Pe(_) => {
+                let why = resolved_why(&cur.argv[0], &path, &real);
+                self.step(StepKind::Resolve, &cur.argv.clone(), why, None);
+                Next::End(Ending::Binary {
+                    path: real,
+                    probe: Box::new(probe),
+                    shell: false,
+                })
+            }
             Format::BadScript(_) | Format::Unknown => {
                 let why = format!("{path}: exec format error ({})", probe.evidence.join("; "));
                 self.diagnose(Level::Warning, why.clone());
@@ -232,7 +252,9 @@ impl<'a> Walker<'a> {
                 })
             }
             Ok(Lookup::NotFound { tried }) => {
-                let why = if tried.len() == 1 {
+                let why = if tried.is_empty() {
+                    "an empty command word cannot be executed".to_string()
+                } else if tried.len() == 1 {
                     format!("{}: not found in the image", tried[0])
                 } else {
                     format!(
@@ -256,6 +278,9 @@ impl<'a> Walker<'a> {
         let name = base(&cur.argv[0]).to_string();
         match apply(rule, &cur.argv) {
             Applied::Collapsed(c) => {
+                if rule.kind == WrapperKind::Init {
+                    cur.pid1 = false;
+                }
                 let why = format!("{name} ({path}): {}{}", rule.reason, self.changes(&c));
                 self.apply_collapse(cur, c);
                 self.evidence
@@ -377,18 +402,35 @@ impl<'a> Walker<'a> {
                 });
             }
         };
+        let user = cur.user.as_deref().unwrap_or("0");
+        let name = user.split(':').next().unwrap_or("");
         let req = ScriptRequest {
             source: source.clone(),
             args: &args,
             env: &cur.env,
             user: cur.user.as_deref(),
+            uid: name.parse().ok().or_else(|| self.users.uid_of(name)),
             cwd: &cur.cwd,
+            shell: base(&cur.argv[0]),
+            pid1: cur.pid1,
         };
         let out = follow_script(&req, self.vfs, &self.cfg.limits);
         let location = match &source {
             ScriptSource::File(p) => Some(normalize(p, &cur.cwd)),
             ScriptSource::Inline(_) => None,
         };
+        self.adopt(cur, out, location, &probe.path)
+    }
+
+    /// Continues with the script's best candidate (others become alternates), or ends the
+    /// chain at the script when there is none.
+    fn adopt(
+        &mut self,
+        cur: &mut Cursor,
+        out: ScriptOutcome,
+        location: Option<String>,
+        shell_path: &str,
+    ) -> Next {
         let mut candidates = out.candidates.into_iter();
         let Some(best) = candidates.next() else {
             let why = format!("{} (the chain ends at this script)", out.notes.join("; "));
@@ -400,7 +442,7 @@ impl<'a> Walker<'a> {
             );
             self.evidence.extend(out.notes.iter().cloned());
             return Next::End(Ending::Script {
-                path: location.unwrap_or_else(|| probe.path.clone()),
+                path: location.unwrap_or_else(|| shell_path.to_string()),
                 uses_positional: out.uses_positional,
                 notes: out.notes,
             });
@@ -411,6 +453,18 @@ impl<'a> Walker<'a> {
                 confidence: alt.confidence,
                 why: alt.why,
             });
+        }
+        if !self.alternates.is_empty() {
+            self.facts.unresolved_branches = Some(format!(
+                "the script has {} possible commands; the best was followed",
+                self.alternates.len() + 1
+            ));
+        }
+        if let Some(u) = best.user {
+            cur.user = Some(u);
+        }
+        if let Some(d) = &best.cwd {
+            cur.cwd = normalize(d, &cur.cwd);
         }
         if !best.exec {
             self.facts.shell_without_exec = Some(format!(
@@ -480,6 +534,20 @@ fn parse_shell_call(argv: &[String]) -> ShellCall {
         },
         _ => ShellCall::Interactive("an interactive shell (no script)".into()),
     }
+}
+
+/// How a command word became a file: `app found on PATH at /usr/bin/app`.
+fn resolved_why(word: &str, path: &str, real: &str) -> String {
+    let mut why = if word.contains('/') {
+        format!("{word} is {path}")
+    } else {
+        format!("{word} found on PATH at {path}")
+    };
+    if real != path {
+        why.push_str(&format!(" (symlink to {real})"));
+    }
+    why.push_str(": an executable binary, the end of the chain");
+    why
 }
 
 fn base(p: &str) -> &str {

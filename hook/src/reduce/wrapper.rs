@@ -47,8 +47,49 @@ pub fn find_rule<'a>(catalogue: &'a [WrapperRule], argv0: &str) -> Option<&'a Wr
 
 /// Applies `rule` to `argv` (whose `argv[0]` is the wrapper).
 pub fn apply(rule: &WrapperRule, argv: &[String]) -> Applied {
+    let Some(wrapper) = argv.first() else {
+        return Applied::NotWrapping("empty argv".into());
+    };
     let mut words: Vec<String> = argv.iter().skip(1).cloned().collect();
     let mut out = Collapse::default();
+    let i = parse_options(rule, &mut words, &mut out);
+    let mut rest = words.split_off(i.min(words.len()));
+    if rule.assignments {
+        let n = rest.iter().take_while(|w| is_assignment(w)).count();
+        out.set.extend(rest.drain(..n));
+    }
+    if rule.user_operand {
+        if rest.is_empty() {
+            return Applied::NotWrapping(format!("{} with no user and command", wrapper));
+        }
+        out.user = Some(rest.remove(0));
+    }
+    if !rule.subcommands.is_empty() {
+        let sub = rest.first().cloned().unwrap_or_default();
+        if !has(&rule.subcommands, &sub) {
+            return Applied::NotWrapping(format!(
+                "{} {sub}: not a command-running subcommand",
+                wrapper
+            ));
+        }
+        rest.remove(0);
+        if has(&rule.script_subcommands, &sub) {
+            let name = if rest.is_empty() { sub } else { rest.remove(0) };
+            return Applied::PackageScript(name);
+        }
+    }
+    let skip = usize::try_from(rule.skip_operands).unwrap_or(usize::MAX);
+    rest.drain(..skip.min(rest.len()));
+    if rest.is_empty() {
+        return Applied::NotWrapping(format!("{} wraps no command here", wrapper));
+    }
+    out.argv = rest;
+    Applied::Collapsed(out)
+}
+
+/// Walks the wrapper's options (up to the first operand or `--`), recording what they
+/// change; returns the index of the first operand.
+fn parse_options(rule: &WrapperRule, words: &mut Vec<String>, out: &mut Collapse) -> usize {
     let mut i = 0;
     while i < words.len() {
         let w = words[i].clone();
@@ -82,42 +123,11 @@ pub fn apply(rule: &WrapperRule, argv: &[String]) -> Applied {
             }
         };
         if let Some(v) = value {
-            record_value(rule, &name, v, &mut out);
+            record_value(rule, &name, v, out);
         }
         i += 1;
     }
-    let mut rest = words.split_off(i.min(words.len()));
-    if rule.assignments {
-        let n = rest.iter().take_while(|w| is_assignment(w)).count();
-        out.set.extend(rest.drain(..n));
-    }
-    if rule.user_operand {
-        if rest.is_empty() {
-            return Applied::NotWrapping(format!("{} with no user and command", argv[0]));
-        }
-        out.user = Some(rest.remove(0));
-    }
-    if !rule.subcommands.is_empty() {
-        let sub = rest.first().cloned().unwrap_or_default();
-        if !has(&rule.subcommands, &sub) {
-            return Applied::NotWrapping(format!(
-                "{} {sub}: not a command-running subcommand",
-                argv[0]
-            ));
-        }
-        rest.remove(0);
-        if has(&rule.script_subcommands, &sub) {
-            let name = if rest.is_empty() { sub } else { rest.remove(0) };
-            return Applied::PackageScript(name);
-        }
-    }
-    let skip = usize::try_from(rule.skip_operands).unwrap_or(usize::MAX);
-    rest.drain(..skip.min(rest.len()));
-    if rest.is_empty() {
-        return Applied::NotWrapping(format!("{} wraps no command here", argv[0]));
-    }
-    out.argv = rest;
-    Applied::Collapsed(out)
+    i
 }
 
 fn has(list: &[String], w: &str) -> bool {
@@ -319,6 +329,8 @@ mod tests {
             Applied::PackageScript("web".into())
         );
         assert_eq!(collapse("npm exec serve"), Applied::Collapsed(to("serve")));
+        let cat = entrytrace_config::wrappers::builtin();
+        assert!(matches!(apply(&cat[0], &[]), Applied::NotWrapping(_)));
         for line in ["yarn install", "gosu", "env", "tini --", "nice"] {
             assert!(matches!(collapse(line), Applied::NotWrapping(_)), "{line}");
         }
