@@ -41,8 +41,45 @@ pub struct ScanArgs {
 }
 
 pub fn run(args: ScanArgs) -> Result<(), CliError> {
-    Err(CliError::Usage(format!(
-        "scan {}: not implemented yet",
-        args.source
-    )))
+    for kv in &args.env {
+        if !kv.contains('=') || kv.starts_with('=') {
+            return Err(CliError::Usage(format!("--env {kv:?}: expected KEY=VALUE")));
+        }
+    }
+    let cfg = entrytrace_config::Config::load(&args.config)
+        .map_err(|e| CliError::Input(anyhow::anyhow!(e)))?;
+    let opts = crate::image::OpenOptions {
+        platform: args.platform.clone(),
+        limits: cfg.limits.clone(),
+    };
+    let loaded = crate::image::open(&args.source, &opts).map_err(|e| match e {
+        crate::image::ImageError::UnknownSource { .. }
+        | crate::image::ImageError::BadPlatform { .. } => CliError::Usage(e.to_string()),
+        other => CliError::Input(anyhow::anyhow!(other)),
+    })?;
+    let overrides = crate::reduce::Overrides {
+        entrypoint: args.entrypoint.clone(),
+        env: args.env.clone(),
+        user: args.user.clone(),
+        args: args.args.clone(),
+    };
+    let target = crate::model::Target {
+        source: Some(loaded.source.clone()),
+        container_id: None,
+        bundle: args.source.strip_prefix("bundle:").map(str::to_string),
+    };
+    let mut result = crate::reduce::analyze(&loaded.spec, &*loaded.vfs, &overrides, &cfg, target);
+    let mut diags = loaded.diagnostics;
+    diags.append(&mut result.diagnostics);
+    result.diagnostics = diags;
+    let text = match args.format {
+        Format::Json => {
+            let mut j = serde_json::to_string_pretty(&result)
+                .map_err(|e| CliError::Input(anyhow::anyhow!("result: {e}")))?;
+            j.push('\n');
+            j
+        }
+        Format::Text => crate::output::text::render(&result),
+    };
+    super::emit(&text, args.output.as_deref())
 }

@@ -18,6 +18,16 @@ use crate::vfs::rootfs::RootfsVfs;
 
 /// Reads `DIR/config.json` and opens the bundle's root filesystem.
 pub(crate) fn load(dir: &Path, limit: u64) -> Result<(ImageSpec, RootfsVfs), ImageError> {
+    load_with_root(dir, None, limit)
+}
+
+/// As [`load`], with the root filesystem at `root` when the runtime says where it is (Podman
+/// gives the overlay `merged` path in the container state) instead of `root.path`.
+pub fn load_with_root(
+    dir: &Path,
+    root_override: Option<&Path>,
+    limit: u64,
+) -> Result<(ImageSpec, RootfsVfs), ImageError> {
     let config_path = dir.join("config.json");
     let io_err = |source| ImageError::Io {
         path: config_path.clone(),
@@ -44,10 +54,10 @@ pub(crate) fn load(dir: &Path, limit: u64) -> Result<(ImageSpec, RootfsVfs), Ima
             origin: config_path.display().to_string(),
             why: "no root.path".into(),
         })?;
-    let root = if root.is_absolute() {
-        root
-    } else {
-        dir.join(root)
+    let root = match root_override {
+        Some(r) => r.to_path_buf(),
+        None if root.is_absolute() => root,
+        None => dir.join(root),
     };
     let vfs = RootfsVfs::open(&root)?;
     Ok((spec_of(&spec), vfs))

@@ -18,7 +18,7 @@ use crate::model::Diagnostic;
 use crate::vfs::layered::{LayeredError, LayeredVfs};
 use crate::vfs::{Vfs, VfsError};
 
-mod bundle;
+pub mod bundle;
 mod docker;
 mod oci;
 mod store;

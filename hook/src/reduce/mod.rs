@@ -12,6 +12,7 @@
 pub mod compose;
 pub mod package;
 pub mod script;
+pub mod shellbridge;
 pub mod terminal;
 pub mod users;
 pub mod walk;
@@ -247,7 +248,7 @@ mod tests {
 
     #[test]
     fn reduces_entrypoints_to_their_terminal() {
-        let (clean, low, script) = ((0.85, 1.0), (0.0, 0.2), (0.0, 0.4));
+        let (clean, low) = ((0.85, 1.0), (0.0, 0.2));
         let app = Some("/usr/bin/app");
         type Row = (
             &'static str,
@@ -265,7 +266,7 @@ mod tests {
             ("setpriv --reuid=999 --init-groups app", "", Some("app"), None, want(app, "postgres", "c", clean, &[Compose, Wrapper, Resolve])),
             ("env PATH=/opt/bin app", "", None, None, want(Some("/opt/bin/app"), "root", "c", clean, &[Compose, Wrapper, Resolve])),
             ("/app/main.py", "", None, None, want(Some("/usr/bin/python3.11"), "root", "python", (0.6, 1.0), &[Compose, Shebang, Wrapper, Resolve])),
-            ("/docker-entrypoint.sh", "app", None, None, want(Some("/docker-entrypoint.sh"), "root", "shell", script, &[Compose, Shebang, Shellflow])),
+            ("/docker-entrypoint.sh", "app", None, None, want(app, "root", "c", (0.6, 1.0), &[Compose, Shebang, Shellflow, Resolve])),
             ("", "missing-app", None, None, want(None, "root", "unknown", low, &[Compose])),
             ("/usr/local/bin/noexec", "", None, None, want(Some("/usr/local/bin/noexec"), "root", "unknown", low, &[Compose])),
             ("/app/notes.txt", "", None, None, want(Some("/app/notes.txt"), "root", "unknown", low, &[Compose])),

@@ -2,23 +2,12 @@
 //! string) with its arguments, environment, user and working directory, what commands could
 //! it end up running?
 //!
-//! The `shellflow` crate answers this properly (issue 3). Until it is wired in, this module
-//! answers only the trivial case itself: a `-c` string made of plain words — bare, or
-//! quoted without expansions; no operators or redirections — optionally starting with
-//! `exec` and `NAME=VALUE` assignments (`sh -c "exec python app.py"`, a shell-form
-//! `CMD python app.py`). A shell runs such a lone simple command as its last act, and bash
-//! and dash exec it in place. Script
-//! files and anything else give no candidates; the caller then ends the chain at the script
-//! with the "shell with no exec" and "unresolved branches" penalties. To help the latter,
-//! [`follow_script`] reports whether the script refers to its positional parameters.
-//!
-//! Wiring shellflow in (once merged) happens in [`follow_script`] only: build a
-//! `shellflow::Invocation` from the [`ScriptRequest`] (`Script::File { path, name_called_as }`
-//! with `args[1..]` as positionals, or `Script::String` with `args` as `$0 $1 …`; `env` split
-//! at `=`; `User { uid, .. }`; `cwd`; `Dialect::Bash` when `shell` is `bash`, else `Sh`;
-//! `pid1`), an `ImageFs` adapter over the [`Vfs`], and map each `shellflow::Candidate` to a
-//! [`Candidate`] (`argv`, `user`, `env_delta` as `NAME=VALUE`, `cwd`, `how == Exec` as
-//! `exec`, `confidence`, the first reason's message and `file:line`).
+//! The `shellflow` crate answers (through `shellbridge`, which presents the [`Vfs`] to it and
+//! maps its candidates back). A `-c` string made of plain words — bare, or quoted without
+//! expansions; no operators or redirections — is also split here, as a fallback when
+//! shellflow yields nothing for it. [`follow_script`] also reports whether the script refers
+//! to its positional parameters, for the "unresolved branches" feature when nothing could be
+//! followed.
 
 use entrytrace_config::Limits;
 
@@ -70,6 +59,10 @@ pub struct Candidate {
     pub why: String,
     /// `file:line`.
     pub location: Option<String>,
+    /// Started in the background (`&`): one of several children, not the shell's successor.
+    pub background: bool,
+    /// The script's steps that led here: what happened, and `file:line`.
+    pub steps: Vec<(String, Option<String>)>,
 }
 
 /// What the analysis found.
@@ -83,23 +76,42 @@ pub struct ScriptOutcome {
     pub notes: Vec<String>,
 }
 
-/// Follows a script to the commands it may run.
+/// Follows a script to the commands it may run, with shellflow. A `-c` string of plain
+/// words that shellflow leaves without a command still gets the plain split.
 pub fn follow_script(req: &ScriptRequest<'_>, vfs: &dyn Vfs, limits: &Limits) -> ScriptOutcome {
-    match &req.source {
-        ScriptSource::Inline(text) => follow_inline(text),
-        ScriptSource::File(path) => {
-            let mut out = ScriptOutcome::default();
-            match vfs.read(&crate::vfs::normalize(path, req.cwd), limits.max_read_bytes) {
-                Ok(body) => {
-                    out.uses_positional = uses_positional(&String::from_utf8_lossy(&body));
-                    out.notes.push(format!(
-                        "{path}: script not followed: shell analysis (shellflow) is not wired in yet"
-                    ));
-                }
-                Err(e) => out.notes.push(format!("script unreadable: {e}")),
+    let text = match &req.source {
+        ScriptSource::Inline(text) => Ok(text.clone()),
+        ScriptSource::File(path) => vfs
+            .read(&crate::vfs::normalize(path, req.cwd), limits.max_read_bytes)
+            .map(|b| String::from_utf8_lossy(&b).into_owned()),
+    };
+    let text = match text {
+        Ok(t) => t,
+        Err(e) => {
+            return ScriptOutcome {
+                notes: vec![format!("script unreadable: {e}")],
+                ..ScriptOutcome::default()
             }
-            out
         }
+    };
+    let followed = super::shellbridge::follow(req, vfs, limits);
+    if followed.candidates.is_empty() {
+        if let ScriptSource::Inline(t) = &req.source {
+            let mut plain = follow_inline(t);
+            if !plain.candidates.is_empty() {
+                plain.notes.extend(followed.notes);
+                return plain;
+            }
+        }
+    }
+    let mut notes = followed.notes;
+    if followed.candidates.is_empty() {
+        notes.push("shellflow found no command this script runs".into());
+    }
+    ScriptOutcome {
+        candidates: followed.candidates,
+        uses_positional: uses_positional(&text),
+        notes,
     }
 }
 
@@ -145,6 +157,8 @@ fn follow_inline(text: &str) -> ScriptOutcome {
         confidence: 1.0,
         why: why.to_string(),
         location: None,
+        background: false,
+        steps: Vec::new(),
     });
     out
 }
@@ -212,7 +226,7 @@ mod tests {
     }
 
     #[test]
-    fn plain_word_strings_are_split_and_anything_else_is_left_to_shellflow() {
+    fn inline_strings_are_followed_by_shellflow_or_split_as_plain_words() {
         type Words = &'static [&'static str];
         let cases: &[(&str, Option<Words>, Words)] = &[
             ("python app.py", Some(&["python", "app.py"]), &[]),
@@ -226,12 +240,13 @@ mod tests {
                 Some(&["node", "server.js"]),
                 &["PORT=80"],
             ),
+            // `exec` takes no assignments: the shell looks for a program named `PORT=80`.
             (
                 "exec PORT=80 node server.js",
-                Some(&["node", "server.js"]),
-                &["PORT=80"],
+                Some(&["PORT=80", "node", "server.js"]),
+                &[],
             ),
-            ("echo hi; exec app", None, &[]),
+            ("echo hi; exec app", Some(&["app"]), &[]),
             (
                 "exec gunicorn -b '0.0.0.0:8000' \"app:create_app()\"",
                 Some(&["gunicorn", "-b", "0.0.0.0:8000", "app:create_app()"]),
@@ -246,6 +261,7 @@ mod tests {
             ("app \"$HOME\"", None, &[]),
             ("app 'unterminated", None, &[]),
             ("exec \"$@\"", None, &[]),
+            // The (empty) image has no `app`: the shell would fail with 127, nothing runs.
             ("app > /log", None, &[]),
             ("app $HOME", None, &[]),
             ("", None, &[]),
@@ -267,11 +283,13 @@ mod tests {
     }
 
     #[test]
-    fn script_files_are_not_followed_yet_but_positional_use_is_seen() {
+    fn script_files_are_followed_and_positional_use_is_seen() {
         let mut v = MemVfs::new();
         v.add_file("/entry.sh", 0o755, b"#!/bin/sh\nset -e\nexec \"$@\"\n");
         v.add_file("/plain.sh", 0o755, b"#!/bin/sh\nexec app\n");
-        for (path, positional) in [("/entry.sh", true), ("/plain.sh", false)] {
+        for (path, positional, argv) in
+            [("/entry.sh", true, None), ("/plain.sh", false, Some("app"))]
+        {
             let req = ScriptRequest {
                 source: ScriptSource::File(path.into()),
                 args: &[],
@@ -283,9 +301,13 @@ mod tests {
                 pid1: true,
             };
             let out = follow_script(&req, &v, &Limits::default());
-            assert!(out.candidates.is_empty());
+            // `exec "$@"` with no arguments runs nothing; `exec app` runs app.
+            assert_eq!(
+                out.candidates.first().map(|c| c.argv.join(" ")).as_deref(),
+                argv,
+                "{path}"
+            );
             assert_eq!(out.uses_positional, positional, "{path}");
-            assert!(out.notes[0].contains("not followed"), "{:?}", out.notes);
         }
         assert!(inline("exec \"${1}\"").uses_positional);
     }

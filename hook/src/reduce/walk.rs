@@ -460,6 +460,11 @@ impl<'a> Walker<'a> {
                 self.alternates.len() + 1
             ));
         }
+        let script_argv = cur.argv.clone();
+        let n = best.steps.len().saturating_sub(1);
+        for (what, at) in best.steps.iter().take(n).filter(|(_, at)| at.is_some()) {
+            self.step(StepKind::Shellflow, &script_argv, what.clone(), at.clone());
+        }
         if let Some(u) = best.user {
             cur.user = Some(u);
         }

@@ -1,0 +1,222 @@
+//! The bridge to `shellflow`: presents the image's [`Vfs`] as shellflow's `ImageFs` (every
+//! path confined to the image root and every read bounded, because the `Vfs` is), builds the
+//! invocation from the reducer's state, and turns shellflow's ranked candidates into the
+//! reducer's [`Candidate`]s with the user they run as and one `file:line` step per reason.
+//!
+//! shellflow decides what a script runs; this module only translates. It does not run the
+//! candidates through the wrapper catalogue: the reducer does that next, so a candidate
+//! `gosu postgres postgres` is collapsed (and its user recorded) exactly as if the image had
+//! said it.
+
+use entrytrace_config::Limits;
+use shellflow::{
+    Dialect, EndKind, FileKind as SfKind, FileStat, FsError, ImageFs, Invocation, Script, User,
+};
+
+use super::script::{Candidate, ScriptRequest, ScriptSource};
+use super::users::Users;
+use crate::vfs::{normalize, FileKind, Vfs, VfsError};
+
+/// shellflow's view of the image, through the confined [`Vfs`].
+pub struct VfsImageFs<'a> {
+    vfs: &'a dyn Vfs,
+    limit: u64,
+}
+
+impl std::fmt::Debug for VfsImageFs<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VfsImageFs")
+            .field("limit", &self.limit)
+            .finish()
+    }
+}
+
+impl<'a> VfsImageFs<'a> {
+    pub fn new(vfs: &'a dyn Vfs, limit: u64) -> Self {
+        Self { vfs, limit }
+    }
+}
+
+impl ImageFs for VfsImageFs<'_> {
+    fn read_file(&self, path: &str) -> Result<Vec<u8>, FsError> {
+        self.vfs.read(path, self.limit).map_err(|e| {
+            let path = path.to_string();
+            match e {
+                VfsError::NotFound { .. } | VfsError::NotADirectory { .. } => {
+                    FsError::NotFound { path }
+                }
+                VfsError::NotRegular { .. } => FsError::NotAFile { path },
+                VfsError::TooLarge { size, .. } => FsError::TooLarge { path, size },
+                other => FsError::Unreadable {
+                    path,
+                    cause: other.to_string(),
+                },
+            }
+        })
+    }
+
+    fn stat(&self, path: &str) -> Option<FileStat> {
+        let is_symlink = self
+            .vfs
+            .resolve(path, "/", false)
+            .ok()
+            .and_then(|p| self.vfs.lstat(&p).ok().flatten())
+            .is_some_and(|m| m.kind == FileKind::Symlink);
+        let m = self.vfs.stat(path).ok().flatten()?;
+        let kind = match m.kind {
+            FileKind::File => SfKind::File,
+            FileKind::Dir => SfKind::Dir,
+            FileKind::Symlink => SfKind::Symlink,
+            _ => SfKind::Other,
+        };
+        Some(FileStat {
+            kind,
+            mode: m.mode,
+            size: m.size,
+            uid: m.uid,
+            is_symlink,
+        })
+    }
+
+    fn list_dir(&self, path: &str) -> Vec<String> {
+        self.vfs
+            .resolve(path, "/", true)
+            .and_then(|p| self.vfs.read_dir(&p))
+            .unwrap_or_default()
+    }
+}
+
+/// The outcome of shellflow on one request, in the reducer's terms.
+#[derive(Debug, Default)]
+pub struct Followed {
+    pub candidates: Vec<Candidate>,
+    pub notes: Vec<String>,
+}
+
+/// Runs shellflow on `req`.
+pub fn follow(req: &ScriptRequest<'_>, vfs: &dyn Vfs, limits: &Limits) -> Followed {
+    let users = Users::load(vfs, limits.max_read_bytes);
+    let mut start = user_of(req.user, &users);
+    if let Some(uid) = req.uid {
+        if uid != start.uid {
+            start.uid = uid;
+            start.name = users.name_of(uid).map(str::to_string);
+        }
+    }
+    let (script, args) = match &req.source {
+        ScriptSource::File(p) => (
+            Script::File {
+                path: normalize(p, req.cwd),
+                name_called_as: req.args.first().cloned().unwrap_or_else(|| p.clone()),
+            },
+            req.args.iter().skip(1).cloned().collect(),
+        ),
+        ScriptSource::Inline(text) => (Script::String { text: text.clone() }, req.args.to_vec()),
+    };
+    let inv = Invocation {
+        script,
+        args,
+        env: req
+            .env
+            .iter()
+            .filter_map(|kv| {
+                kv.split_once('=')
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+            })
+            .collect(),
+        user: start.clone(),
+        cwd: req.cwd.to_string(),
+        shell: if req.shell == "bash" {
+            Dialect::Bash
+        } else {
+            Dialect::Sh
+        },
+        volumes: Vec::new(),
+        pid1: req.pid1,
+    };
+    let sf_limits = shellflow::Limits {
+        max_file_bytes: limits.max_read_bytes,
+        ..shellflow::Limits::default()
+    };
+    let fs = VfsImageFs::new(vfs, limits.max_read_bytes);
+    let analysis = shellflow::analyze(&inv, &fs, &sf_limits);
+    let mut notes: Vec<String> = analysis
+        .diagnostics
+        .iter()
+        .map(|d| format!("shellflow: {d}"))
+        .collect();
+    if analysis.capped {
+        notes.push("shellflow: an analysis bound was hit; some paths were not followed".into());
+    }
+    let candidates = analysis
+        .candidates
+        .into_iter()
+        .map(|c| convert(c, &start))
+        .collect();
+    Followed { candidates, notes }
+}
+
+fn convert(c: shellflow::Candidate, start: &User) -> Candidate {
+    let user = (c.user.uid != start.uid || c.user.name != start.name).then(|| match &c.user.name {
+        Some(n) => n.clone(),
+        None => format!("{}:{}", c.user.uid, c.user.gid),
+    });
+    let steps: Vec<(String, Option<String>)> = c
+        .reasons
+        .iter()
+        .map(|r| {
+            (
+                r.message.clone(),
+                r.location.as_ref().map(|l| l.to_string()),
+            )
+        })
+        .collect();
+    let last = steps.last().cloned();
+    let mut why = last
+        .as_ref()
+        .map(|(m, _)| m.clone())
+        .unwrap_or_else(|| "the script runs this command".into());
+    if !c.assumptions.is_empty() {
+        why.push_str(&format!(" (assuming {})", c.assumptions.join("; ")));
+    }
+    Candidate {
+        argv: c.argv,
+        env: c
+            .env_delta
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect(),
+        exec: c.how == EndKind::Exec,
+        background: c.how == EndKind::Background,
+        confidence: c.confidence,
+        why,
+        location: last.and_then(|(_, l)| l),
+        user,
+        cwd: Some(c.cwd),
+        steps,
+    }
+}
+
+/// shellflow's user for a user written as the runtime takes it (`None` = root).
+fn user_of(spec: Option<&str>, users: &Users) -> User {
+    let spec = spec.unwrap_or("0");
+    let (u, g) = spec.split_once(':').unwrap_or((spec, ""));
+    let uid = u
+        .parse::<u32>()
+        .ok()
+        .or_else(|| users.uid_of(u))
+        .unwrap_or(0);
+    let gid = g
+        .parse::<u32>()
+        .ok()
+        .or_else(|| users.gid_of(g))
+        .unwrap_or(uid);
+    User {
+        uid,
+        gid,
+        name: users
+            .name_of(uid)
+            .map(str::to_string)
+            .or_else(|| (u.parse::<u32>().is_err() && !u.is_empty()).then(|| u.to_string())),
+    }
+}
