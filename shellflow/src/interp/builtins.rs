@@ -5,13 +5,11 @@
 //! Builtins that only affect the terminal or signals (`trap`, `umask`, `ulimit`, `shopt`) succeed
 //! and are otherwise ignored.
 
-use std::rc::Rc;
-
 use crate::memfs::normalize;
-use crate::parse::{self, ast};
+use crate::parse::ast;
 use crate::value::Val;
 
-use super::state::{Frame, State, Status, VarValue};
+use super::state::{State, Status, VarValue};
 use super::{Flow, Interp, Paths};
 
 /// One expanded argument of a command.
@@ -21,6 +19,14 @@ pub(crate) enum Arg {
     Field(Val),
     /// `name=value` given to a declaration builtin.
     Assign(String, VarValue, bool),
+}
+
+/// A command that is not a builtin, handed back to run as an external command.
+#[derive(Debug)]
+pub(crate) struct NotBuiltin {
+    st: State,
+    env: Vec<(String, Val)>,
+    location: Option<crate::api::Location>,
 }
 
 const DECLARATIONS: &[&str] = &["export", "local", "declare", "typeset", "readonly"];
@@ -83,8 +89,9 @@ impl Interp<'_> {
         }
         match self.builtin(st, &name, &args, env_extra, location) {
             Ok(paths) => paths,
-            Err((st, env_extra, location)) => {
-                self.run_external(st, fields(&args), env_extra, location)
+            Err(nb) => {
+                let NotBuiltin { st, env, location } = *nb;
+                self.run_external(st, fields(&args), env, location)
             }
         }
     }
@@ -181,7 +188,6 @@ impl Interp<'_> {
     }
 
     /// Runs a builtin; gives the state back when `name` is not one.
-    #[allow(clippy::type_complexity)]
     fn builtin(
         &mut self,
         mut st: State,
@@ -189,7 +195,7 @@ impl Interp<'_> {
         args: &[Arg],
         env_extra: Vec<(String, Val)>,
         location: Option<crate::api::Location>,
-    ) -> Result<Paths, (State, Vec<(String, Val)>, Option<crate::api::Location>)> {
+    ) -> Result<Paths, Box<NotBuiltin>> {
         let rest = fields(&args[1..]);
         let flow = match name {
             ":" | "true" | "trap" | "umask" | "ulimit" | "shopt" | "hash" | "alias" | "wait"
@@ -348,7 +354,13 @@ impl Interp<'_> {
                 st.status = Status::Unknown("getopts".into());
                 Flow::Normal
             }
-            _ => return Err((st, env_extra, location)),
+            _ => {
+                return Err(Box::new(NotBuiltin {
+                    st,
+                    env: env_extra,
+                    location,
+                }))
+            }
         };
         Ok(vec![(st, flow)])
     }
@@ -493,138 +505,6 @@ impl Interp<'_> {
         }
     }
 
-    fn builtin_source(
-        &mut self,
-        mut st: State,
-        rest: &[Val],
-        location: Option<crate::api::Location>,
-    ) -> Paths {
-        let Some(target) = rest.first().and_then(Val::known) else {
-            self.diag(format!("{}: sources a file whose name is unknown", st.file));
-            st.status = Status::Unknown("sourced file unknown".into());
-            return vec![(st, Flow::Normal)];
-        };
-        let path = if target.contains('/') {
-            normalize(&if target.starts_with('/') {
-                target.clone()
-            } else {
-                format!("{}/{target}", st.cwd)
-            })
-        } else {
-            let p = st
-                .get("PATH")
-                .and_then(|v| v.scalar().known())
-                .unwrap_or_default();
-            crate::lookup_path(self.fs, &p, &target, false)
-                .unwrap_or_else(|| normalize(&format!("{}/{target}", st.cwd)))
-        };
-        if st.depth >= self.limits.max_source_depth
-            || st
-                .frames
-                .iter()
-                .any(|f| f.name == "source" && f.file == path)
-            || st.file == path
-        {
-            self.cap(format!(
-                "{}: source of {path} skipped (cycle or depth {} reached)",
-                st.file, self.limits.max_source_depth
-            ));
-            st.status = Status::Unknown("source skipped".into());
-            return vec![(st, Flow::Normal)];
-        }
-        let prog = match self.read_script(&path) {
-            Ok(p) => Rc::new(p),
-            Err(msg) => {
-                self.diag(msg);
-                st.status = Status::FAIL;
-                return vec![(st, Flow::Normal)];
-            }
-        };
-        st.reason(format!("sources {path}"), location);
-        let saved_pos =
-            (rest.len() > 1).then(|| std::mem::replace(&mut st.positionals, rest[1..].to_vec()));
-        let saved_file = std::mem::replace(&mut st.file, path.clone());
-        st.frames.push(Frame {
-            name: "source".into(),
-            file: saved_file.clone(),
-        });
-        st.depth += 1;
-        let mut paths = vec![(st, Flow::Normal)];
-        for cmd in &prog.complete_commands {
-            paths = self.seq(paths, |me, s| me.run_list(s, cmd));
-        }
-        paths
-            .into_iter()
-            .map(|(mut s, flow)| {
-                if flow == Flow::Exit {
-                    return (s, flow);
-                }
-                s.depth -= 1;
-                s.frames.pop();
-                s.file = saved_file.clone();
-                if let Some(p) = &saved_pos {
-                    s.positionals = p.clone();
-                }
-                (
-                    s,
-                    if flow == Flow::Return {
-                        Flow::Normal
-                    } else {
-                        flow
-                    },
-                )
-            })
-            .collect()
-    }
-
-    /// Reads and parses a script from the image.
-    pub(crate) fn read_script(&self, path: &str) -> Result<ast::Program, String> {
-        if let Some(meta) = self.fs.stat(path) {
-            if meta.size > self.limits.max_file_bytes {
-                return Err(format!("{path}: {} bytes exceed the read limit", meta.size));
-            }
-        }
-        let bytes = self.fs.read_file(path).map_err(|e| e.to_string())?;
-        let text = String::from_utf8_lossy(&bytes);
-        parse::parse_program(path, &text).map_err(|e| e.to_string())
-    }
-
-    fn builtin_eval(&mut self, mut st: State, rest: &[Val]) -> Paths {
-        let text = super::expand::join(rest, " ");
-        let Some(text) = text.known() else {
-            self.diag(format!(
-                "{}: eval of a string that is not known: {}",
-                st.file, text
-            ));
-            st.status = Status::Unknown("eval of an unknown string".into());
-            return vec![(st, Flow::Normal)];
-        };
-        if st.depth >= self.limits.max_source_depth {
-            self.cap(format!(
-                "{}: eval nested deeper than {}",
-                st.file, self.limits.max_source_depth
-            ));
-            return vec![(st, Flow::Normal)];
-        }
-        let prog = match parse::parse_program(&st.file, &text) {
-            Ok(p) => p,
-            Err(e) => {
-                self.diag(e.to_string());
-                st.status = Status::Known(2);
-                return vec![(st, Flow::Normal)];
-            }
-        };
-        st.depth += 1;
-        let mut paths = vec![(st, Flow::Normal)];
-        for cmd in &prog.complete_commands {
-            paths = self.seq(paths, |me, s| me.run_list(s, cmd));
-        }
-        for (s, _) in paths.iter_mut() {
-            s.depth = s.depth.saturating_sub(1);
-        }
-        paths
-    }
-
     fn builtin_exec(
         &mut self,
         mut st: State,
@@ -682,7 +562,7 @@ impl Interp<'_> {
         rest: Vec<Val>,
         env: Vec<(String, Val)>,
         location: Option<crate::api::Location>,
-    ) -> Result<Paths, (State, Vec<(String, Val)>, Option<crate::api::Location>)> {
+    ) -> Result<Paths, Box<NotBuiltin>> {
         let query = name == "type"
             || rest
                 .first()
@@ -714,9 +594,8 @@ impl Interp<'_> {
                 return Ok(vec![(st, Flow::Normal)]);
             };
             let found = self.resolve_command(&st, &n);
-            match (&found, st.stdout.as_mut()) {
-                (Some(p), Some(buf)) => buf.push(&Val::lit(format!("{p}\n"))),
-                _ => {}
+            if let (Some(p), Some(buf)) = (&found, st.stdout.as_mut()) {
+                buf.push(&Val::lit(format!("{p}\n")));
             }
             ok &= found.is_some();
         }

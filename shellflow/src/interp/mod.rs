@@ -15,8 +15,10 @@ pub mod arith;
 mod builtins;
 mod cond;
 mod control;
-mod expand;
+pub(crate) mod expand;
 mod external;
+mod params;
+mod source;
 pub mod state;
 
 use std::rc::Rc;
