@@ -142,5 +142,6 @@ fn initial_state(inv: &Invocation, file: &str) -> State {
         in_background: false,
         calls: 0,
         unset: Default::default(),
+        pending: None,
     }
 }

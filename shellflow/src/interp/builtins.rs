@@ -59,6 +59,7 @@ impl Interp<'_> {
             }
         }
         st.status = Status::OK;
+        st.pending = None;
         let args = self.expand_args(&mut st, &items);
         let mut env_extra = Vec::new();
         for a in &assigns {

@@ -290,11 +290,22 @@ impl<'a> Interp<'a> {
         location: Option<Location>,
     ) -> (Vec<State>, Vec<State>) {
         match st.status.clone() {
-            Status::Known(0) => (vec![st], vec![]),
-            Status::Known(_) => (vec![], vec![st]),
+            Status::Known(0) => {
+                st.pending = None;
+                (vec![st], vec![])
+            }
+            Status::Known(_) => {
+                st.pending = None;
+                (vec![], vec![st])
+            }
             Status::Unknown(why) => {
                 st.weight /= 2.0;
+                let refine = st.pending.take();
                 let mut no = st.clone();
+                if let Some(r) = refine {
+                    r.apply(&mut st, true);
+                    r.apply(&mut no, false);
+                }
                 st.assume(format!("`{}` succeeds ({why})", short(what)));
                 st.reason(
                     format!("assumed `{}` succeeds: {why}", short(what)),
@@ -326,6 +337,7 @@ impl<'a> Interp<'a> {
         };
         for (s, flow) in paths.iter_mut() {
             if pipe.bang {
+                s.pending = s.pending.take().map(state::Refine::negate);
                 s.cond_depth = s.cond_depth.saturating_sub(1);
                 s.status = match &s.status {
                     Status::Known(0) => Status::FAIL,

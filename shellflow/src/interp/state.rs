@@ -148,6 +148,58 @@ pub struct State {
     pub calls: usize,
     /// Names explicitly `unset` (no longer "unset in the image env", just unset).
     pub unset: BTreeSet<String>,
+    /// What the last test learns about an unset env variable, applied when its outcome forks.
+    pub pending: Option<Refine>,
+}
+
+/// What a test on an env variable the image does not set tells each branch.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Refine {
+    /// `[ -z "$V" ]`-like: the variable is empty on the branch where the test has this outcome.
+    Empty(String, bool),
+    /// `[ "$V" = lit ]`-like: the variable equals `lit` on the branch with this outcome.
+    Equals(String, String, bool),
+}
+
+impl Refine {
+    /// Applies what a branch with `outcome` learns.
+    pub fn apply(&self, st: &mut State, outcome: bool) {
+        match self {
+            Refine::Empty(name, when) => {
+                if outcome == *when {
+                    st.set(name, Val::default());
+                } else {
+                    let why = "set at run time (assumed non-empty)";
+                    st.set(name, Val::unknown(format!("${name}"), why));
+                    st.export(name);
+                }
+            }
+            Refine::Equals(name, lit, when) => {
+                if outcome == *when {
+                    st.set(name, Val::lit(lit.clone()));
+                    st.export(name);
+                }
+            }
+        }
+    }
+
+    /// The same knowledge for the negated test.
+    pub fn negate(self) -> Refine {
+        match self {
+            Refine::Empty(n, w) => Refine::Empty(n, !w),
+            Refine::Equals(n, l, w) => Refine::Equals(n, l, !w),
+        }
+    }
+}
+
+/// The env variable a value stands for, when it is exactly an unset one.
+pub fn unset_env_name(v: &Val) -> Option<String> {
+    match v.0.as_slice() {
+        [crate::value::Part::Unknown { what, why }] if why.starts_with("env ") => {
+            what.strip_prefix('$').map(str::to_string)
+        }
+        _ => None,
+    }
 }
 
 impl State {
