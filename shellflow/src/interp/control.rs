@@ -108,7 +108,7 @@ impl Interp<'_> {
             s.status = Status::OK;
             out.push((s, Flow::Normal));
         }
-        out
+        self.bound(out)
     }
 
     fn run_case(&mut self, st: State, c: &ast::CaseClauseCommand) -> Paths {
@@ -164,7 +164,7 @@ impl Interp<'_> {
             s.status = Status::OK;
             out.push((s, Flow::Normal));
         }
-        out
+        self.bound(out)
     }
 
     fn run_case_body(&mut self, mut s: State, item: &ast::CaseItem) -> Paths {
@@ -206,10 +206,10 @@ impl Interp<'_> {
                     loop_flow(s, flow, &mut next, &mut done);
                 }
             }
-            live = next;
+            live = self.bound(next);
         }
         done.extend(live);
-        done
+        self.bound(done)
     }
 
     fn run_while(&mut self, st: State, w: &ast::WhileOrUntilClauseCommand, until: bool) -> Paths {
@@ -230,10 +230,10 @@ impl Interp<'_> {
                     for (s, flow) in self.run_list(s, &w.1.list) {
                         loop_flow(s, flow, &mut cont, &mut done);
                     }
-                    next.extend(cont.into_iter().map(|(s, _)| s));
+                    next.extend(cont);
                 }
             }
-            live = next;
+            live = self.bound(next).into_iter().map(|(s, _)| s).collect();
             if live.is_empty() {
                 return done;
             }

@@ -102,7 +102,7 @@ impl Interp<'_> {
                 "{}: `{name}` is not found in the image (PATH)",
                 location_text(&st, &location)
             ));
-            st.status = Status::Known(127);
+            st.status = Status::Unknown(format!("`{name}` is not in the image's PATH"));
             return vec![(st, Flow::Normal)];
         }
         self.side_effects(&mut st, &base, &argv[1..]);

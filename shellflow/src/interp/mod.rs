@@ -17,6 +17,7 @@ mod cond;
 mod control;
 pub(crate) mod expand;
 mod external;
+mod merge;
 mod params;
 mod source;
 pub mod state;
@@ -196,7 +197,12 @@ impl<'a> Interp<'a> {
         self.bound(out)
     }
 
-    fn bound(&mut self, mut paths: Paths) -> Paths {
+    /// Keeps the number of paths bounded: merges paths at the same point under pressure,
+    /// then drops the lightest beyond `max_paths`.
+    pub(crate) fn bound(&mut self, mut paths: Paths) -> Paths {
+        if paths.len() > (self.limits.max_paths / 4).max(2) {
+            paths = merge::merge_paths(paths);
+        }
         if paths.len() > self.limits.max_paths {
             self.cap(format!(
                 "path cap of {} reached: {} paths dropped",

@@ -228,7 +228,7 @@ impl Interp<'_> {
         let take_default = match &pv {
             PVal::Unset => true,
             PVal::UnsetEnv(n) => {
-                if default.unwrap_or("").is_empty() {
+                if default.unwrap_or("").is_empty() && assign.is_none() {
                     // `${VAR:-}` only guards against `set -u`: a raw read.
                     return PVal::One(unset_env(n));
                 }

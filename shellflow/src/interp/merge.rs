@@ -1,0 +1,85 @@
+//! Joining paths under pressure: when too many paths are alive, paths at the same point of
+//! the script (same flow, arguments, user, call stack, options) are merged into one whose
+//! differing variables become unknown ("differs between paths"). This is the join of
+//! abstract interpretation; it trades precision on later tests for bounded work.
+//!
+//! Paths at different points (different positionals, user, or call depth) are never merged,
+//! so the command words that decide the terminal stay exact whenever they can.
+
+use std::collections::BTreeMap;
+
+use crate::value::Val;
+
+use super::state::{State, Var, VarValue};
+use super::Paths;
+
+/// Merges paths that are at the same point; keeps the order of first appearance.
+pub(crate) fn merge_paths(paths: Paths) -> Paths {
+    let mut out: Paths = Vec::with_capacity(paths.len());
+    for (st, flow) in paths {
+        match out
+            .iter_mut()
+            .find(|(o, f)| *f == flow && same_point(o, &st))
+        {
+            Some((o, _)) => join_into(o, st),
+            None => out.push((st, flow)),
+        }
+    }
+    out
+}
+
+fn same_point(a: &State, b: &State) -> bool {
+    a.positionals == b.positionals
+        && a.user == b.user
+        && a.cwd == b.cwd
+        && a.file == b.file
+        && a.calls == b.calls
+        && a.depth == b.depth
+        && a.subshell == b.subshell
+        && a.cond_depth == b.cond_depth
+        && a.errexit == b.errexit
+        && a.reexecs == b.reexecs
+        && a.frames.len() == b.frames.len()
+        && a.locals.len() == b.locals.len()
+        && a.stdout == b.stdout
+        && a.status == b.status
+        && a.background.len() == b.background.len()
+        && a.last_fg.as_ref().map(|r| &r.argv) == b.last_fg.as_ref().map(|r| &r.argv)
+        && a.funcs.len() == b.funcs.len()
+        && a.funcs.keys().all(|k| b.funcs.contains_key(k))
+}
+
+fn join_into(a: &mut State, b: State) {
+    let heavier_b = b.weight > a.weight;
+    a.weight += b.weight;
+    a.vars = join_vars(&a.vars, &b.vars);
+    a.assumptions.retain(|x| b.assumptions.contains(x));
+    if heavier_b {
+        a.reasons = b.reasons;
+    }
+    a.created.extend(b.created);
+    a.unset.retain(|n| b.unset.contains(n));
+    a.pending = None;
+}
+
+fn join_vars(a: &BTreeMap<String, Var>, b: &BTreeMap<String, Var>) -> BTreeMap<String, Var> {
+    let mut out = BTreeMap::new();
+    for name in a.keys().chain(b.keys()) {
+        if out.contains_key(name) {
+            continue;
+        }
+        let v = match (a.get(name), b.get(name)) {
+            (Some(x), Some(y)) if x == y => x.clone(),
+            (x, y) => {
+                let exported = x.is_some_and(|v| v.exported) || y.is_some_and(|v| v.exported);
+                let why = "differs between paths that were merged";
+                Var {
+                    value: VarValue::Scalar(Val::unknown(format!("${name}"), why)),
+                    exported,
+                }
+            }
+        };
+        out.insert(name.clone(), v);
+    }
+    out
+}
