@@ -52,6 +52,7 @@ pub fn analyze(inv: &Invocation, fs: &dyn ImageFs, limits: &Limits) -> Analysis 
         Err(e) => return failed(e.to_string()),
     };
     let mut it = Interp::new(fs, limits, inv, program, file.clone());
+    it.texts.insert(file.clone(), text.into());
     let st = initial_state(inv, &file);
     it.run_toplevel(st);
     let Interp {
@@ -117,7 +118,7 @@ fn initial_state(inv: &Invocation, file: &str) -> State {
         },
     };
     State {
-        vars,
+        vars: std::rc::Rc::new(vars),
         positionals: positionals.into_iter().map(Val::lit).collect(),
         arg0: Val::lit(arg0),
         funcs: Default::default(),
@@ -129,7 +130,7 @@ fn initial_state(inv: &Invocation, file: &str) -> State {
         user: inv.user.clone(),
         cwd: inv.cwd.clone(),
         weight: 1.0,
-        reasons: Vec::new(),
+        reasons: Default::default(),
         assumptions: Vec::new(),
         background: Vec::new(),
         last_fg: None,

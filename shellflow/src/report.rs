@@ -127,7 +127,7 @@ fn candidate(inv: &Invocation, st: &State, t: &Terminal) -> Candidate {
         .filter(|(k, v)| !inv.env.iter().any(|(ik, iv)| ik == k && iv == v))
         .cloned()
         .collect();
-    let mut reasons = st.reasons.clone();
+    let mut reasons = (*st.reasons).clone();
     let how = match t.how {
         EndKind::Exec => "execs",
         EndKind::FellOffEnd => "runs in the foreground, then the script ends without exec:",

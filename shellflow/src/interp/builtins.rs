@@ -235,9 +235,9 @@ impl Interp<'_> {
                     .filter(|n| !n.starts_with('-'))
                 {
                     if funcs {
-                        st.funcs.remove(&n);
+                        std::rc::Rc::make_mut(&mut st.funcs).remove(&n);
                     } else {
-                        st.vars.remove(&n);
+                        std::rc::Rc::make_mut(&mut st.vars).remove(&n);
                         st.unset.insert(n);
                     }
                 }
@@ -500,7 +500,7 @@ impl Interp<'_> {
             st.export(n);
         }
         if unexport {
-            if let Some(v) = st.vars.get_mut(n) {
+            if let Some(v) = std::rc::Rc::make_mut(&mut st.vars).get_mut(n) {
                 v.exported = false;
             }
         }

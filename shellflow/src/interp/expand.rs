@@ -228,7 +228,7 @@ impl Interp<'_> {
             ));
             return Val::unknown(format!("$({})", super::short(text)), "nesting limit");
         }
-        let prog = match parse::parse_program(&st.file, text) {
+        let prog = match self.parse_cached(&st.file.clone(), text) {
             Ok(p) => p,
             Err(_) => return Val::unknown(format!("$({})", super::short(text)), "unparsable"),
         };

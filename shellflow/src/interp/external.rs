@@ -208,13 +208,13 @@ impl Interp<'_> {
             return Vec::new();
         }
         let mut next = st.clone();
-        next.vars.retain(|_, v| v.exported);
+        std::rc::Rc::make_mut(&mut next.vars).retain(|_, v| v.exported);
         if let Some(home) = self.passwd_uid(user.uid).map(|e| e.home) {
             next.set("HOME", Val::lit(home));
             next.export("HOME");
         }
         next.positionals = args;
-        next.funcs.clear();
+        next.funcs = Default::default();
         next.locals.clear();
         next.frames.clear();
         next.file = self.script_path.clone();

@@ -52,7 +52,9 @@ fn same_point(a: &State, b: &State) -> bool {
 fn join_into(a: &mut State, b: State) {
     let heavier_b = b.weight > a.weight;
     a.weight += b.weight;
-    a.vars = join_vars(&a.vars, &b.vars);
+    if a.vars != b.vars {
+        a.vars = std::rc::Rc::new(join_vars(&a.vars, &b.vars));
+    }
     a.assumptions.retain(|x| b.assumptions.contains(x));
     if heavier_b {
         a.reasons = b.reasons;

@@ -22,6 +22,7 @@ mod params;
 mod source;
 pub mod state;
 
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use crate::api::{EndKind, ImageFs, Invocation, Limits, Location, User};
@@ -81,6 +82,13 @@ pub struct Interp<'a> {
     pub(crate) capped: bool,
     pub(crate) diagnostics: Vec<String>,
     pub(crate) endings: Vec<Ending>,
+    /// Source text of each parsed file, for condition snippets.
+    pub(crate) texts: HashMap<String, Rc<str>>,
+    /// Parsed programs by text (sourced files, `eval`, `$( )`), kept alive so that function
+    /// definitions inside them can be shared by address.
+    parsed: HashMap<String, Rc<ast::Program>>,
+    /// Function definitions shared between paths, by node address and file.
+    func_cache: HashMap<(usize, String), Rc<state::Func>>,
 }
 
 impl std::fmt::Debug for Interp<'_> {
@@ -110,6 +118,9 @@ impl<'a> Interp<'a> {
             capped: false,
             diagnostics: Vec::new(),
             endings: Vec::new(),
+            texts: HashMap::new(),
+            parsed: HashMap::new(),
+            func_cache: HashMap::new(),
         }
     }
 
@@ -215,6 +226,25 @@ impl<'a> Interp<'a> {
         paths
     }
 
+    /// The source text of a span, when the file's text is known.
+    pub(crate) fn snippet(&self, file: &str, span: Option<&parse::SourceSpan>) -> Option<String> {
+        let span = span?;
+        let text = self.texts.get(file)?;
+        text.get(span.start.index..span.end.index).map(str::to_string)
+    }
+
+    /// Parses `text` once per analysis (programs stay alive for the whole analysis).
+    pub(crate) fn parse_cached(&mut self, file: &str, text: &str) -> Result<Rc<ast::Program>, parse::ParseError> {
+        if let Some(p) = self.parsed.get(text) {
+            return Ok(Rc::clone(p));
+        }
+        let p = Rc::new(parse::parse_program(file, text)?);
+        if self.parsed.len() < 4096 {
+            self.parsed.insert(text.to_string(), Rc::clone(&p));
+        }
+        Ok(p)
+    }
+
     /// Counts one step; false once the step cap is exceeded.
     pub(crate) fn step(&mut self) -> bool {
         self.steps += 1;
@@ -249,7 +279,7 @@ impl<'a> Interp<'a> {
     fn run_andor(&mut self, st: State, list: &ast::AndOrList) -> Paths {
         let n = list.additional.len();
         let mut paths = self.run_pipe_in(st, &list.first, n > 0);
-        let mut prev = list.first.to_string();
+        let mut prev = &list.first;
         for (i, next) in list.additional.iter().enumerate() {
             let (want_ok, pipe) = match next {
                 ast::AndOr::And(p) => (true, p),
@@ -261,14 +291,14 @@ impl<'a> Interp<'a> {
                     out.push((s, flow));
                     continue;
                 }
-                let (yes, no) = self.branch(s, &prev, None);
+                let (yes, no) = self.branch(s, &|| prev.to_string(), None);
                 let (run, skip) = if want_ok { (yes, no) } else { (no, yes) };
                 out.extend(skip.into_iter().map(|s| (s, Flow::Normal)));
                 for s in run {
                     out.extend(self.run_pipe_in(s, pipe, i + 1 < n));
                 }
             }
-            prev = pipe.to_string();
+            prev = pipe;
             paths = self.bound(out);
         }
         paths
@@ -292,7 +322,7 @@ impl<'a> Interp<'a> {
     pub(crate) fn branch(
         &mut self,
         mut st: State,
-        what: &str,
+        what: &dyn Fn() -> String,
         location: Option<Location>,
     ) -> (Vec<State>, Vec<State>) {
         match st.status.clone() {
@@ -305,6 +335,8 @@ impl<'a> Interp<'a> {
                 (vec![], vec![st])
             }
             Status::Unknown(why) => {
+                let what = what();
+                let what = what.as_str();
                 st.weight /= 2.0;
                 let refine = st.pending.take();
                 let mut no = st.clone();
@@ -385,7 +417,7 @@ impl<'a> Interp<'a> {
     ) -> (Status, Option<Val>) {
         let mut sub = st.clone();
         sub.subshell += 1;
-        sub.reasons.clear();
+        sub.reasons = Default::default();
         let paths = f(self, sub);
         merge_outcomes(&paths)
     }
@@ -402,11 +434,13 @@ impl<'a> Interp<'a> {
             }
             ast::Command::Function(def) => {
                 let mut st = st;
-                let func = state::Func {
-                    body: def.body.clone(),
-                    file: st.file.clone(),
-                };
-                st.funcs.insert(def.fname.value.clone(), Rc::new(func));
+                let key = (std::ptr::from_ref(def) as usize, st.file.clone());
+                let func = self
+                    .func_cache
+                    .entry(key)
+                    .or_insert_with(|| Rc::new(state::Func { body: def.body.clone(), file: st.file.clone() }))
+                    .clone();
+                Rc::make_mut(&mut st.funcs).insert(def.fname.value.clone(), func);
                 st.status = Status::OK;
                 vec![(st, Flow::Normal)]
             }

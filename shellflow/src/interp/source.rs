@@ -7,7 +7,7 @@
 use std::rc::Rc;
 
 use crate::memfs::normalize;
-use crate::parse::{self, ast};
+use crate::parse::ast;
 use crate::value::Val;
 
 use super::state::{Frame, State, Status};
@@ -54,7 +54,7 @@ impl Interp<'_> {
             return vec![(st, Flow::Normal)];
         }
         let prog = match self.read_script(&path) {
-            Ok(p) => Rc::new(p),
+            Ok(p) => p,
             Err(msg) => {
                 self.diag(msg);
                 st.status = Status::FAIL;
@@ -99,7 +99,7 @@ impl Interp<'_> {
     }
 
     /// Reads and parses a script from the image.
-    pub(crate) fn read_script(&self, path: &str) -> Result<ast::Program, String> {
+    pub(crate) fn read_script(&mut self, path: &str) -> Result<Rc<ast::Program>, String> {
         if let Some(meta) = self.fs.stat(path) {
             if meta.size > self.limits.max_file_bytes {
                 return Err(format!("{path}: {} bytes exceed the read limit", meta.size));
@@ -107,7 +107,10 @@ impl Interp<'_> {
         }
         let bytes = self.fs.read_file(path).map_err(|e| e.to_string())?;
         let text = String::from_utf8_lossy(&bytes);
-        parse::parse_program(path, &text).map_err(|e| e.to_string())
+        let text = text.into_owned();
+        let prog = self.parse_cached(path, &text).map_err(|e| e.to_string())?;
+        self.texts.insert(path.to_string(), text.into());
+        Ok(prog)
     }
 
     pub(super) fn builtin_eval(&mut self, mut st: State, rest: &[Val]) -> Paths {
@@ -127,7 +130,7 @@ impl Interp<'_> {
             ));
             return vec![(st, Flow::Normal)];
         }
-        let prog = match parse::parse_program(&st.file, &text) {
+        let prog = match self.parse_cached(&st.file.clone(), &text) {
             Ok(p) => p,
             Err(e) => {
                 self.diag(e.to_string());

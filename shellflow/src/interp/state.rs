@@ -99,13 +99,13 @@ pub struct Frame {
 #[derive(Debug, Clone)]
 pub struct State {
     /// Variables.
-    pub vars: BTreeMap<String, Var>,
+    pub vars: Rc<BTreeMap<String, Var>>,
     /// `$1…`.
     pub positionals: Vec<Val>,
     /// `$0`.
     pub arg0: Val,
     /// Functions.
-    pub funcs: HashMap<String, Rc<Func>>,
+    pub funcs: Rc<HashMap<String, Rc<Func>>>,
     /// Saved values for `local`, one frame per active call.
     pub locals: Vec<Vec<(String, Option<Var>)>>,
     /// Call stack (innermost last).
@@ -123,7 +123,7 @@ pub struct State {
     /// Probability weight of the path.
     pub weight: f64,
     /// Evidence.
-    pub reasons: Vec<Reason>,
+    pub reasons: Rc<Vec<Reason>>,
     /// Run-time assumptions.
     pub assumptions: Vec<String>,
     /// Commands started with `&`.
@@ -217,15 +217,15 @@ impl State {
     pub fn set_value(&mut self, name: &str, value: VarValue) {
         let exported = self.vars.get(name).is_some_and(|v| v.exported);
         self.unset.remove(name);
-        self.vars.insert(name.to_string(), Var { value, exported });
+        Rc::make_mut(&mut self.vars).insert(name.to_string(), Var { value, exported });
     }
 
     /// Marks a variable exported (creating it empty-unset when missing).
     pub fn export(&mut self, name: &str) {
-        if let Some(v) = self.vars.get_mut(name) {
+        if let Some(v) = Rc::make_mut(&mut self.vars).get_mut(name) {
             v.exported = true;
         } else {
-            self.vars.insert(
+            Rc::make_mut(&mut self.vars).insert(
                 name.to_string(),
                 Var {
                     value: VarValue::Scalar(Val::default()),
@@ -248,7 +248,7 @@ impl State {
     /// Adds a reason.
     pub fn reason(&mut self, message: String, location: Option<Location>) {
         if self.reasons.len() < 200 {
-            self.reasons.push(Reason { message, location });
+            Rc::make_mut(&mut self.reasons).push(Reason { message, location });
         }
     }
 
