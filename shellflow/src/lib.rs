@@ -52,8 +52,9 @@ pub fn analyze(inv: &Invocation, fs: &dyn ImageFs, limits: &Limits) -> Analysis 
         Err(e) => return failed(e.to_string()),
     };
     let mut it = Interp::new(fs, limits, inv, program, file.clone());
+    let mut st = initial_state(inv, &file);
+    st.errexit = shebang_sets_errexit(&text);
     it.texts.insert(file.clone(), text.into());
-    let st = initial_state(inv, &file);
     it.run_toplevel(st);
     let Interp {
         endings,
@@ -91,6 +92,16 @@ fn read_text(fs: &dyn ImageFs, path: &str, limits: &Limits) -> Result<String, St
     }
     let bytes = fs.read_file(path).map_err(|e| e.to_string())?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// `#!/bin/bash -e`, `#! /bin/sh -eu`: options on the shebang line apply to the script.
+fn shebang_sets_errexit(text: &str) -> bool {
+    let Some(line) = text.lines().next().and_then(|l| l.strip_prefix("#!")) else {
+        return false;
+    };
+    line.split_whitespace()
+        .skip(1)
+        .any(|w| w.starts_with('-') && !w.starts_with("--") && w.contains('e'))
 }
 
 fn failed(msg: String) -> Analysis {

@@ -54,7 +54,11 @@ impl Interp<'_> {
     /// Runs a condition list and splits its paths into (true, false), with reasons.
     fn run_cond(&mut self, st: State, cond: &ast::CompoundList) -> (Vec<State>, Vec<State>, Paths) {
         let span = ast::SourceLocation::location(cond);
-        let text = short(&self.snippet(&st.file, span.as_ref()).unwrap_or_else(|| cond.to_string()));
+        let text = short(
+            &self
+                .snippet(&st.file, span.as_ref())
+                .unwrap_or_else(|| cond.to_string()),
+        );
         let location = self.loc(&st, span);
         let mut st = st;
         st.cond_depth += 1;

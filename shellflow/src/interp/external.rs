@@ -97,13 +97,12 @@ impl Interp<'_> {
             }
             return vec![(st, Flow::Normal)];
         }
-        if !name.is_empty() && self.resolve_command(&st, &name).is_none() {
+        let missing = !name.is_empty() && self.resolve_command(&st, &name).is_none();
+        if missing {
             self.diag(format!(
                 "{}: `{name}` is not found in the image (PATH)",
                 location_text(&st, &location)
             ));
-            st.status = Status::Unknown(format!("`{name}` is not in the image's PATH"));
-            return vec![(st, Flow::Normal)];
         }
         self.side_effects(&mut st, &base, &argv[1..]);
         if let Some(buf) = st.stdout.as_mut() {
@@ -113,7 +112,9 @@ impl Interp<'_> {
             ));
         }
         let side = SIDE_WORK.contains(&base.as_str());
-        st.status = if side {
+        st.status = if missing {
+            Status::Unknown(format!("`{name}` is not in the image's PATH"))
+        } else if side {
             Status::OK
         } else {
             Status::Unknown(format!(

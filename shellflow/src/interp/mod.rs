@@ -230,11 +230,16 @@ impl<'a> Interp<'a> {
     pub(crate) fn snippet(&self, file: &str, span: Option<&parse::SourceSpan>) -> Option<String> {
         let span = span?;
         let text = self.texts.get(file)?;
-        text.get(span.start.index..span.end.index).map(str::to_string)
+        text.get(span.start.index..span.end.index)
+            .map(str::to_string)
     }
 
     /// Parses `text` once per analysis (programs stay alive for the whole analysis).
-    pub(crate) fn parse_cached(&mut self, file: &str, text: &str) -> Result<Rc<ast::Program>, parse::ParseError> {
+    pub(crate) fn parse_cached(
+        &mut self,
+        file: &str,
+        text: &str,
+    ) -> Result<Rc<ast::Program>, parse::ParseError> {
         if let Some(p) = self.parsed.get(text) {
             return Ok(Rc::clone(p));
         }
@@ -438,7 +443,12 @@ impl<'a> Interp<'a> {
                 let func = self
                     .func_cache
                     .entry(key)
-                    .or_insert_with(|| Rc::new(state::Func { body: def.body.clone(), file: st.file.clone() }))
+                    .or_insert_with(|| {
+                        Rc::new(state::Func {
+                            body: def.body.clone(),
+                            file: st.file.clone(),
+                        })
+                    })
                     .clone();
                 Rc::make_mut(&mut st.funcs).insert(def.fname.value.clone(), func);
                 st.status = Status::OK;
