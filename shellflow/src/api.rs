@@ -69,8 +69,9 @@ pub struct FileStat {
 }
 
 /// The image's filesystem as shellflow sees it. Paths are absolute; the implementation
-/// confines them to the image root and bounds reads.
-pub trait ImageFs {
+/// confines them to the image root and bounds reads. `Sync` because the analysis runs on a
+/// thread of its own (with a stack deep enough for hostile nesting).
+pub trait ImageFs: Sync {
     /// Whole content of a regular file.
     fn read_file(&self, path: &str) -> Result<Vec<u8>, FsError>;
     /// Metadata of a path, following symlinks; `None` when it does not exist.
@@ -200,7 +201,7 @@ impl Default for Limits {
             max_paths: 64,
             max_unroll: 8,
             max_source_depth: 8,
-            max_call_depth: 64,
+            max_call_depth: 32,
             max_steps: 50_000,
             max_file_bytes: 1 << 20,
         }
@@ -282,4 +283,6 @@ pub struct Analysis {
     pub diagnostics: Vec<String>,
     /// Whether any limit was hit.
     pub capped: bool,
+    /// Commands evaluated over all paths (at most `Limits::max_steps` + 1).
+    pub steps: usize,
 }

@@ -38,8 +38,30 @@ use interp::state::{State, Status};
 use interp::Interp;
 use value::Val;
 
+/// Stack for the analysis thread: nesting is bounded by `Limits`, this makes the bound safe.
+const STACK_BYTES: usize = 256 << 20;
+
 /// Analyses one run of a script: what it ends up running, as whom, and why.
+///
+/// Runs on a scoped thread with a large stack so that deeply nested (hostile) scripts hit the
+/// caps in [`Limits`] rather than the stack; falls back to the caller's thread if a thread
+/// cannot be started.
 pub fn analyze(inv: &Invocation, fs: &dyn ImageFs, limits: &Limits) -> Analysis {
+    std::thread::scope(|scope| {
+        let worker = std::thread::Builder::new()
+            .name("shellflow".into())
+            .stack_size(STACK_BYTES)
+            .spawn_scoped(scope, || analyze_here(inv, fs, limits));
+        match worker {
+            Ok(handle) => handle
+                .join()
+                .unwrap_or_else(|_| failed("shellflow: analysis panicked".into())),
+            Err(_) => analyze_here(inv, fs, limits),
+        }
+    })
+}
+
+fn analyze_here(inv: &Invocation, fs: &dyn ImageFs, limits: &Limits) -> Analysis {
     let (file, text) = match &inv.script {
         Script::File { path, .. } => match read_text(fs, path, limits) {
             Ok(t) => (path.clone(), t),
@@ -60,9 +82,10 @@ pub fn analyze(inv: &Invocation, fs: &dyn ImageFs, limits: &Limits) -> Analysis 
         endings,
         diagnostics,
         capped,
+        steps,
         ..
     } = it;
-    report::build(inv, endings, diagnostics, capped)
+    report::build(inv, endings, diagnostics, capped, steps)
 }
 
 /// Finds `name` in the directories of `path_var` (a `PATH` value): the first entry that
@@ -109,6 +132,7 @@ fn failed(msg: String) -> Analysis {
         candidates: Vec::new(),
         diagnostics: vec![msg],
         capped: false,
+        steps: 0,
     }
 }
 

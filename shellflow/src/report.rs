@@ -16,6 +16,7 @@ pub(crate) fn build(
     endings: Vec<Ending>,
     mut diagnostics: Vec<String>,
     capped: bool,
+    steps: usize,
 ) -> Analysis {
     let mut cands: Vec<(f64, Candidate)> = Vec::new();
     let mut silent = 0usize;
@@ -84,6 +85,7 @@ pub(crate) fn build(
         candidates: out,
         diagnostics,
         capped,
+        steps,
     }
 }
 
