@@ -51,7 +51,8 @@ fn main() {
     let fs = MemFs::new()
         .file("/etc/passwd", passwd, 0o644)
         .file("/entry.sh", &script, 0o755)
-        .file("/explode.sh", &explode(20), 0o755)
+        .file("/explode.sh", &explode(20, false), 0o755)
+        .file("/explode-argv.sh", &explode(20, true), 0o755)
         .exe("/usr/local/bin/gosu")
         .exe("/usr/local/bin/postgres")
         .exe("/usr/local/bin/server");

@@ -166,7 +166,7 @@ fn initial_state(inv: &Invocation, file: &str) -> State {
         cwd: inv.cwd.clone(),
         weight: 1.0,
         reasons: Default::default(),
-        assumptions: Vec::new(),
+        assumptions: Default::default(),
         background: Vec::new(),
         last_fg: None,
         created: Default::default(),

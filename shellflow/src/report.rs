@@ -154,6 +154,6 @@ fn candidate(inv: &Invocation, st: &State, t: &Terminal) -> Candidate {
         confidence: 0.0,
         how: t.how,
         reasons,
-        assumptions: st.assumptions.clone(),
+        assumptions: (*st.assumptions).clone(),
     }
 }

@@ -168,6 +168,9 @@ proptest! {
         for c in &a.candidates {
             prop_assert!(c.confidence >= 0.0 && c.confidence <= 1.0);
             prop_assert_eq!(c.argv.len(), c.unknown.len());
+            if let Some(inner) = &c.inner_argv {
+                prop_assert!(c.argv.ends_with(inner));
+            }
         }
     }
 

@@ -56,7 +56,17 @@ impl Interp<'_> {
     }
 
     fn expand(&mut self, st: &mut State, text: &str, mode: Mode) -> Vec<Val> {
-        match parse::parse_word(text) {
+        let parsed = match self.words.get(text) {
+            Some(p) => Ok(std::rc::Rc::clone(p)),
+            None => parse::parse_word(text).map(|p| {
+                let p = std::rc::Rc::new(p);
+                if self.words.len() < 65_536 {
+                    self.words.insert(text.to_string(), std::rc::Rc::clone(&p));
+                }
+                p
+            }),
+        };
+        match parsed {
             Ok(pieces) => {
                 let mut out = Fields::default();
                 self.pieces(st, &pieces, false, mode, &mut out);

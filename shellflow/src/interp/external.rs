@@ -325,7 +325,7 @@ impl Interp<'_> {
     }
 
     /// Where a command name leads: a builtin or function name, or a path in the image.
-    pub(crate) fn resolve_command(&self, st: &State, name: &str) -> Option<String> {
+    pub(crate) fn resolve_command(&mut self, st: &State, name: &str) -> Option<String> {
         const BUILTINS: &[&str] = &[
             ":", "true", "false", "set", "shift", "export", "local", "declare", "typeset",
             "readonly", "unset", "source", ".", "eval", "exec", "exit", "return", "cd", "test",
@@ -347,7 +347,13 @@ impl Interp<'_> {
             .get("PATH")
             .and_then(|v| v.scalar().known())
             .unwrap_or_else(|| crate::api::DEFAULT_PATH.into());
-        crate::lookup_path(self.fs, &path, name, true)
+        let key = (path, name.to_string());
+        if let Some(hit) = self.resolved.get(&key) {
+            return hit.clone();
+        }
+        let hit = crate::lookup_path(self.fs, &key.0, name, true);
+        self.resolved.insert(key, hit.clone());
+        hit
     }
 
     /// Reads an image file for `cat`/`$(< f)`.

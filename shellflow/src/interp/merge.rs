@@ -55,7 +55,9 @@ fn join_into(a: &mut State, b: State) {
     if a.vars != b.vars {
         a.vars = std::rc::Rc::new(join_vars(&a.vars, &b.vars));
     }
-    a.assumptions.retain(|x| b.assumptions.contains(x));
+    if a.assumptions != b.assumptions {
+        std::rc::Rc::make_mut(&mut a.assumptions).retain(|x| b.assumptions.contains(x));
+    }
     if heavier_b {
         a.reasons = b.reasons;
     }

@@ -87,6 +87,10 @@ pub struct Interp<'a> {
     /// Parsed programs by text (sourced files, `eval`, `$( )`), kept alive so that function
     /// definitions inside them can be shared by address.
     parsed: HashMap<String, Rc<ast::Program>>,
+    /// Parsed words by text.
+    pub(crate) words: HashMap<String, Rc<Vec<parse::WordPieceWithSource>>>,
+    /// Command resolution by (PATH, name).
+    pub(crate) resolved: HashMap<(String, String), Option<String>>,
     /// Function definitions shared between paths, by node address and file.
     func_cache: HashMap<(usize, String), Rc<state::Func>>,
 }
@@ -121,6 +125,8 @@ impl<'a> Interp<'a> {
             texts: HashMap::new(),
             parsed: HashMap::new(),
             func_cache: HashMap::new(),
+            words: HashMap::new(),
+            resolved: HashMap::new(),
         }
     }
 
@@ -211,7 +217,7 @@ impl<'a> Interp<'a> {
     /// Keeps the number of paths bounded: merges paths at the same point under pressure,
     /// then drops the lightest beyond `max_paths`.
     pub(crate) fn bound(&mut self, mut paths: Paths) -> Paths {
-        if paths.len() > (self.limits.max_paths / 4).max(2) {
+        if paths.len() > (self.limits.max_paths / 8).max(2) {
             paths = merge::merge_paths(paths);
         }
         if paths.len() > self.limits.max_paths {

@@ -125,7 +125,7 @@ pub struct State {
     /// Evidence.
     pub reasons: Rc<Vec<Reason>>,
     /// Run-time assumptions.
-    pub assumptions: Vec<String>,
+    pub assumptions: Rc<Vec<String>>,
     /// Commands started with `&`.
     pub background: Vec<Recorded>,
     /// Last foreground external command.
@@ -255,7 +255,7 @@ impl State {
     /// Adds an assumption once.
     pub fn assume(&mut self, a: String) {
         if !self.assumptions.contains(&a) && self.assumptions.len() < 100 {
-            self.assumptions.push(a);
+            Rc::make_mut(&mut self.assumptions).push(a);
         }
     }
 
