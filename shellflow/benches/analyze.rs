@@ -22,12 +22,17 @@ fn long_script(lines: usize) -> String {
     s
 }
 
-fn explode(n: usize) -> String {
+/// `n` independent unknown `if`s; with `argv` each one changes the arguments, so paths
+/// cannot be merged and the path cap must stop the explosion.
+fn explode(n: usize, argv: bool) -> String {
     let mut s = String::from("#!/bin/sh\n");
     for i in 0..n {
-        s.push_str(&format!(
-            "if [ -n \"$UNSET_{i}\" ]; then A{i}=1; else A{i}=2; fi\n"
-        ));
+        let body = if argv {
+            format!("set -- \"$@\" a{i}")
+        } else {
+            format!("A{i}=1; else A{i}=2")
+        };
+        s.push_str(&format!("if [ -n \"$UNSET_{i}\" ]; then {body}; fi\n"));
     }
     s.push_str("exec server \"$@\"\n");
     s
