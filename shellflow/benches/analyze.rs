@@ -9,16 +9,18 @@ use shellflow::{analyze, Invocation, Limits, MemFs};
 /// A long entrypoint in the style of the official images: helpers, defaults, a root check,
 /// a re-exec under gosu, and side work repeated to reach `lines` lines.
 fn long_script(lines: usize) -> String {
-    let mut s = String::from("#!/bin/bash\nset -Eeo pipefail\n");
-    s.push_str(include_str!("../tests/corpus/postgres-entrypoint.sh"));
-    // Strip the final dispatch, add filler helpers, then dispatch again.
+    let main = include_str!("../tests/corpus/postgres-entrypoint.sh");
+    // Filler helpers run before the final dispatch, so every line is analysed.
+    let (body, dispatch) = main.split_at(main.rfind("if ! _is_sourced").unwrap_or(main.len()));
+    let mut s = String::from(body);
     let mut i = 0;
-    while s.lines().count() < lines - 4 {
+    while s.lines().count() + dispatch.lines().count() < lines {
         s.push_str(&format!(
             "helper_{i}() {{\n\tlocal v=\"${{1:-default_{i}}}\"\n\t: \"${{CFG_{i}:=$v}}\"\n\tif [ \"$CFG_{i}\" = 'x' ]; then echo x; fi\n\tmkdir -p \"/tmp/d{i}\"\n}}\nhelper_{i} value\n"
         ));
         i += 1;
     }
+    s.push_str(dispatch);
     s
 }
 
@@ -72,18 +74,30 @@ fn main() {
         .first()
         .map(|c| (c.argv.clone(), c.user.display()));
     let t = median(|| drop(analyze(&inv, &fs, &limits)), 21);
+    let tp = median(
+        || drop(shellflow::parse::parse_program("/entry.sh", &script)),
+        21,
+    );
+    println!("parse only: median {tp:?}");
     println!(
-        "long script: {} lines, median {:?}, best {:?}",
+        "long script: {} lines, median {t:?}, {} steps, {} candidates, best {best:?}",
         script.lines().count(),
-        t,
-        best
+        a.steps,
+        a.candidates.len()
     );
-
-    let inv = Invocation::file("/explode.sh", &[]);
-    let a = analyze(&inv, &fs, &limits);
-    let t = median(|| drop(analyze(&inv, &fs, &limits)), 11);
-    println!(
-        "explosion (20 unknown ifs): median {:?}, capped {}, diagnostics {:?}",
-        t, a.capped, a.diagnostics
-    );
+    for (path, what) in [
+        ("/explode.sh", "variables"),
+        ("/explode-argv.sh", "arguments"),
+    ] {
+        let inv = Invocation::file(path, &[]);
+        let a = analyze(&inv, &fs, &limits);
+        let t = median(|| drop(analyze(&inv, &fs, &limits)), 11);
+        println!(
+            "explosion (20 unknown ifs changing {what}): median {t:?}, {} steps, capped {}, {} candidates, diagnostics {:?}",
+            a.steps,
+            a.capped,
+            a.candidates.len(),
+            a.diagnostics
+        );
+    }
 }

@@ -1,11 +1,27 @@
 //! shellflow: follows a container entrypoint shell script to the command it really execs,
 //! as which user, and why.
 //!
-//! The caller hands an [`Invocation`] (script, args, env, user, cwd, dialect) and an
+//! The caller hands an [`Invocation`] (script, args, env, user, cwd, dialect, volumes) and an
 //! [`ImageFs`] to read the image; [`analyze`] parses the script (`parse`, over
-//! `brush-parser`), runs an abstract interpreter over it (`interp`) that *records* external
-//! commands instead of running them, and returns ranked [`Candidate`]s with `file:line`
-//! reasons and the run-time assumptions each rests on.
+//! `brush-parser`), runs an abstract interpreter over it that *records* external commands
+//! instead of running them, and returns ranked [`Candidate`]s with `file:line` reasons and the
+//! run-time assumptions each rests on.
+//!
+//! # Reading the result
+//!
+//! * `candidates[0]` is the best guess; the rest are alternates (other branches that depend on
+//!   the run, background children of a supervisor-shaped script).
+//! * [`EndKind::Exec`]: the script `exec`s the command. [`EndKind::FellOffEnd`]: the last
+//!   foreground command, with the shell left as its parent (apply the "no exec" penalty).
+//!   [`EndKind::Background`]: started with `&`; several of them are a supervisor shape
+//!   (a diagnostic says so).
+//! * Privilege droppers: when the script execs `gosu U cmd…` (or `su-exec`, `setpriv --reuid`,
+//!   `chpst -u`, `s6-setuidgid`, `runuser -u`, `su … -c`), `argv` holds the whole command
+//!   including the dropper, `inner_argv` the command the dropper runs, and `user` is already
+//!   the dropper's target user (looked up in the image's `/etc/passwd`). When the dropper
+//!   re-executes the script itself (`exec gosu postgres "$BASH_SOURCE" "$@"`), shellflow runs a
+//!   second pass as that user and reports what the second pass execs.
+//! * Unknown words are rendered `<$VAR: reason>` and flagged in `unknown`.
 //!
 //! It does no I/O of its own and never runs anything. It does not classify or resolve the
 //! terminal command beyond PATH (the caller's reducer does), and does not model signals, job
@@ -21,12 +37,12 @@
 //! ```
 
 mod api;
-pub mod interp;
+mod interp;
 mod memfs;
 pub mod parse;
-pub mod pattern;
+mod pattern;
 mod report;
-pub mod value;
+mod value;
 
 pub use api::{
     Analysis, Candidate, Dialect, EndKind, FileKind, FileStat, FsError, ImageFs, Invocation,

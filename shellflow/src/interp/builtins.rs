@@ -36,7 +36,10 @@ impl Interp<'_> {
         if !self.step() {
             return Vec::new();
         }
-        let location = self.loc(&st, ast::SourceLocation::location(sc));
+        let location = first_line(sc).map(|line| crate::api::Location {
+            file: st.file.clone(),
+            line,
+        });
         let mut assigns = Vec::new();
         let mut redirects = Vec::new();
         let mut items: Vec<&ast::CommandPrefixOrSuffixItem> = Vec::new();
@@ -603,6 +606,21 @@ impl Interp<'_> {
         st.status = Status::from_bool(ok);
         Ok(vec![(st, Flow::Normal)])
     }
+}
+
+/// The line a simple command starts on (cheaper than its full span).
+fn first_line(sc: &ast::SimpleCommand) -> Option<usize> {
+    if let Some(l) = sc.word_or_name.as_ref().and_then(|w| w.loc.as_ref()) {
+        return Some(l.start.line);
+    }
+    sc.prefix
+        .iter()
+        .flat_map(|p| p.0.iter())
+        .find_map(|it| match it {
+            ast::CommandPrefixOrSuffixItem::AssignmentWord(a, _) => Some(a.loc.start.line),
+            ast::CommandPrefixOrSuffixItem::Word(w) => w.loc.as_ref().map(|l| l.start.line),
+            _ => None,
+        })
 }
 
 /// Expanded fields of arguments (assignments rendered as `name=value`).

@@ -6,26 +6,59 @@
 //! Paths at different points (different positionals, user, or call depth) are never merged,
 //! so the command words that decide the terminal stay exact whenever they can.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash, Hasher};
 
 use crate::value::Val;
 
 use super::state::{State, Var, VarValue};
-use super::Paths;
+use super::{Flow, Paths};
 
 /// Merges paths that are at the same point; keeps the order of first appearance.
 pub(crate) fn merge_paths(paths: Paths) -> Paths {
     let mut out: Paths = Vec::with_capacity(paths.len());
+    let mut by_key: HashMap<u64, Vec<usize>> = HashMap::new();
     for (st, flow) in paths {
-        match out
-            .iter_mut()
-            .find(|(o, f)| *f == flow && same_point(o, &st))
-        {
-            Some((o, _)) => join_into(o, st),
-            None => out.push((st, flow)),
+        let slots = by_key.entry(point_key(&st, flow)).or_default();
+        let hit = slots
+            .iter()
+            .copied()
+            .find(|&i| out[i].1 == flow && same_point(&out[i].0, &st));
+        match hit {
+            Some(i) => join_into(&mut out[i].0, st),
+            None => {
+                slots.push(out.len());
+                out.push((st, flow));
+            }
         }
     }
     out
+}
+
+/// A hash of what must be equal for two paths to merge (cheap pre-filter).
+fn point_key(st: &State, flow: Flow) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    st.positionals.hash(&mut h);
+    (
+        st.user.uid,
+        st.calls,
+        st.depth,
+        st.subshell,
+        st.cond_depth,
+        st.errexit,
+        st.reexecs,
+    )
+        .hash(&mut h);
+    (
+        st.frames.len(),
+        st.locals.len(),
+        st.background.len(),
+        st.funcs.len(),
+    )
+        .hash(&mut h);
+    st.file.hash(&mut h);
+    std::mem::discriminant(&flow).hash(&mut h);
+    h.finish()
 }
 
 fn same_point(a: &State, b: &State) -> bool {
@@ -52,7 +85,7 @@ fn same_point(a: &State, b: &State) -> bool {
 fn join_into(a: &mut State, b: State) {
     let heavier_b = b.weight > a.weight;
     a.weight += b.weight;
-    if a.vars != b.vars {
+    if !std::rc::Rc::ptr_eq(&a.vars, &b.vars) && a.vars != b.vars {
         a.vars = std::rc::Rc::new(join_vars(&a.vars, &b.vars));
     }
     if a.assumptions != b.assumptions {

@@ -206,7 +206,14 @@ impl<'a> Interp<'a> {
         let mut out = Vec::with_capacity(paths.len());
         for (st, flow) in paths {
             if flow == Flow::Normal {
-                out.extend(f(self, st));
+                for (s, fl) in f(self, st) {
+                    if fl == Flow::Exit && s.subshell == 0 {
+                        // The script is over on this path: record it now, do not carry it.
+                        self.end_path(s, fl);
+                    } else {
+                        out.push((s, fl));
+                    }
+                }
             } else {
                 out.push((st, flow));
             }
@@ -217,7 +224,7 @@ impl<'a> Interp<'a> {
     /// Keeps the number of paths bounded: merges paths at the same point under pressure,
     /// then drops the lightest beyond `max_paths`.
     pub(crate) fn bound(&mut self, mut paths: Paths) -> Paths {
-        if paths.len() > (self.limits.max_paths / 8).max(2) {
+        if paths.len() > (self.limits.max_paths / 16).max(2) {
             paths = merge::merge_paths(paths);
         }
         if paths.len() > self.limits.max_paths {
