@@ -86,7 +86,7 @@ fn join_into(a: &mut State, b: State) {
     let heavier_b = b.weight > a.weight;
     a.weight += b.weight;
     if !std::rc::Rc::ptr_eq(&a.vars, &b.vars) && a.vars != b.vars {
-        a.vars = std::rc::Rc::new(join_vars(&a.vars, &b.vars));
+        join_vars(std::rc::Rc::make_mut(&mut a.vars), &b.vars);
     }
     if a.assumptions != b.assumptions {
         std::rc::Rc::make_mut(&mut a.assumptions).retain(|x| b.assumptions.contains(x));
@@ -99,24 +99,23 @@ fn join_into(a: &mut State, b: State) {
     a.pending = None;
 }
 
-fn join_vars(a: &BTreeMap<String, Var>, b: &BTreeMap<String, Var>) -> BTreeMap<String, Var> {
-    let mut out = BTreeMap::new();
-    for name in a.keys().chain(b.keys()) {
-        if out.contains_key(name) {
-            continue;
+fn join_vars(a: &mut BTreeMap<String, Var>, b: &BTreeMap<String, Var>) {
+    let differ = |name: &str, exported: bool| Var {
+        value: VarValue::Scalar(Val::unknown(
+            format!("${name}"),
+            "differs between paths that were merged",
+        )),
+        exported,
+    };
+    for (name, v) in a.iter_mut() {
+        match b.get(name) {
+            Some(w) if w == v => {}
+            other => *v = differ(name, v.exported || other.is_some_and(|w| w.exported)),
         }
-        let v = match (a.get(name), b.get(name)) {
-            (Some(x), Some(y)) if x == y => x.clone(),
-            (x, y) => {
-                let exported = x.is_some_and(|v| v.exported) || y.is_some_and(|v| v.exported);
-                let why = "differs between paths that were merged";
-                Var {
-                    value: VarValue::Scalar(Val::unknown(format!("${name}"), why)),
-                    exported,
-                }
-            }
-        };
-        out.insert(name.clone(), v);
     }
-    out
+    for (name, w) in b {
+        if !a.contains_key(name) {
+            a.insert(name.clone(), differ(name, w.exported));
+        }
+    }
 }
