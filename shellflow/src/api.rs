@@ -254,7 +254,8 @@ pub struct Candidate {
     /// Per word of `argv`: true when the word is not known statically.
     pub unknown: Vec<bool>,
     /// When `argv` starts with a privilege dropper: the command it runs, after the dropper's
-    /// own arguments. `user` is already the dropper's target user.
+    /// own arguments (always a suffix of `argv`). `user` is already the dropper's target user.
+    /// For `su USER -c STRING` it is `[STRING]`, a command line to analyse as `sh -c`.
     pub inner_argv: Option<Vec<String>>,
     /// The user the command runs as.
     pub user: User,

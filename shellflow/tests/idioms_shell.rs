@@ -160,6 +160,21 @@ fn idiom_07_privilege_droppers_set_the_user() {
 }
 
 #[test]
+fn idiom_07_su_runs_a_command_line_for_child_commands() {
+    let a = common::run_in(
+        common::image(),
+        "su -p postgres -c 'pg_ctl start'\nexec su postgres -s /bin/sh -c 'exec postgres -D /data'",
+        &common::inv(&[], &[], &root()),
+    );
+    let best = &a.candidates[0];
+    assert_eq!(best.user.display(), "postgres");
+    assert_eq!(
+        best.inner_argv.as_deref(),
+        Some(&["exec postgres -D /data".to_string()][..])
+    );
+}
+
+#[test]
 fn idiom_08_re_executing_the_script_under_a_dropper_runs_a_second_pass() {
     let scripts = [
         "#!/bin/bash\nset -e\nif [ \"$1\" = 'postgres' ] && [ \"$(id -u)\" = '0' ]; then\n  chown -R postgres /var/lib/postgresql/data\n  exec gosu postgres \"$BASH_SOURCE\" \"$@\"\nfi\nexec \"$@\"",

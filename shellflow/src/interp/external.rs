@@ -255,7 +255,8 @@ impl Interp<'_> {
                     .flatten()
                     .find(|x| !x.starts_with('-'))?
                     .clone();
-                (user, c)
+                // The dropped command is the `-c` string (a shell command line).
+                (user, c + 1)
             }
             _ => return None,
         };
