@@ -5,10 +5,10 @@
 //! Builtins that only affect the terminal or signals (`trap`, `umask`, `ulimit`, `shopt`) succeed
 //! and are otherwise ignored.
 
-use crate::memfs::normalize;
 use crate::parse::ast;
 use crate::value::Val;
 
+use super::simple::{cd, exit, let_arith, loop_control, read, ret, shift, unset};
 use super::state::{State, Status, VarValue};
 use super::{Flow, Interp, Paths};
 
@@ -212,105 +212,21 @@ impl Interp<'_> {
                 Flow::Normal
             }
             "set" => self.builtin_set(&mut st, &rest, location),
-            "shift" => {
-                let n = rest
-                    .first()
-                    .and_then(Val::known)
-                    .and_then(|s| s.parse::<usize>().ok())
-                    .unwrap_or(1);
-                if n > st.positionals.len() {
-                    st.status = Status::FAIL;
-                } else {
-                    st.positionals.drain(..n);
-                    st.status = Status::OK;
-                }
-                Flow::Normal
-            }
+            "shift" => shift(&mut st, &rest),
             "export" | "readonly" | "local" | "declare" | "typeset" => {
                 self.builtin_declare(&mut st, name, &args[1..]);
                 Flow::Normal
             }
-            "unset" => {
-                let funcs = rest.iter().any(|v| v.known().as_deref() == Some("-f"));
-                for n in rest
-                    .iter()
-                    .filter_map(Val::known)
-                    .filter(|n| !n.starts_with('-'))
-                {
-                    if funcs {
-                        std::rc::Rc::make_mut(&mut st.funcs).remove(&n);
-                    } else {
-                        std::rc::Rc::make_mut(&mut st.vars).remove(&n);
-                        st.unset.insert(n);
-                    }
-                }
-                st.status = Status::OK;
-                Flow::Normal
-            }
+            "unset" => unset(&mut st, &rest),
             "source" | "." => return Ok(self.builtin_source(st, &rest, location)),
             "eval" => return Ok(self.builtin_eval(st, &rest)),
             "exec" => return Ok(self.builtin_exec(st, rest, env_extra, location)),
-            "exit" => {
-                let code = rest
-                    .first()
-                    .map(|v| v.known().and_then(|s| s.parse::<i32>().ok()));
-                st.status = match code {
-                    Some(Some(n)) => Status::Known(n),
-                    Some(None) => Status::Unknown("exit status unknown".into()),
-                    None => st.status.clone(),
-                };
-                if st.subshell == 0 {
-                    st.reason(
-                        format!("`exit` ends the script (status {:?})", st.status),
-                        location,
-                    );
-                }
-                Flow::Exit
-            }
-            "return" => {
-                if let Some(n) = rest
-                    .first()
-                    .and_then(Val::known)
-                    .and_then(|s| s.parse::<i32>().ok())
-                {
-                    st.status = Status::Known(n);
-                }
-                if st.calls == 0 && !st.frames.iter().any(|f| f.name == "source") {
-                    Flow::Exit
-                } else {
-                    Flow::Return
-                }
-            }
-            "break" | "continue" => {
-                let n = rest
-                    .first()
-                    .and_then(Val::known)
-                    .and_then(|s| s.parse::<usize>().ok())
-                    .unwrap_or(1)
-                    .max(1);
-                if name == "break" {
-                    Flow::Break(n)
-                } else {
-                    Flow::Continue(n)
-                }
-            }
+            "exit" => exit(&mut st, &rest, location),
+            "return" => ret(&mut st, &rest),
+            "break" | "continue" => loop_control(name, &rest),
             "cd" => {
-                match rest.first().map(Val::known) {
-                    Some(Some(d)) => {
-                        let d = if d.starts_with('/') {
-                            normalize(&d)
-                        } else {
-                            normalize(&format!("{}/{d}", st.cwd))
-                        };
-                        st.cwd = d.clone();
-                        st.set("PWD", Val::lit(d));
-                        st.status = Status::OK;
-                    }
-                    Some(None) => {
-                        self.diag(format!("{}: cd to an unknown directory", st.file));
-                        st.status = Status::OK;
-                    }
-                    None => st.status = Status::OK,
+                if !cd(&mut st, &rest) {
+                    self.diag(format!("{}: cd to an unknown directory", st.file));
                 }
                 Flow::Normal
             }
@@ -326,33 +242,8 @@ impl Interp<'_> {
                 self.builtin_print(&mut st, name, &rest);
                 Flow::Normal
             }
-            "read" => {
-                for n in rest
-                    .iter()
-                    .filter_map(Val::known)
-                    .filter(|n| !n.starts_with('-'))
-                {
-                    st.set(
-                        &n,
-                        Val::unknown(format!("${n}"), "read from input at run time"),
-                    );
-                }
-                st.status =
-                    Status::Unknown("whether `read` gets a line depends on the input".into());
-                Flow::Normal
-            }
-            "let" => {
-                let mut last = None;
-                for v in &rest {
-                    last = v
-                        .known()
-                        .and_then(|t| super::arith::eval_text(&mut st, &t, 0));
-                }
-                st.status = last.map_or(Status::Unknown("let on unknown values".into()), |n| {
-                    Status::from_bool(n != 0)
-                });
-                Flow::Normal
-            }
+            "read" => read(&mut st, &rest),
+            "let" => let_arith(&mut st, &rest),
             "command" | "type" => return self.builtin_command(st, name, rest, env_extra, location),
             "getopts" => {
                 st.status = Status::Unknown("getopts".into());

@@ -19,6 +19,7 @@ pub(crate) mod expand;
 mod external;
 mod merge;
 mod params;
+mod simple;
 mod source;
 pub mod state;
 
