@@ -69,8 +69,9 @@ pub struct FileStat {
 }
 
 /// The image's filesystem as shellflow sees it. Paths are absolute; the implementation
-/// confines them to the image root and bounds reads.
-pub trait ImageFs {
+/// confines them to the image root and bounds reads. `Sync` because the analysis runs on a
+/// thread of its own (with a stack deep enough for hostile nesting).
+pub trait ImageFs: Sync {
     /// Whole content of a regular file.
     fn read_file(&self, path: &str) -> Result<Vec<u8>, FsError>;
     /// Metadata of a path, following symlinks; `None` when it does not exist.
@@ -200,7 +201,7 @@ impl Default for Limits {
             max_paths: 64,
             max_unroll: 8,
             max_source_depth: 8,
-            max_call_depth: 64,
+            max_call_depth: 32,
             max_steps: 50_000,
             max_file_bytes: 1 << 20,
         }
@@ -253,7 +254,8 @@ pub struct Candidate {
     /// Per word of `argv`: true when the word is not known statically.
     pub unknown: Vec<bool>,
     /// When `argv` starts with a privilege dropper: the command it runs, after the dropper's
-    /// own arguments. `user` is already the dropper's target user.
+    /// own arguments (always a suffix of `argv`). `user` is already the dropper's target user.
+    /// For `su USER -c STRING` it is `[STRING]`, a command line to analyse as `sh -c`.
     pub inner_argv: Option<Vec<String>>,
     /// The user the command runs as.
     pub user: User,
@@ -282,4 +284,6 @@ pub struct Analysis {
     pub diagnostics: Vec<String>,
     /// Whether any limit was hit.
     pub capped: bool,
+    /// Commands evaluated over all paths (at most `Limits::max_steps` + 1).
+    pub steps: usize,
 }

@@ -1,11 +1,27 @@
 //! shellflow: follows a container entrypoint shell script to the command it really execs,
 //! as which user, and why.
 //!
-//! The caller hands an [`Invocation`] (script, args, env, user, cwd, dialect) and an
+//! The caller hands an [`Invocation`] (script, args, env, user, cwd, dialect, volumes) and an
 //! [`ImageFs`] to read the image; [`analyze`] parses the script (`parse`, over
-//! `brush-parser`), runs an abstract interpreter over it (`interp`) that *records* external
-//! commands instead of running them, and returns ranked [`Candidate`]s with `file:line`
-//! reasons and the run-time assumptions each rests on.
+//! `brush-parser`), runs an abstract interpreter over it that *records* external commands
+//! instead of running them, and returns ranked [`Candidate`]s with `file:line` reasons and the
+//! run-time assumptions each rests on.
+//!
+//! # Reading the result
+//!
+//! * `candidates[0]` is the best guess; the rest are alternates (other branches that depend on
+//!   the run, background children of a supervisor-shaped script).
+//! * [`EndKind::Exec`]: the script `exec`s the command. [`EndKind::FellOffEnd`]: the last
+//!   foreground command, with the shell left as its parent (apply the "no exec" penalty).
+//!   [`EndKind::Background`]: started with `&`; several of them are a supervisor shape
+//!   (a diagnostic says so).
+//! * Privilege droppers: when the script execs `gosu U cmd…` (or `su-exec`, `setpriv --reuid`,
+//!   `chpst -u`, `s6-setuidgid`, `runuser -u`, `su … -c`), `argv` holds the whole command
+//!   including the dropper, `inner_argv` the command the dropper runs, and `user` is already
+//!   the dropper's target user (looked up in the image's `/etc/passwd`). When the dropper
+//!   re-executes the script itself (`exec gosu postgres "$BASH_SOURCE" "$@"`), shellflow runs a
+//!   second pass as that user and reports what the second pass execs.
+//! * Unknown words are rendered `<$VAR: reason>` and flagged in `unknown`.
 //!
 //! It does no I/O of its own and never runs anything. It does not classify or resolve the
 //! terminal command beyond PATH (the caller's reducer does), and does not model signals, job
@@ -21,12 +37,12 @@
 //! ```
 
 mod api;
-pub mod interp;
+mod interp;
 mod memfs;
 pub mod parse;
-pub mod pattern;
+mod pattern;
 mod report;
-pub mod value;
+mod value;
 
 pub use api::{
     Analysis, Candidate, Dialect, EndKind, FileKind, FileStat, FsError, ImageFs, Invocation,
@@ -38,8 +54,30 @@ use interp::state::{State, Status};
 use interp::Interp;
 use value::Val;
 
+/// Stack for the analysis thread: nesting is bounded by `Limits`, this makes the bound safe.
+const STACK_BYTES: usize = 256 << 20;
+
 /// Analyses one run of a script: what it ends up running, as whom, and why.
+///
+/// Runs on a scoped thread with a large stack so that deeply nested (hostile) scripts hit the
+/// caps in [`Limits`] rather than the stack; falls back to the caller's thread if a thread
+/// cannot be started.
 pub fn analyze(inv: &Invocation, fs: &dyn ImageFs, limits: &Limits) -> Analysis {
+    std::thread::scope(|scope| {
+        let worker = std::thread::Builder::new()
+            .name("shellflow".into())
+            .stack_size(STACK_BYTES)
+            .spawn_scoped(scope, || analyze_here(inv, fs, limits));
+        match worker {
+            Ok(handle) => handle
+                .join()
+                .unwrap_or_else(|_| failed("shellflow: analysis panicked".into())),
+            Err(_) => analyze_here(inv, fs, limits),
+        }
+    })
+}
+
+fn analyze_here(inv: &Invocation, fs: &dyn ImageFs, limits: &Limits) -> Analysis {
     let (file, text) = match &inv.script {
         Script::File { path, .. } => match read_text(fs, path, limits) {
             Ok(t) => (path.clone(), t),
@@ -52,15 +90,18 @@ pub fn analyze(inv: &Invocation, fs: &dyn ImageFs, limits: &Limits) -> Analysis 
         Err(e) => return failed(e.to_string()),
     };
     let mut it = Interp::new(fs, limits, inv, program, file.clone());
-    let st = initial_state(inv, &file);
+    let mut st = initial_state(inv, &file);
+    st.errexit = shebang_sets_errexit(&text);
+    it.texts.insert(file.clone(), text.into());
     it.run_toplevel(st);
     let Interp {
         endings,
         diagnostics,
         capped,
+        steps,
         ..
     } = it;
-    report::build(inv, endings, diagnostics, capped)
+    report::build(inv, endings, diagnostics, capped, steps)
 }
 
 /// Finds `name` in the directories of `path_var` (a `PATH` value): the first entry that
@@ -92,11 +133,22 @@ fn read_text(fs: &dyn ImageFs, path: &str, limits: &Limits) -> Result<String, St
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
+/// `#!/bin/bash -e`, `#! /bin/sh -eu`: options on the shebang line apply to the script.
+fn shebang_sets_errexit(text: &str) -> bool {
+    let Some(line) = text.lines().next().and_then(|l| l.strip_prefix("#!")) else {
+        return false;
+    };
+    line.split_whitespace()
+        .skip(1)
+        .any(|w| w.starts_with('-') && !w.starts_with("--") && w.contains('e'))
+}
+
 fn failed(msg: String) -> Analysis {
     Analysis {
         candidates: Vec::new(),
         diagnostics: vec![msg],
         capped: false,
+        steps: 0,
     }
 }
 
@@ -117,7 +169,7 @@ fn initial_state(inv: &Invocation, file: &str) -> State {
         },
     };
     State {
-        vars,
+        vars: std::rc::Rc::new(vars),
         positionals: positionals.into_iter().map(Val::lit).collect(),
         arg0: Val::lit(arg0),
         funcs: Default::default(),
@@ -129,8 +181,8 @@ fn initial_state(inv: &Invocation, file: &str) -> State {
         user: inv.user.clone(),
         cwd: inv.cwd.clone(),
         weight: 1.0,
-        reasons: Vec::new(),
-        assumptions: Vec::new(),
+        reasons: Default::default(),
+        assumptions: Default::default(),
         background: Vec::new(),
         last_fg: None,
         created: Default::default(),
@@ -142,5 +194,6 @@ fn initial_state(inv: &Invocation, file: &str) -> State {
         in_background: false,
         calls: 0,
         unset: Default::default(),
+        pending: None,
     }
 }

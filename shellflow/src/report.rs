@@ -16,6 +16,7 @@ pub(crate) fn build(
     endings: Vec<Ending>,
     mut diagnostics: Vec<String>,
     capped: bool,
+    steps: usize,
 ) -> Analysis {
     let mut cands: Vec<(f64, Candidate)> = Vec::new();
     let mut silent = 0usize;
@@ -84,6 +85,7 @@ pub(crate) fn build(
         candidates: out,
         diagnostics,
         capped,
+        steps,
     }
 }
 
@@ -127,7 +129,7 @@ fn candidate(inv: &Invocation, st: &State, t: &Terminal) -> Candidate {
         .filter(|(k, v)| !inv.env.iter().any(|(ik, iv)| ik == k && iv == v))
         .cloned()
         .collect();
-    let mut reasons = st.reasons.clone();
+    let mut reasons = (*st.reasons).clone();
     let how = match t.how {
         EndKind::Exec => "execs",
         EndKind::FellOffEnd => "runs in the foreground, then the script ends without exec:",
@@ -152,6 +154,6 @@ fn candidate(inv: &Invocation, st: &State, t: &Terminal) -> Candidate {
         confidence: 0.0,
         how: t.how,
         reasons,
-        assumptions: st.assumptions.clone(),
+        assumptions: (*st.assumptions).clone(),
     }
 }

@@ -9,7 +9,7 @@
 use std::fmt;
 
 /// One piece of a value.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Part {
     /// Known text.
     Lit(String),
@@ -23,7 +23,7 @@ pub enum Part {
 }
 
 /// A shell string, possibly partly unknown.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Hash)]
 pub struct Val(pub Vec<Part>);
 
 impl Val {

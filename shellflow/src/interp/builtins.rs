@@ -5,13 +5,11 @@
 //! Builtins that only affect the terminal or signals (`trap`, `umask`, `ulimit`, `shopt`) succeed
 //! and are otherwise ignored.
 
-use std::rc::Rc;
-
-use crate::memfs::normalize;
-use crate::parse::{self, ast};
+use crate::parse::ast;
 use crate::value::Val;
 
-use super::state::{Frame, State, Status, VarValue};
+use super::simple::{cd, exit, let_arith, loop_control, read, ret, shift, unset};
+use super::state::{State, Status, VarValue};
 use super::{Flow, Interp, Paths};
 
 /// One expanded argument of a command.
@@ -23,6 +21,14 @@ pub(crate) enum Arg {
     Assign(String, VarValue, bool),
 }
 
+/// A command that is not a builtin, handed back to run as an external command.
+#[derive(Debug)]
+pub(crate) struct NotBuiltin {
+    st: State,
+    env: Vec<(String, Val)>,
+    location: Option<crate::api::Location>,
+}
+
 const DECLARATIONS: &[&str] = &["export", "local", "declare", "typeset", "readonly"];
 
 impl Interp<'_> {
@@ -30,7 +36,10 @@ impl Interp<'_> {
         if !self.step() {
             return Vec::new();
         }
-        let location = self.loc(&st, ast::SourceLocation::location(sc));
+        let location = first_line(sc).map(|line| crate::api::Location {
+            file: st.file.clone(),
+            line,
+        });
         let mut assigns = Vec::new();
         let mut redirects = Vec::new();
         let mut items: Vec<&ast::CommandPrefixOrSuffixItem> = Vec::new();
@@ -53,6 +62,7 @@ impl Interp<'_> {
             }
         }
         st.status = Status::OK;
+        st.pending = None;
         let args = self.expand_args(&mut st, &items);
         let mut env_extra = Vec::new();
         for a in &assigns {
@@ -83,8 +93,9 @@ impl Interp<'_> {
         }
         match self.builtin(st, &name, &args, env_extra, location) {
             Ok(paths) => paths,
-            Err((st, env_extra, location)) => {
-                self.run_external(st, fields(&args), env_extra, location)
+            Err(nb) => {
+                let NotBuiltin { st, env, location } = *nb;
+                self.run_external(st, fields(&args), env, location)
             }
         }
     }
@@ -181,7 +192,6 @@ impl Interp<'_> {
     }
 
     /// Runs a builtin; gives the state back when `name` is not one.
-    #[allow(clippy::type_complexity)]
     fn builtin(
         &mut self,
         mut st: State,
@@ -189,7 +199,7 @@ impl Interp<'_> {
         args: &[Arg],
         env_extra: Vec<(String, Val)>,
         location: Option<crate::api::Location>,
-    ) -> Result<Paths, (State, Vec<(String, Val)>, Option<crate::api::Location>)> {
+    ) -> Result<Paths, Box<NotBuiltin>> {
         let rest = fields(&args[1..]);
         let flow = match name {
             ":" | "true" | "trap" | "umask" | "ulimit" | "shopt" | "hash" | "alias" | "wait"
@@ -202,105 +212,21 @@ impl Interp<'_> {
                 Flow::Normal
             }
             "set" => self.builtin_set(&mut st, &rest, location),
-            "shift" => {
-                let n = rest
-                    .first()
-                    .and_then(Val::known)
-                    .and_then(|s| s.parse::<usize>().ok())
-                    .unwrap_or(1);
-                if n > st.positionals.len() {
-                    st.status = Status::FAIL;
-                } else {
-                    st.positionals.drain(..n);
-                    st.status = Status::OK;
-                }
-                Flow::Normal
-            }
+            "shift" => shift(&mut st, &rest),
             "export" | "readonly" | "local" | "declare" | "typeset" => {
                 self.builtin_declare(&mut st, name, &args[1..]);
                 Flow::Normal
             }
-            "unset" => {
-                let funcs = rest.iter().any(|v| v.known().as_deref() == Some("-f"));
-                for n in rest
-                    .iter()
-                    .filter_map(Val::known)
-                    .filter(|n| !n.starts_with('-'))
-                {
-                    if funcs {
-                        st.funcs.remove(&n);
-                    } else {
-                        st.vars.remove(&n);
-                        st.unset.insert(n);
-                    }
-                }
-                st.status = Status::OK;
-                Flow::Normal
-            }
+            "unset" => unset(&mut st, &rest),
             "source" | "." => return Ok(self.builtin_source(st, &rest, location)),
             "eval" => return Ok(self.builtin_eval(st, &rest)),
             "exec" => return Ok(self.builtin_exec(st, rest, env_extra, location)),
-            "exit" => {
-                let code = rest
-                    .first()
-                    .map(|v| v.known().and_then(|s| s.parse::<i32>().ok()));
-                st.status = match code {
-                    Some(Some(n)) => Status::Known(n),
-                    Some(None) => Status::Unknown("exit status unknown".into()),
-                    None => st.status.clone(),
-                };
-                if st.subshell == 0 {
-                    st.reason(
-                        format!("`exit` ends the script (status {:?})", st.status),
-                        location,
-                    );
-                }
-                Flow::Exit
-            }
-            "return" => {
-                if let Some(n) = rest
-                    .first()
-                    .and_then(Val::known)
-                    .and_then(|s| s.parse::<i32>().ok())
-                {
-                    st.status = Status::Known(n);
-                }
-                if st.calls == 0 && !st.frames.iter().any(|f| f.name == "source") {
-                    Flow::Exit
-                } else {
-                    Flow::Return
-                }
-            }
-            "break" | "continue" => {
-                let n = rest
-                    .first()
-                    .and_then(Val::known)
-                    .and_then(|s| s.parse::<usize>().ok())
-                    .unwrap_or(1)
-                    .max(1);
-                if name == "break" {
-                    Flow::Break(n)
-                } else {
-                    Flow::Continue(n)
-                }
-            }
+            "exit" => exit(&mut st, &rest, location),
+            "return" => ret(&mut st, &rest),
+            "break" | "continue" => loop_control(name, &rest),
             "cd" => {
-                match rest.first().map(Val::known) {
-                    Some(Some(d)) => {
-                        let d = if d.starts_with('/') {
-                            normalize(&d)
-                        } else {
-                            normalize(&format!("{}/{d}", st.cwd))
-                        };
-                        st.cwd = d.clone();
-                        st.set("PWD", Val::lit(d));
-                        st.status = Status::OK;
-                    }
-                    Some(None) => {
-                        self.diag(format!("{}: cd to an unknown directory", st.file));
-                        st.status = Status::OK;
-                    }
-                    None => st.status = Status::OK,
+                if !cd(&mut st, &rest) {
+                    self.diag(format!("{}: cd to an unknown directory", st.file));
                 }
                 Flow::Normal
             }
@@ -316,39 +242,20 @@ impl Interp<'_> {
                 self.builtin_print(&mut st, name, &rest);
                 Flow::Normal
             }
-            "read" => {
-                for n in rest
-                    .iter()
-                    .filter_map(Val::known)
-                    .filter(|n| !n.starts_with('-'))
-                {
-                    st.set(
-                        &n,
-                        Val::unknown(format!("${n}"), "read from input at run time"),
-                    );
-                }
-                st.status =
-                    Status::Unknown("whether `read` gets a line depends on the input".into());
-                Flow::Normal
-            }
-            "let" => {
-                let mut last = None;
-                for v in &rest {
-                    last = v
-                        .known()
-                        .and_then(|t| super::arith::eval_text(&mut st, &t, 0));
-                }
-                st.status = last.map_or(Status::Unknown("let on unknown values".into()), |n| {
-                    Status::from_bool(n != 0)
-                });
-                Flow::Normal
-            }
+            "read" => read(&mut st, &rest),
+            "let" => let_arith(&mut st, &rest),
             "command" | "type" => return self.builtin_command(st, name, rest, env_extra, location),
             "getopts" => {
                 st.status = Status::Unknown("getopts".into());
                 Flow::Normal
             }
-            _ => return Err((st, env_extra, location)),
+            _ => {
+                return Err(Box::new(NotBuiltin {
+                    st,
+                    env: env_extra,
+                    location,
+                }))
+            }
         };
         Ok(vec![(st, flow)])
     }
@@ -487,142 +394,10 @@ impl Interp<'_> {
             st.export(n);
         }
         if unexport {
-            if let Some(v) = st.vars.get_mut(n) {
+            if let Some(v) = std::rc::Rc::make_mut(&mut st.vars).get_mut(n) {
                 v.exported = false;
             }
         }
-    }
-
-    fn builtin_source(
-        &mut self,
-        mut st: State,
-        rest: &[Val],
-        location: Option<crate::api::Location>,
-    ) -> Paths {
-        let Some(target) = rest.first().and_then(Val::known) else {
-            self.diag(format!("{}: sources a file whose name is unknown", st.file));
-            st.status = Status::Unknown("sourced file unknown".into());
-            return vec![(st, Flow::Normal)];
-        };
-        let path = if target.contains('/') {
-            normalize(&if target.starts_with('/') {
-                target.clone()
-            } else {
-                format!("{}/{target}", st.cwd)
-            })
-        } else {
-            let p = st
-                .get("PATH")
-                .and_then(|v| v.scalar().known())
-                .unwrap_or_default();
-            crate::lookup_path(self.fs, &p, &target, false)
-                .unwrap_or_else(|| normalize(&format!("{}/{target}", st.cwd)))
-        };
-        if st.depth >= self.limits.max_source_depth
-            || st
-                .frames
-                .iter()
-                .any(|f| f.name == "source" && f.file == path)
-            || st.file == path
-        {
-            self.cap(format!(
-                "{}: source of {path} skipped (cycle or depth {} reached)",
-                st.file, self.limits.max_source_depth
-            ));
-            st.status = Status::Unknown("source skipped".into());
-            return vec![(st, Flow::Normal)];
-        }
-        let prog = match self.read_script(&path) {
-            Ok(p) => Rc::new(p),
-            Err(msg) => {
-                self.diag(msg);
-                st.status = Status::FAIL;
-                return vec![(st, Flow::Normal)];
-            }
-        };
-        st.reason(format!("sources {path}"), location);
-        let saved_pos =
-            (rest.len() > 1).then(|| std::mem::replace(&mut st.positionals, rest[1..].to_vec()));
-        let saved_file = std::mem::replace(&mut st.file, path.clone());
-        st.frames.push(Frame {
-            name: "source".into(),
-            file: saved_file.clone(),
-        });
-        st.depth += 1;
-        let mut paths = vec![(st, Flow::Normal)];
-        for cmd in &prog.complete_commands {
-            paths = self.seq(paths, |me, s| me.run_list(s, cmd));
-        }
-        paths
-            .into_iter()
-            .map(|(mut s, flow)| {
-                if flow == Flow::Exit {
-                    return (s, flow);
-                }
-                s.depth -= 1;
-                s.frames.pop();
-                s.file = saved_file.clone();
-                if let Some(p) = &saved_pos {
-                    s.positionals = p.clone();
-                }
-                (
-                    s,
-                    if flow == Flow::Return {
-                        Flow::Normal
-                    } else {
-                        flow
-                    },
-                )
-            })
-            .collect()
-    }
-
-    /// Reads and parses a script from the image.
-    pub(crate) fn read_script(&self, path: &str) -> Result<ast::Program, String> {
-        if let Some(meta) = self.fs.stat(path) {
-            if meta.size > self.limits.max_file_bytes {
-                return Err(format!("{path}: {} bytes exceed the read limit", meta.size));
-            }
-        }
-        let bytes = self.fs.read_file(path).map_err(|e| e.to_string())?;
-        let text = String::from_utf8_lossy(&bytes);
-        parse::parse_program(path, &text).map_err(|e| e.to_string())
-    }
-
-    fn builtin_eval(&mut self, mut st: State, rest: &[Val]) -> Paths {
-        let text = super::expand::join(rest, " ");
-        let Some(text) = text.known() else {
-            self.diag(format!(
-                "{}: eval of a string that is not known: {}",
-                st.file, text
-            ));
-            st.status = Status::Unknown("eval of an unknown string".into());
-            return vec![(st, Flow::Normal)];
-        };
-        if st.depth >= self.limits.max_source_depth {
-            self.cap(format!(
-                "{}: eval nested deeper than {}",
-                st.file, self.limits.max_source_depth
-            ));
-            return vec![(st, Flow::Normal)];
-        }
-        let prog = match parse::parse_program(&st.file, &text) {
-            Ok(p) => p,
-            Err(e) => {
-                self.diag(e.to_string());
-                st.status = Status::Known(2);
-                return vec![(st, Flow::Normal)];
-            }
-        };
-        st.depth += 1;
-        let mut paths = vec![(st, Flow::Normal)];
-        for cmd in &prog.complete_commands {
-            paths = self.seq(paths, |me, s| me.run_list(s, cmd));
-        }
-        for (s, _) in paths.iter_mut() {
-            s.depth = s.depth.saturating_sub(1);
-        }
-        paths
     }
 
     fn builtin_exec(
@@ -682,7 +457,7 @@ impl Interp<'_> {
         rest: Vec<Val>,
         env: Vec<(String, Val)>,
         location: Option<crate::api::Location>,
-    ) -> Result<Paths, (State, Vec<(String, Val)>, Option<crate::api::Location>)> {
+    ) -> Result<Paths, Box<NotBuiltin>> {
         let query = name == "type"
             || rest
                 .first()
@@ -714,15 +489,29 @@ impl Interp<'_> {
                 return Ok(vec![(st, Flow::Normal)]);
             };
             let found = self.resolve_command(&st, &n);
-            match (&found, st.stdout.as_mut()) {
-                (Some(p), Some(buf)) => buf.push(&Val::lit(format!("{p}\n"))),
-                _ => {}
+            if let (Some(p), Some(buf)) = (&found, st.stdout.as_mut()) {
+                buf.push(&Val::lit(format!("{p}\n")));
             }
             ok &= found.is_some();
         }
         st.status = Status::from_bool(ok);
         Ok(vec![(st, Flow::Normal)])
     }
+}
+
+/// The line a simple command starts on (cheaper than its full span).
+fn first_line(sc: &ast::SimpleCommand) -> Option<usize> {
+    if let Some(l) = sc.word_or_name.as_ref().and_then(|w| w.loc.as_ref()) {
+        return Some(l.start.line);
+    }
+    sc.prefix
+        .iter()
+        .flat_map(|p| p.0.iter())
+        .find_map(|it| match it {
+            ast::CommandPrefixOrSuffixItem::AssignmentWord(a, _) => Some(a.loc.start.line),
+            ast::CommandPrefixOrSuffixItem::Word(w) => w.loc.as_ref().map(|l| l.start.line),
+            _ => None,
+        })
 }
 
 /// Expanded fields of arguments (assignments rendered as `name=value`).

@@ -11,7 +11,7 @@ use crate::parse::ast::{self, BinaryPredicate as B, UnaryPredicate as U};
 use crate::pattern;
 use crate::value::Val;
 
-use super::state::{State, Status};
+use super::state::{unset_env_name, Refine, State, Status};
 use super::Interp;
 
 /// A truth value that may depend on the run.
@@ -130,7 +130,12 @@ impl Interp<'_> {
         }
         match args.len() {
             0 => Tri::Known(false),
-            1 => non_empty(&args[0]),
+            1 => {
+                if let Some(n) = unset_env_name(&args[0]) {
+                    st.pending = Some(Refine::Empty(n, false));
+                }
+                non_empty(&args[0])
+            }
             2 => match text(&args[0]).as_deref() {
                 Some("!") => self.eval_test_args(st, &args[1..]).not(),
                 Some(op) => match unary_op(op) {
@@ -191,6 +196,13 @@ impl Interp<'_> {
     }
 
     fn unary(&mut self, st: &mut State, op: &U, v: &Val) -> Tri {
+        if let Some(n) = unset_env_name(v) {
+            match op {
+                U::StringHasZeroLength => st.pending = Some(Refine::Empty(n, true)),
+                U::StringHasNonZeroLength => st.pending = Some(Refine::Empty(n, false)),
+                _ => {}
+            }
+        }
         match op {
             U::StringHasZeroLength => non_empty(v).not(),
             U::StringHasNonZeroLength => non_empty(v),
@@ -213,6 +225,23 @@ impl Interp<'_> {
 
     fn binary(&mut self, st: &mut State, op: &B, l: &Val, r: &Val, ext: bool) -> Tri {
         let (Some(a), Some(b)) = (l.known(), r.known()) else {
+            let eq = matches!(
+                op,
+                B::StringExactlyMatchesString | B::StringExactlyMatchesPattern
+            );
+            let ne = matches!(
+                op,
+                B::StringDoesNotExactlyMatchString | B::StringDoesNotExactlyMatchPattern
+            );
+            let pair = match (unset_env_name(l), unset_env_name(r), l.known(), r.known()) {
+                (Some(n), _, _, Some(lit)) | (_, Some(n), Some(lit), _) => Some((n, lit)),
+                _ => None,
+            };
+            if let (Some((n, lit)), true) = (pair, eq || ne) {
+                if !lit.contains(['*', '?', '[', '\\']) {
+                    st.pending = Some(Refine::Equals(n, lit, eq));
+                }
+            }
             let why = l.why().or_else(|| r.why()).unwrap_or_default();
             if matches!(
                 op,

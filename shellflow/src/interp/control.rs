@@ -4,6 +4,8 @@
 //! Loops are unrolled up to `Limits::max_unroll` iterations; a loop still running then is
 //! summarised (the path leaves it, with a diagnostic). Case patterns with unknown subjects fork.
 
+use std::rc::Rc;
+
 use crate::parse::{self, ast};
 use crate::pattern;
 use crate::value::Val;
@@ -51,8 +53,13 @@ impl Interp<'_> {
 
     /// Runs a condition list and splits its paths into (true, false), with reasons.
     fn run_cond(&mut self, st: State, cond: &ast::CompoundList) -> (Vec<State>, Vec<State>, Paths) {
-        let text = short(&cond.to_string());
-        let location = self.loc(&st, ast::SourceLocation::location(cond));
+        let span = ast::SourceLocation::location(cond);
+        let text = short(
+            &self
+                .snippet(&st.file, span.as_ref())
+                .unwrap_or_else(|| cond.to_string()),
+        );
+        let location = self.loc(&st, span);
         let mut st = st;
         st.cond_depth += 1;
         let paths = self.run_list(st, cond);
@@ -64,7 +71,7 @@ impl Interp<'_> {
                 continue;
             }
             let decided = matches!(s.status, Status::Known(_));
-            let (y, n) = self.branch(s, &text, location.clone());
+            let (y, n) = self.branch(s, &|| text.clone(), location.clone());
             for mut s in y {
                 if decided {
                     s.reason(format!("`{text}` is true"), location.clone());
@@ -108,7 +115,7 @@ impl Interp<'_> {
             s.status = Status::OK;
             out.push((s, Flow::Normal));
         }
-        out
+        self.bound(out)
     }
 
     fn run_case(&mut self, st: State, c: &ast::CaseClauseCommand) -> Paths {
@@ -164,7 +171,7 @@ impl Interp<'_> {
             s.status = Status::OK;
             out.push((s, Flow::Normal));
         }
-        out
+        self.bound(out)
     }
 
     fn run_case_body(&mut self, mut s: State, item: &ast::CaseItem) -> Paths {
@@ -206,10 +213,10 @@ impl Interp<'_> {
                     loop_flow(s, flow, &mut next, &mut done);
                 }
             }
-            live = next;
+            live = self.bound(next);
         }
         done.extend(live);
-        done
+        self.bound(done)
     }
 
     fn run_while(&mut self, st: State, w: &ast::WhileOrUntilClauseCommand, until: bool) -> Paths {
@@ -230,10 +237,10 @@ impl Interp<'_> {
                     for (s, flow) in self.run_list(s, &w.1.list) {
                         loop_flow(s, flow, &mut cont, &mut done);
                     }
-                    next.extend(cont.into_iter().map(|(s, _)| s));
+                    next.extend(cont);
                 }
             }
-            live = next;
+            live = self.bound(next).into_iter().map(|(s, _)| s).collect();
             if live.is_empty() {
                 return done;
             }
@@ -288,10 +295,10 @@ impl Interp<'_> {
             for (n, old) in s.locals.pop().unwrap_or_default().into_iter().rev() {
                 match old {
                     Some(v) => {
-                        s.vars.insert(n, v);
+                        Rc::make_mut(&mut s.vars).insert(n, v);
                     }
                     None => {
-                        s.vars.remove(&n);
+                        Rc::make_mut(&mut s.vars).remove(&n);
                     }
                 }
             }

@@ -6,10 +6,8 @@
 //! default (`${VAR:-d}`, `${VAR:=d}`) is taken, with the assumption recorded. Pathname
 //! expansion is not performed.
 
-use crate::parse::{
-    self, Parameter, ParameterExpr, ParameterTestType, SpecialParameter, WordPiece,
-};
-use crate::parse::{SubstringMatchKind, WordPieceWithSource};
+use crate::parse::WordPieceWithSource;
+use crate::parse::{self, Parameter, ParameterExpr, SpecialParameter, WordPiece};
 use crate::pattern;
 use crate::value::{Fields, Part, Val};
 
@@ -29,7 +27,7 @@ pub(crate) enum Mode {
 
 /// A parameter's value before the operator is applied.
 #[derive(Debug, Clone)]
-enum PVal {
+pub(super) enum PVal {
     Unset,
     /// An env-like variable the image does not set.
     UnsetEnv(String),
@@ -58,7 +56,17 @@ impl Interp<'_> {
     }
 
     fn expand(&mut self, st: &mut State, text: &str, mode: Mode) -> Vec<Val> {
-        match parse::parse_word(text) {
+        let parsed = match self.words.get(text) {
+            Some(p) => Ok(std::rc::Rc::clone(p)),
+            None => parse::parse_word(text).map(|p| {
+                let p = std::rc::Rc::new(p);
+                if self.words.len() < 65_536 {
+                    self.words.insert(text.to_string(), std::rc::Rc::clone(&p));
+                }
+                p
+            }),
+        };
+        match parsed {
             Ok(pieces) => {
                 let mut out = Fields::default();
                 self.pieces(st, &pieces, false, mode, &mut out);
@@ -153,7 +161,14 @@ impl Interp<'_> {
         }
     }
 
-    fn push_pval(&mut self, st: &State, pv: PVal, quoted: bool, mode: Mode, out: &mut Fields) {
+    pub(super) fn push_pval(
+        &mut self,
+        st: &State,
+        pv: PVal,
+        quoted: bool,
+        mode: Mode,
+        out: &mut Fields,
+    ) {
         let ifs = st
             .get("IFS")
             .and_then(|v| v.scalar().known())
@@ -223,7 +238,7 @@ impl Interp<'_> {
             ));
             return Val::unknown(format!("$({})", super::short(text)), "nesting limit");
         }
-        let prog = match parse::parse_program(&st.file, text) {
+        let prog = match self.parse_cached(&st.file.clone(), text) {
             Ok(p) => p,
             Err(_) => return Val::unknown(format!("$({})", super::short(text)), "unparsable"),
         };
@@ -243,315 +258,7 @@ impl Interp<'_> {
         trim_newlines(v)
     }
 
-    fn param_expr(&mut self, st: &mut State, e: &ParameterExpr, mode: Mode) -> PVal {
-        use ParameterExpr as E;
-        match e {
-            E::Parameter {
-                parameter,
-                indirect,
-            } => match self.param(st, parameter, *indirect) {
-                PVal::Unset => PVal::One(Val::default()),
-                v => v,
-            },
-            E::UseDefaultValues {
-                parameter,
-                indirect,
-                test_type,
-                default_value,
-            } => {
-                let pv = self.param(st, parameter, *indirect);
-                self.use_default(st, pv, test_type, default_value.as_deref(), None)
-            }
-            E::AssignDefaultValues {
-                parameter,
-                indirect,
-                test_type,
-                default_value,
-            } => {
-                let pv = self.param(st, parameter, *indirect);
-                let name = match parameter {
-                    Parameter::Named(n) if !indirect => Some(n.clone()),
-                    _ => None,
-                };
-                self.use_default(st, pv, test_type, default_value.as_deref(), name)
-            }
-            E::IndicateErrorIfNullOrUnset {
-                parameter,
-                indirect,
-                ..
-            } => self.param(st, parameter, *indirect),
-            E::UseAlternativeValue {
-                parameter,
-                indirect,
-                test_type,
-                alternative_value,
-            } => {
-                let pv = self.param(st, parameter, *indirect);
-                self.alternative(st, pv, test_type, alternative_value.as_deref())
-            }
-            E::ParameterLength {
-                parameter,
-                indirect,
-            } => match self.param(st, parameter, *indirect) {
-                PVal::Unset => PVal::One(Val::lit("0")),
-                PVal::UnsetEnv(n) => {
-                    PVal::One(Val::unknown(format!("${{#{n}}}"), "env not set in image"))
-                }
-                PVal::One(v) => PVal::One(v.known().map_or_else(
-                    || Val::unknown("${#…}", v.why().unwrap_or_default()),
-                    |s| Val::lit(s.chars().count().to_string()),
-                )),
-                PVal::Many(l, _) => PVal::One(Val::lit(l.len().to_string())),
-            },
-            E::RemoveSmallestSuffixPattern {
-                parameter,
-                indirect,
-                pattern,
-            }
-            | E::RemoveLargestSuffixPattern {
-                parameter,
-                indirect,
-                pattern,
-            }
-            | E::RemoveSmallestPrefixPattern {
-                parameter,
-                indirect,
-                pattern,
-            }
-            | E::RemoveLargestPrefixPattern {
-                parameter,
-                indirect,
-                pattern,
-            } => {
-                let pv = self.param(st, parameter, *indirect);
-                let pat = self.expand_pattern(st, pattern.as_deref().unwrap_or(""));
-                let Some(pat) = pat.known() else {
-                    return PVal::One(Val::unknown("${…#…}", "pattern unknown"));
-                };
-                let op = |s: &str| match e {
-                    E::RemoveSmallestSuffixPattern { .. } => pattern::strip_suffix(s, &pat, false),
-                    E::RemoveLargestSuffixPattern { .. } => pattern::strip_suffix(s, &pat, true),
-                    E::RemoveSmallestPrefixPattern { .. } => pattern::strip_prefix(s, &pat, false),
-                    _ => pattern::strip_prefix(s, &pat, true),
-                };
-                map_known(pv, op)
-            }
-            E::Substring {
-                parameter,
-                indirect,
-                offset,
-                length,
-            } => {
-                let pv = self.param(st, parameter, *indirect);
-                self.substring(
-                    st,
-                    parameter,
-                    pv,
-                    &offset.value,
-                    length.as_ref().map(|l| l.value.as_str()),
-                )
-            }
-            E::Transform {
-                parameter,
-                indirect,
-                op,
-            } => {
-                let pv = self.param(st, parameter, *indirect);
-                match op {
-                    parse::ParameterTransformOp::ToUpperCase => map_known(pv, |s| s.to_uppercase()),
-                    parse::ParameterTransformOp::ToLowerCase => map_known(pv, |s| s.to_lowercase()),
-                    _ => pv,
-                }
-            }
-            E::UppercasePattern {
-                parameter,
-                indirect,
-                ..
-            } => map_known(self.param(st, parameter, *indirect), |s| s.to_uppercase()),
-            E::LowercasePattern {
-                parameter,
-                indirect,
-                ..
-            } => map_known(self.param(st, parameter, *indirect), |s| s.to_lowercase()),
-            E::UppercaseFirstChar {
-                parameter,
-                indirect,
-                ..
-            } => map_known(self.param(st, parameter, *indirect), |s| {
-                first_char(s, true)
-            }),
-            E::LowercaseFirstChar {
-                parameter,
-                indirect,
-                ..
-            } => map_known(self.param(st, parameter, *indirect), |s| {
-                first_char(s, false)
-            }),
-            E::ReplaceSubstring {
-                parameter,
-                indirect,
-                pattern: pat,
-                replacement,
-                match_kind,
-            } => {
-                let pv = self.param(st, parameter, *indirect);
-                let pat = self.expand_pattern(st, pat);
-                let with = self.expand_str(st, replacement.as_deref().unwrap_or(""));
-                let (Some(pat), Some(with)) = (pat.known(), with.known()) else {
-                    return PVal::One(Val::unknown("${…/…/…}", "pattern unknown"));
-                };
-                map_known(pv, |s| match match_kind {
-                    SubstringMatchKind::Prefix => match pattern::strip_prefix(s, &pat, true) {
-                        rest if rest.len() != s.len() || pattern::matches(&pat, "") => {
-                            format!("{with}{rest}")
-                        }
-                        rest => rest,
-                    },
-                    SubstringMatchKind::Suffix => match pattern::strip_suffix(s, &pat, true) {
-                        rest if rest.len() != s.len() => format!("{rest}{with}"),
-                        rest => rest,
-                    },
-                    SubstringMatchKind::FirstOccurrence => pattern::replace(s, &pat, &with, false),
-                    SubstringMatchKind::Anywhere => pattern::replace(s, &pat, &with, true),
-                })
-            }
-            E::VariableNames {
-                prefix,
-                concatenate,
-            } => {
-                let names = st
-                    .vars
-                    .keys()
-                    .filter(|k| k.starts_with(prefix.as_str()))
-                    .map(Val::lit)
-                    .collect();
-                PVal::Many(names, *concatenate)
-            }
-            E::MemberKeys {
-                variable_name,
-                concatenate,
-            } => {
-                let n = match st.get(variable_name).map(|v| &v.value) {
-                    Some(VarValue::Array(a)) => a.len(),
-                    Some(VarValue::Scalar(_)) => 1,
-                    None => 0,
-                };
-                PVal::Many(
-                    (0..n).map(|i| Val::lit(i.to_string())).collect(),
-                    *concatenate,
-                )
-            }
-        }
-        .tap_mode(mode)
-    }
-
-    fn use_default(
-        &mut self,
-        st: &mut State,
-        pv: PVal,
-        test: &ParameterTestType,
-        default: Option<&str>,
-        assign: Option<String>,
-    ) -> PVal {
-        let null_counts = matches!(test, ParameterTestType::UnsetOrNull);
-        let take_default = match &pv {
-            PVal::Unset => true,
-            PVal::UnsetEnv(n) => {
-                if default.unwrap_or("").is_empty() {
-                    // `${VAR:-}` only guards against `set -u`: a raw read.
-                    return PVal::One(unset_env(n));
-                }
-                st.assume(format!("{n} is not set (not in the image env)"));
-                true
-            }
-            PVal::One(v) => null_counts && v.is_known_empty() && !v.is_unknown(),
-            PVal::Many(l, _) => l.is_empty(),
-        };
-        if !take_default {
-            return pv;
-        }
-        let d = self.expand_str(st, default.unwrap_or(""));
-        if let Some(n) = assign {
-            st.set(&n, d.clone());
-        }
-        PVal::One(d)
-    }
-
-    fn alternative(
-        &mut self,
-        st: &mut State,
-        pv: PVal,
-        test: &ParameterTestType,
-        alt: Option<&str>,
-    ) -> PVal {
-        let null_counts = matches!(test, ParameterTestType::UnsetOrNull);
-        let set = match &pv {
-            PVal::Unset => false,
-            PVal::UnsetEnv(n) => {
-                return PVal::One(Val::unknown(
-                    format!("${{{n}+…}}"),
-                    format!("env {n} not set in image"),
-                ))
-            }
-            PVal::One(v) if null_counts && v.is_unknown() => {
-                return PVal::One(Val::unknown("${…:+…}", v.why().unwrap_or_default()))
-            }
-            PVal::One(v) => !(null_counts && v.is_known_empty()),
-            PVal::Many(l, _) => !l.is_empty(),
-        };
-        if set {
-            PVal::One(self.expand_str(st, alt.unwrap_or("")))
-        } else {
-            PVal::One(Val::default())
-        }
-    }
-
-    fn substring(
-        &mut self,
-        st: &mut State,
-        p: &Parameter,
-        pv: PVal,
-        off: &str,
-        len: Option<&str>,
-    ) -> PVal {
-        let off_v = self
-            .expand_str(st, off)
-            .known()
-            .and_then(|t| arith::eval_text(st, &t, 0));
-        let len_v = match len {
-            Some(l) => match self
-                .expand_str(st, l)
-                .known()
-                .and_then(|t| arith::eval_text(st, &t, 0))
-            {
-                Some(n) => Some(Some(n)),
-                None => None,
-            },
-            None => Some(None),
-        };
-        let (Some(off), Some(len)) = (off_v, len_v) else {
-            return PVal::One(Val::unknown("${…:…}", "offset unknown"));
-        };
-        match pv {
-            PVal::Many(list, concat) => {
-                let is_pos = matches!(
-                    p,
-                    Parameter::Special(SpecialParameter::AllPositionalParameters { .. })
-                );
-                let mut all = list;
-                if is_pos {
-                    all.insert(0, st.arg0.clone());
-                }
-                PVal::Many(slice(&all, off, len), concat)
-            }
-            other => map_known(other, |s| {
-                let chars: Vec<char> = s.chars().collect();
-                slice(&chars, off, len).into_iter().collect()
-            }),
-        }
-    }
-
-    fn param(&mut self, st: &mut State, p: &Parameter, indirect: bool) -> PVal {
+    pub(super) fn param(&mut self, st: &mut State, p: &Parameter, indirect: bool) -> PVal {
         let pv = self.param_direct(st, p);
         if !indirect {
             return pv;
@@ -672,7 +379,7 @@ impl Interp<'_> {
 }
 
 impl PVal {
-    fn tap_mode(self, _mode: Mode) -> PVal {
+    pub(super) fn tap_mode(self, _mode: Mode) -> PVal {
         self
     }
 
@@ -715,7 +422,7 @@ pub(crate) fn is_env_like(name: &str) -> bool {
             .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
 
-fn unset_env(n: &str) -> Val {
+pub(super) fn unset_env(n: &str) -> Val {
     Val::unknown(format!("${n}"), format!("env {n} not set in image"))
 }
 
@@ -742,7 +449,7 @@ fn parse_param_name(name: &str) -> Parameter {
     }
 }
 
-fn map_known(pv: PVal, f: impl Fn(&str) -> String) -> PVal {
+pub(super) fn map_known(pv: PVal, f: impl Fn(&str) -> String) -> PVal {
     let one = |v: Val| match v.known() {
         Some(s) => Val::lit(f(&s)),
         None => v,
@@ -755,7 +462,7 @@ fn map_known(pv: PVal, f: impl Fn(&str) -> String) -> PVal {
     }
 }
 
-fn slice<T: Clone>(all: &[T], off: i64, len: Option<i64>) -> Vec<T> {
+pub(super) fn slice<T: Clone>(all: &[T], off: i64, len: Option<i64>) -> Vec<T> {
     let n = all.len() as i64;
     let start = if off < 0 {
         (n + off).max(0)
@@ -773,7 +480,7 @@ fn slice<T: Clone>(all: &[T], off: i64, len: Option<i64>) -> Vec<T> {
     all[start as usize..end as usize].to_vec()
 }
 
-fn first_char(s: &str, upper: bool) -> String {
+pub(super) fn first_char(s: &str, upper: bool) -> String {
     let mut c = s.chars();
     match c.next() {
         Some(f) if upper => f.to_uppercase().chain(c).collect(),

@@ -97,13 +97,12 @@ impl Interp<'_> {
             }
             return vec![(st, Flow::Normal)];
         }
-        if !name.is_empty() && self.resolve_command(&st, &name).is_none() {
+        let missing = !name.is_empty() && self.resolve_command(&st, &name).is_none();
+        if missing {
             self.diag(format!(
                 "{}: `{name}` is not found in the image (PATH)",
                 location_text(&st, &location)
             ));
-            st.status = Status::Known(127);
-            return vec![(st, Flow::Normal)];
         }
         self.side_effects(&mut st, &base, &argv[1..]);
         if let Some(buf) = st.stdout.as_mut() {
@@ -113,7 +112,9 @@ impl Interp<'_> {
             ));
         }
         let side = SIDE_WORK.contains(&base.as_str());
-        st.status = if side {
+        st.status = if missing {
+            Status::Unknown(format!("`{name}` is not in the image's PATH"))
+        } else if side {
             Status::OK
         } else {
             Status::Unknown(format!(
@@ -208,13 +209,13 @@ impl Interp<'_> {
             return Vec::new();
         }
         let mut next = st.clone();
-        next.vars.retain(|_, v| v.exported);
+        std::rc::Rc::make_mut(&mut next.vars).retain(|_, v| v.exported);
         if let Some(home) = self.passwd_uid(user.uid).map(|e| e.home) {
             next.set("HOME", Val::lit(home));
             next.export("HOME");
         }
         next.positionals = args;
-        next.funcs.clear();
+        next.funcs = Default::default();
         next.locals.clear();
         next.frames.clear();
         next.file = self.script_path.clone();
@@ -254,7 +255,8 @@ impl Interp<'_> {
                     .flatten()
                     .find(|x| !x.starts_with('-'))?
                     .clone();
-                (user, c)
+                // The dropped command is the `-c` string (a shell command line).
+                (user, c + 1)
             }
             _ => return None,
         };
@@ -324,7 +326,7 @@ impl Interp<'_> {
     }
 
     /// Where a command name leads: a builtin or function name, or a path in the image.
-    pub(crate) fn resolve_command(&self, st: &State, name: &str) -> Option<String> {
+    pub(crate) fn resolve_command(&mut self, st: &State, name: &str) -> Option<String> {
         const BUILTINS: &[&str] = &[
             ":", "true", "false", "set", "shift", "export", "local", "declare", "typeset",
             "readonly", "unset", "source", ".", "eval", "exec", "exit", "return", "cd", "test",
@@ -346,7 +348,13 @@ impl Interp<'_> {
             .get("PATH")
             .and_then(|v| v.scalar().known())
             .unwrap_or_else(|| crate::api::DEFAULT_PATH.into());
-        crate::lookup_path(self.fs, &path, name, true)
+        let key = (path, name.to_string());
+        if let Some(hit) = self.resolved.get(&key) {
+            return hit.clone();
+        }
+        let hit = crate::lookup_path(self.fs, &key.0, name, true);
+        self.resolved.insert(key, hit.clone());
+        hit
     }
 
     /// Reads an image file for `cat`/`$(< f)`.

@@ -15,10 +15,15 @@ pub mod arith;
 mod builtins;
 mod cond;
 mod control;
-mod expand;
+pub(crate) mod expand;
 mod external;
+mod merge;
+mod params;
+mod simple;
+mod source;
 pub mod state;
 
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use crate::api::{EndKind, ImageFs, Invocation, Limits, Location, User};
@@ -78,6 +83,17 @@ pub struct Interp<'a> {
     pub(crate) capped: bool,
     pub(crate) diagnostics: Vec<String>,
     pub(crate) endings: Vec<Ending>,
+    /// Source text of each parsed file, for condition snippets.
+    pub(crate) texts: HashMap<String, Rc<str>>,
+    /// Parsed programs by text (sourced files, `eval`, `$( )`), kept alive so that function
+    /// definitions inside them can be shared by address.
+    parsed: HashMap<String, Rc<ast::Program>>,
+    /// Parsed words by text.
+    pub(crate) words: HashMap<String, Rc<Vec<parse::WordPieceWithSource>>>,
+    /// Command resolution by (PATH, name).
+    pub(crate) resolved: HashMap<(String, String), Option<String>>,
+    /// Function definitions shared between paths, by node address and file.
+    func_cache: HashMap<(usize, String), Rc<state::Func>>,
 }
 
 impl std::fmt::Debug for Interp<'_> {
@@ -107,6 +123,11 @@ impl<'a> Interp<'a> {
             capped: false,
             diagnostics: Vec::new(),
             endings: Vec::new(),
+            texts: HashMap::new(),
+            parsed: HashMap::new(),
+            func_cache: HashMap::new(),
+            words: HashMap::new(),
+            resolved: HashMap::new(),
         }
     }
 
@@ -186,7 +207,14 @@ impl<'a> Interp<'a> {
         let mut out = Vec::with_capacity(paths.len());
         for (st, flow) in paths {
             if flow == Flow::Normal {
-                out.extend(f(self, st));
+                for (s, fl) in f(self, st) {
+                    if fl == Flow::Exit && s.subshell == 0 {
+                        // The script is over on this path: record it now, do not carry it.
+                        self.end_path(s, fl);
+                    } else {
+                        out.push((s, fl));
+                    }
+                }
             } else {
                 out.push((st, flow));
             }
@@ -194,7 +222,12 @@ impl<'a> Interp<'a> {
         self.bound(out)
     }
 
-    fn bound(&mut self, mut paths: Paths) -> Paths {
+    /// Keeps the number of paths bounded: merges paths at the same point under pressure,
+    /// then drops the lightest beyond `max_paths`.
+    pub(crate) fn bound(&mut self, mut paths: Paths) -> Paths {
+        if paths.len() > (self.limits.max_paths / 16).max(2) {
+            paths = merge::merge_paths(paths);
+        }
         if paths.len() > self.limits.max_paths {
             self.cap(format!(
                 "path cap of {} reached: {} paths dropped",
@@ -205,6 +238,30 @@ impl<'a> Interp<'a> {
             paths.truncate(self.limits.max_paths);
         }
         paths
+    }
+
+    /// The source text of a span, when the file's text is known.
+    pub(crate) fn snippet(&self, file: &str, span: Option<&parse::SourceSpan>) -> Option<String> {
+        let span = span?;
+        let text = self.texts.get(file)?;
+        text.get(span.start.index..span.end.index)
+            .map(str::to_string)
+    }
+
+    /// Parses `text` once per analysis (programs stay alive for the whole analysis).
+    pub(crate) fn parse_cached(
+        &mut self,
+        file: &str,
+        text: &str,
+    ) -> Result<Rc<ast::Program>, parse::ParseError> {
+        if let Some(p) = self.parsed.get(text) {
+            return Ok(Rc::clone(p));
+        }
+        let p = Rc::new(parse::parse_program(file, text)?);
+        if self.parsed.len() < 4096 {
+            self.parsed.insert(text.to_string(), Rc::clone(&p));
+        }
+        Ok(p)
     }
 
     /// Counts one step; false once the step cap is exceeded.
@@ -241,7 +298,7 @@ impl<'a> Interp<'a> {
     fn run_andor(&mut self, st: State, list: &ast::AndOrList) -> Paths {
         let n = list.additional.len();
         let mut paths = self.run_pipe_in(st, &list.first, n > 0);
-        let mut prev = list.first.to_string();
+        let mut prev = &list.first;
         for (i, next) in list.additional.iter().enumerate() {
             let (want_ok, pipe) = match next {
                 ast::AndOr::And(p) => (true, p),
@@ -253,14 +310,14 @@ impl<'a> Interp<'a> {
                     out.push((s, flow));
                     continue;
                 }
-                let (yes, no) = self.branch(s, &prev, None);
+                let (yes, no) = self.branch(s, &|| prev.to_string(), None);
                 let (run, skip) = if want_ok { (yes, no) } else { (no, yes) };
                 out.extend(skip.into_iter().map(|s| (s, Flow::Normal)));
                 for s in run {
                     out.extend(self.run_pipe_in(s, pipe, i + 1 < n));
                 }
             }
-            prev = pipe.to_string();
+            prev = pipe;
             paths = self.bound(out);
         }
         paths
@@ -284,15 +341,28 @@ impl<'a> Interp<'a> {
     pub(crate) fn branch(
         &mut self,
         mut st: State,
-        what: &str,
+        what: &dyn Fn() -> String,
         location: Option<Location>,
     ) -> (Vec<State>, Vec<State>) {
         match st.status.clone() {
-            Status::Known(0) => (vec![st], vec![]),
-            Status::Known(_) => (vec![], vec![st]),
+            Status::Known(0) => {
+                st.pending = None;
+                (vec![st], vec![])
+            }
+            Status::Known(_) => {
+                st.pending = None;
+                (vec![], vec![st])
+            }
             Status::Unknown(why) => {
+                let what = what();
+                let what = what.as_str();
                 st.weight /= 2.0;
+                let refine = st.pending.take();
                 let mut no = st.clone();
+                if let Some(r) = refine {
+                    r.apply(&mut st, true);
+                    r.apply(&mut no, false);
+                }
                 st.assume(format!("`{}` succeeds ({why})", short(what)));
                 st.reason(
                     format!("assumed `{}` succeeds: {why}", short(what)),
@@ -324,6 +394,7 @@ impl<'a> Interp<'a> {
         };
         for (s, flow) in paths.iter_mut() {
             if pipe.bang {
+                s.pending = s.pending.take().map(state::Refine::negate);
                 s.cond_depth = s.cond_depth.saturating_sub(1);
                 s.status = match &s.status {
                     Status::Known(0) => Status::FAIL,
@@ -365,7 +436,7 @@ impl<'a> Interp<'a> {
     ) -> (Status, Option<Val>) {
         let mut sub = st.clone();
         sub.subshell += 1;
-        sub.reasons.clear();
+        sub.reasons = Default::default();
         let paths = f(self, sub);
         merge_outcomes(&paths)
     }
@@ -382,11 +453,18 @@ impl<'a> Interp<'a> {
             }
             ast::Command::Function(def) => {
                 let mut st = st;
-                let func = state::Func {
-                    body: def.body.clone(),
-                    file: st.file.clone(),
-                };
-                st.funcs.insert(def.fname.value.clone(), Rc::new(func));
+                let key = (std::ptr::from_ref(def) as usize, st.file.clone());
+                let func = self
+                    .func_cache
+                    .entry(key)
+                    .or_insert_with(|| {
+                        Rc::new(state::Func {
+                            body: def.body.clone(),
+                            file: st.file.clone(),
+                        })
+                    })
+                    .clone();
+                Rc::make_mut(&mut st.funcs).insert(def.fname.value.clone(), func);
                 st.status = Status::OK;
                 vec![(st, Flow::Normal)]
             }

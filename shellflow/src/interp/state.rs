@@ -99,13 +99,13 @@ pub struct Frame {
 #[derive(Debug, Clone)]
 pub struct State {
     /// Variables.
-    pub vars: BTreeMap<String, Var>,
+    pub vars: Rc<BTreeMap<String, Var>>,
     /// `$1…`.
     pub positionals: Vec<Val>,
     /// `$0`.
     pub arg0: Val,
     /// Functions.
-    pub funcs: HashMap<String, Rc<Func>>,
+    pub funcs: Rc<HashMap<String, Rc<Func>>>,
     /// Saved values for `local`, one frame per active call.
     pub locals: Vec<Vec<(String, Option<Var>)>>,
     /// Call stack (innermost last).
@@ -123,9 +123,9 @@ pub struct State {
     /// Probability weight of the path.
     pub weight: f64,
     /// Evidence.
-    pub reasons: Vec<Reason>,
+    pub reasons: Rc<Vec<Reason>>,
     /// Run-time assumptions.
-    pub assumptions: Vec<String>,
+    pub assumptions: Rc<Vec<String>>,
     /// Commands started with `&`.
     pub background: Vec<Recorded>,
     /// Last foreground external command.
@@ -148,6 +148,58 @@ pub struct State {
     pub calls: usize,
     /// Names explicitly `unset` (no longer "unset in the image env", just unset).
     pub unset: BTreeSet<String>,
+    /// What the last test learns about an unset env variable, applied when its outcome forks.
+    pub pending: Option<Refine>,
+}
+
+/// What a test on an env variable the image does not set tells each branch.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Refine {
+    /// `[ -z "$V" ]`-like: the variable is empty on the branch where the test has this outcome.
+    Empty(String, bool),
+    /// `[ "$V" = lit ]`-like: the variable equals `lit` on the branch with this outcome.
+    Equals(String, String, bool),
+}
+
+impl Refine {
+    /// Applies what a branch with `outcome` learns.
+    pub fn apply(&self, st: &mut State, outcome: bool) {
+        match self {
+            Refine::Empty(name, when) => {
+                if outcome == *when {
+                    st.set(name, Val::default());
+                } else {
+                    let why = "set at run time (assumed non-empty)";
+                    st.set(name, Val::unknown(format!("${name}"), why));
+                    st.export(name);
+                }
+            }
+            Refine::Equals(name, lit, when) => {
+                if outcome == *when {
+                    st.set(name, Val::lit(lit.clone()));
+                    st.export(name);
+                }
+            }
+        }
+    }
+
+    /// The same knowledge for the negated test.
+    pub fn negate(self) -> Refine {
+        match self {
+            Refine::Empty(n, w) => Refine::Empty(n, !w),
+            Refine::Equals(n, l, w) => Refine::Equals(n, l, !w),
+        }
+    }
+}
+
+/// The env variable a value stands for, when it is exactly an unset one.
+pub fn unset_env_name(v: &Val) -> Option<String> {
+    match v.0.as_slice() {
+        [crate::value::Part::Unknown { what, why }] if why.starts_with("env ") => {
+            what.strip_prefix('$').map(str::to_string)
+        }
+        _ => None,
+    }
 }
 
 impl State {
@@ -165,15 +217,15 @@ impl State {
     pub fn set_value(&mut self, name: &str, value: VarValue) {
         let exported = self.vars.get(name).is_some_and(|v| v.exported);
         self.unset.remove(name);
-        self.vars.insert(name.to_string(), Var { value, exported });
+        Rc::make_mut(&mut self.vars).insert(name.to_string(), Var { value, exported });
     }
 
     /// Marks a variable exported (creating it empty-unset when missing).
     pub fn export(&mut self, name: &str) {
-        if let Some(v) = self.vars.get_mut(name) {
+        if let Some(v) = Rc::make_mut(&mut self.vars).get_mut(name) {
             v.exported = true;
         } else {
-            self.vars.insert(
+            Rc::make_mut(&mut self.vars).insert(
                 name.to_string(),
                 Var {
                     value: VarValue::Scalar(Val::default()),
@@ -196,14 +248,14 @@ impl State {
     /// Adds a reason.
     pub fn reason(&mut self, message: String, location: Option<Location>) {
         if self.reasons.len() < 200 {
-            self.reasons.push(Reason { message, location });
+            Rc::make_mut(&mut self.reasons).push(Reason { message, location });
         }
     }
 
     /// Adds an assumption once.
     pub fn assume(&mut self, a: String) {
         if !self.assumptions.contains(&a) && self.assumptions.len() < 100 {
-            self.assumptions.push(a);
+            Rc::make_mut(&mut self.assumptions).push(a);
         }
     }
 

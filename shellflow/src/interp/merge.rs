@@ -1,0 +1,121 @@
+//! Joining paths under pressure: when too many paths are alive, paths at the same point of
+//! the script (same flow, arguments, user, call stack, options) are merged into one whose
+//! differing variables become unknown ("differs between paths"). This is the join of
+//! abstract interpretation; it trades precision on later tests for bounded work.
+//!
+//! Paths at different points (different positionals, user, or call depth) are never merged,
+//! so the command words that decide the terminal stay exact whenever they can.
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash, Hasher};
+
+use crate::value::Val;
+
+use super::state::{State, Var, VarValue};
+use super::{Flow, Paths};
+
+/// Merges paths that are at the same point; keeps the order of first appearance.
+pub(crate) fn merge_paths(paths: Paths) -> Paths {
+    let mut out: Paths = Vec::with_capacity(paths.len());
+    let mut by_key: HashMap<u64, Vec<usize>> = HashMap::new();
+    for (st, flow) in paths {
+        let slots = by_key.entry(point_key(&st, flow)).or_default();
+        let hit = slots
+            .iter()
+            .copied()
+            .find(|&i| out[i].1 == flow && same_point(&out[i].0, &st));
+        match hit {
+            Some(i) => join_into(&mut out[i].0, st),
+            None => {
+                slots.push(out.len());
+                out.push((st, flow));
+            }
+        }
+    }
+    out
+}
+
+/// A hash of what must be equal for two paths to merge (cheap pre-filter).
+fn point_key(st: &State, flow: Flow) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    st.positionals.hash(&mut h);
+    (
+        st.user.uid,
+        st.calls,
+        st.depth,
+        st.subshell,
+        st.cond_depth,
+        st.errexit,
+        st.reexecs,
+    )
+        .hash(&mut h);
+    (
+        st.frames.len(),
+        st.locals.len(),
+        st.background.len(),
+        st.funcs.len(),
+    )
+        .hash(&mut h);
+    st.file.hash(&mut h);
+    std::mem::discriminant(&flow).hash(&mut h);
+    h.finish()
+}
+
+fn same_point(a: &State, b: &State) -> bool {
+    a.positionals == b.positionals
+        && a.user == b.user
+        && a.cwd == b.cwd
+        && a.file == b.file
+        && a.calls == b.calls
+        && a.depth == b.depth
+        && a.subshell == b.subshell
+        && a.cond_depth == b.cond_depth
+        && a.errexit == b.errexit
+        && a.reexecs == b.reexecs
+        && a.frames.len() == b.frames.len()
+        && a.locals.len() == b.locals.len()
+        && a.stdout == b.stdout
+        && a.status == b.status
+        && a.background.len() == b.background.len()
+        && a.last_fg.as_ref().map(|r| &r.argv) == b.last_fg.as_ref().map(|r| &r.argv)
+        && a.funcs.len() == b.funcs.len()
+        && a.funcs.keys().all(|k| b.funcs.contains_key(k))
+}
+
+fn join_into(a: &mut State, b: State) {
+    let heavier_b = b.weight > a.weight;
+    a.weight += b.weight;
+    if !std::rc::Rc::ptr_eq(&a.vars, &b.vars) && a.vars != b.vars {
+        join_vars(std::rc::Rc::make_mut(&mut a.vars), &b.vars);
+    }
+    if a.assumptions != b.assumptions {
+        std::rc::Rc::make_mut(&mut a.assumptions).retain(|x| b.assumptions.contains(x));
+    }
+    if heavier_b {
+        a.reasons = b.reasons;
+    }
+    a.created.extend(b.created);
+    a.unset.retain(|n| b.unset.contains(n));
+    a.pending = None;
+}
+
+fn join_vars(a: &mut BTreeMap<String, Var>, b: &BTreeMap<String, Var>) {
+    let differ = |name: &str, exported: bool| Var {
+        value: VarValue::Scalar(Val::unknown(
+            format!("${name}"),
+            "differs between paths that were merged",
+        )),
+        exported,
+    };
+    for (name, v) in a.iter_mut() {
+        match b.get(name) {
+            Some(w) if w == v => {}
+            other => *v = differ(name, v.exported || other.is_some_and(|w| w.exported)),
+        }
+    }
+    for (name, w) in b {
+        if !a.contains_key(name) {
+            a.insert(name.clone(), differ(name, w.exported));
+        }
+    }
+}

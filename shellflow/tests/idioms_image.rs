@@ -1,0 +1,263 @@
+//! Image-level idioms of `shared/shellflow-idioms.md` (28–41), as far as they concern the
+//! script: PATH lookup, shims injected by scripts, shebang options, cleared CMD, image USER,
+//! scripts reached under another name, chains, shell-form CMD, supervisors, vendor launchers
+//! and droppers around every command.
+
+mod common;
+
+use common::{as_user, check, check_in, image, inv, root, Row, ENTRY};
+use shellflow::EndKind::{Background, Exec};
+use shellflow::{analyze, lookup_path, Invocation, Limits, MemFs, Script, DEFAULT_PATH};
+
+#[test]
+fn idiom_28_a_bare_entrypoint_name_is_found_through_path() {
+    let fs = image()
+        .file(ENTRY, "exec \"$@\"", 0o755)
+        .file("/usr/local/bin/notes.txt", "", 0o644);
+    assert_eq!(
+        lookup_path(&fs, DEFAULT_PATH, "docker-entrypoint.sh", true).as_deref(),
+        Some(ENTRY)
+    );
+    assert_eq!(lookup_path(&fs, DEFAULT_PATH, "notes.txt", true), None);
+    assert_eq!(
+        lookup_path(&fs, "/usr/local/bin", "notes.txt", false).as_deref(),
+        Some("/usr/local/bin/notes.txt")
+    );
+    check(&Row {
+        scripts: &[
+            "p=$(command -v redis-server)\nexec \"$p\" --save ''",
+            "exec \"$(command -v redis-server)\" --save ''",
+        ],
+        args: &[],
+        env: &[],
+        user: root(),
+        argv: &["/usr/local/bin/redis-server", "--save", ""],
+        run_as: "root",
+        how: Exec,
+    });
+}
+
+#[test]
+fn idiom_29_tini_injected_by_the_script_stays_in_the_argv() {
+    check(&Row {
+        scripts: &["exec tini -- \"$@\"", "set -- tini -- \"$@\"\nexec \"$@\""],
+        args: &["node", "app.js"],
+        env: &[],
+        user: root(),
+        argv: &["tini", "--", "node", "app.js"],
+        run_as: "root",
+        how: Exec,
+    });
+}
+
+#[test]
+fn idiom_30_31_shebang_lines_with_shims_and_options() {
+    check(&Row {
+        scripts: &[
+            "#!/usr/bin/dumb-init /bin/sh\nexec nginx -g 'daemon off;'",
+            "#!/usr/bin/env bash\nexec nginx -g 'daemon off;'",
+            "#!/bin/ash\nexec nginx -g 'daemon off;'",
+            "#!/bin/bash -eu\nexec nginx -g 'daemon off;'",
+        ],
+        args: &[],
+        env: &[],
+        user: root(),
+        argv: &["nginx", "-g", "daemon off;"],
+        run_as: "root",
+        how: Exec,
+    });
+    // `-e` on the shebang line turns on errexit: a known failure ends the script.
+    for script in [
+        "#! /bin/bash -e\nfalse\nexec nginx",
+        "#!/bin/sh -eu\nfalse\nexec nginx",
+    ] {
+        let a = common::run_in(image(), script, &inv(&[], &[], &root()));
+        assert!(a.candidates.is_empty(), "{script}: {:?}", a.candidates);
+    }
+    check(&Row {
+        scripts: &["#!/bin/bash\nfalse\nexec nginx"],
+        args: &[],
+        env: &[],
+        user: root(),
+        argv: &["nginx"],
+        run_as: "root",
+        how: Exec,
+    });
+}
+
+#[test]
+fn idiom_32_33_a_cleared_cmd_gives_no_arguments_and_the_default_branch() {
+    check(&Row {
+        scripts: &[
+            "if [ \"$#\" -eq 0 ] || [ \"${1#-}\" != \"$1\" ]; then set -- mongod \"$@\"; fi\nexec \"$@\"",
+            "[ -n \"$1\" ] || set -- mongod\nexec \"$@\"",
+        ],
+        args: &[],
+        env: &[],
+        user: root(),
+        argv: &["mongod"],
+        run_as: "root",
+        how: Exec,
+    });
+}
+
+#[test]
+fn idiom_34_the_image_user_decides_root_checks() {
+    check(&Row {
+        scripts: &[
+            "if [ \"$(id -u)\" = 0 ]; then exec gosu www-data \"$@\"; fi\nexec \"$@\"",
+            "[ \"$(id -un)\" != root ] || exec gosu www-data \"$@\"\nexec \"$@\"",
+        ],
+        args: &["php-fpm"],
+        env: &[],
+        user: as_user(33, "www-data"),
+        argv: &["php-fpm"],
+        run_as: "www-data",
+        how: Exec,
+    });
+}
+
+#[test]
+fn idiom_35_the_script_reached_under_another_name() {
+    let script = "case \"$(basename \"$0\")\" in\n  worker-entrypoint.sh) exec python3 -m worker ;;\n  *) if [ \"$(id -u)\" = 0 ]; then exec gosu node \"$0\" \"$@\"; fi; exec node server.js ;;\nesac";
+    for (called, argv, user) in [
+        (
+            "/worker-entrypoint.sh",
+            vec!["python3", "-m", "worker"],
+            "root",
+        ),
+        ("/docker-entrypoint.sh", vec!["node", "server.js"], "node"),
+    ] {
+        let fs = image().file(ENTRY, script, 0o755).symlink(called, ENTRY);
+        let mut i = inv(&[], &[], &root());
+        i.script = Script::File {
+            path: ENTRY.into(),
+            name_called_as: called.into(),
+        };
+        let a = analyze(&i, &fs, &Limits::default());
+        let best = &a.candidates[0];
+        assert_eq!(
+            best.inner_argv.clone().unwrap_or(best.argv.clone()),
+            argv,
+            "{called}"
+        );
+        assert_eq!(best.user.display(), user);
+    }
+}
+
+#[test]
+fn idiom_36_the_script_read_is_the_one_the_image_holds() {
+    let parent = image().file(ENTRY, "exec parent-server", 0o755);
+    let child = parent.clone().file(ENTRY, "exec child-server", 0o755);
+    let a = analyze(&inv(&[], &[], &root()), &child, &Limits::default());
+    assert_eq!(a.candidates[0].argv, ["child-server"]);
+}
+
+#[test]
+fn idiom_37_chains_source_another_entrypoint_without_running_its_main() {
+    let lib = include_str!("corpus/postgres-entrypoint.sh");
+    let fs = image().file("/usr/local/bin/postgres-entrypoint.sh", lib, 0o755);
+    check_in(
+        fs,
+        &Row {
+            scripts: &[
+                "#!/bin/bash\nsource /usr/local/bin/postgres-entrypoint.sh\ndocker_setup_env\nexec apache2-foreground \"$@\"",
+                "#!/bin/bash\n. postgres-entrypoint.sh\nfile_env APP_USER web\nexec apache2-foreground \"$@\"",
+            ],
+            args: &["-X"],
+            env: &[("PGDATA", "/var/lib/postgresql/data")],
+            user: root(),
+            argv: &["apache2-foreground", "-X"],
+            run_as: "root",
+            how: Exec,
+        },
+    );
+}
+
+#[test]
+fn idiom_38_shell_form_cmd_expands_the_image_env() {
+    let fs = image();
+    for text in [
+        "exec node server.js --port $PORT",
+        "exec node server.js --port \"${PORT:-80}\"",
+    ] {
+        let mut i = Invocation::file("/unused", &["/bin/sh"]);
+        i.script = Script::String { text: text.into() };
+        i.env.push(("PORT".into(), "8080".into()));
+        let a = analyze(&i, &fs, &Limits::default());
+        assert_eq!(
+            a.candidates[0].argv,
+            ["node", "server.js", "--port", "8080"],
+            "{text}"
+        );
+        assert_eq!(a.candidates[0].how, Exec);
+    }
+}
+
+#[test]
+fn idiom_39_supervisors_are_terminals() {
+    check(&Row {
+        scripts: &[
+            "exec supervisord -n -c /etc/supervisord.conf",
+            "set -- supervisord -n -c /etc/supervisord.conf\nexec \"$@\"",
+        ],
+        args: &[],
+        env: &[],
+        user: root(),
+        argv: &["supervisord", "-n", "-c", "/etc/supervisord.conf"],
+        run_as: "root",
+        how: Exec,
+    });
+    check(&Row {
+        scripts: &["exec /init", "set -- /init\nexec \"$@\""],
+        args: &[],
+        env: &[],
+        user: root(),
+        argv: &["/init"],
+        run_as: "root",
+        how: Exec,
+    });
+}
+
+#[test]
+fn idiom_40_vendor_launchers_are_followed_to_their_exec_or_reported() {
+    let launcher = "#!/bin/sh\n_RUNJAVA=\"${JAVA_HOME:-/usr/lib/jvm/default}/bin/java\"\nif [ \"$1\" = run ]; then\n  shift\n  eval exec \"\\\"$_RUNJAVA\\\"\" $JAVA_OPTS -classpath /opt/app/lib org.app.Bootstrap \"$@\" start\nelif [ \"$1\" = start ]; then\n  \"$_RUNJAVA\" -classpath /opt/app/lib org.app.Bootstrap start &\n  echo started\nfi\n";
+    let fs = image().file(ENTRY, launcher, 0o755);
+    let a = analyze(
+        &inv(&["run"], &[("JAVA_OPTS", "-Xmx1g")], &root()),
+        &fs,
+        &Limits::default(),
+    );
+    assert_eq!(
+        a.candidates[0].argv,
+        [
+            "/usr/lib/jvm/default/bin/java",
+            "-Xmx1g",
+            "-classpath",
+            "/opt/app/lib",
+            "org.app.Bootstrap",
+            "start"
+        ]
+    );
+    assert_eq!(a.candidates[0].how, Exec);
+    let a = analyze(&inv(&["start"], &[], &root()), &fs, &Limits::default());
+    assert_eq!(a.candidates[0].how, Background, "{:#?}", a.candidates);
+    assert_eq!(a.candidates[0].argv[0], "/usr/lib/jvm/default/bin/java");
+}
+
+#[test]
+fn idiom_41_droppers_around_every_command_even_a_shell() {
+    check(&Row {
+        scripts: &[
+            "exec gosu node \"$@\"",
+            "if [ \"$(id -u)\" = 0 ]; then set -- gosu node \"$@\"; fi\nexec \"$@\"",
+        ],
+        args: &["bash"],
+        env: &[],
+        user: root(),
+        argv: &["bash"],
+        run_as: "node",
+        how: Exec,
+    });
+    let _ = MemFs::new();
+}

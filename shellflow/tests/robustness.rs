@@ -1,0 +1,185 @@
+//! Hostile and random input: no panic, termination within the step cap, caps reported.
+//! Random token soups come from proptest so CI exercises what the cargo-fuzz target does.
+
+use proptest::prelude::*;
+use shellflow::{analyze, Invocation, Limits, MemFs};
+
+fn run(script: &str, limits: &Limits) -> shellflow::Analysis {
+    let fs = MemFs::new()
+        .file("/entry.sh", script, 0o755)
+        .file("/lib.sh", ". /lib.sh\nexec from-lib", 0o644)
+        .exe("/usr/local/bin/gosu");
+    analyze(&Invocation::file("/entry.sh", &["a", "-b"]), &fs, limits)
+}
+
+#[test]
+fn recursion_and_cycles_end_at_their_caps() {
+    let limits = Limits::default();
+    for script in [
+        "f() { f \"$@\"; }\nf",
+        "f() { x=$(f); }\nf",
+        "x='eval \"$x\"'\neval \"$x\"",
+        ". /entry.sh",
+        ". /lib.sh",
+        "while :; do :; done\nexec after-loop",
+        "until false; do shift; done",
+        "exec gosu root \"$0\" \"$@\"",
+        "for i in 1 2 3 4 5 6 7 8 9 10 11 12; do set -- \"$@\" \"$@\"; done\nexec x \"$@\"",
+    ] {
+        let a = run(script, &limits);
+        assert!(
+            a.steps <= limits.max_steps + 1,
+            "{script}: {} steps",
+            a.steps
+        );
+        assert!(
+            !a.diagnostics.iter().any(|d| d.contains("panicked")),
+            "{script}: {:?}",
+            a.diagnostics
+        );
+        assert!(
+            a.capped || !a.candidates.is_empty() || !a.diagnostics.is_empty(),
+            "{script}: {a:?}"
+        );
+    }
+}
+
+#[test]
+fn twenty_independent_unknown_ifs_are_capped_not_exponential() {
+    let mut script = String::from("#!/bin/sh\n");
+    for i in 0..20 {
+        script.push_str(&format!(
+            "if [ -n \"$UNSET_{i}\" ]; then set -- \"$@\" a{i}; fi\n"
+        ));
+    }
+    script.push_str("exec server \"$@\"\n");
+    let limits = Limits::default();
+    let t = std::time::Instant::now();
+    let a = run(&script, &limits);
+    assert!(a.capped, "{:?}", a.diagnostics);
+    assert!(a.diagnostics.iter().any(|d| d.contains("path cap")));
+    assert!(!a.candidates.is_empty());
+    assert!(a.candidates.iter().all(|c| c.confidence < 1.0));
+    assert!(t.elapsed().as_secs() < 10);
+}
+
+const TOKENS: &[&str] = &[
+    "if",
+    "then",
+    "else",
+    "elif",
+    "fi",
+    "case",
+    "in",
+    "esac",
+    ";;",
+    "while",
+    "until",
+    "do",
+    "done",
+    "for",
+    "x",
+    "f()",
+    "{",
+    "}",
+    "(",
+    ")",
+    "$(",
+    "`",
+    "\"",
+    "'",
+    ";",
+    "&&",
+    "||",
+    "|",
+    "&",
+    "\n",
+    "!",
+    "[[",
+    "]]",
+    "[",
+    "]",
+    "-z",
+    "-f",
+    "=",
+    "==",
+    "!=",
+    "=~",
+    "$@",
+    "\"$@\"",
+    "$1",
+    "$#",
+    "${1:0:1}",
+    "${x:-d}",
+    "${x:=d}",
+    "${!x}",
+    "${!P@}",
+    "${x#-}",
+    "${x%%.*}",
+    "${x//a/b}",
+    "$((1+2))",
+    "exec",
+    "gosu",
+    "postgres",
+    "set",
+    "--",
+    "shift",
+    "eval",
+    ".",
+    "/lib.sh",
+    "source",
+    "local",
+    "export",
+    "X=1",
+    "arr=(a b)",
+    "\"${arr[@]}\"",
+    "return",
+    "exit",
+    "break",
+    "continue",
+    "<<EOF",
+    "EOF",
+    ">",
+    "/tmp/x",
+    "2>&1",
+    "echo",
+    "printf",
+    "id",
+    "-u",
+    "test",
+    "read",
+    "true",
+    "false",
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, .. ProptestConfig::default() })]
+
+    #[test]
+    fn random_token_soups_never_panic_and_stay_within_the_step_cap(
+        idx in proptest::collection::vec(0..TOKENS.len(), 0..60)
+    ) {
+        let script: Vec<&str> = idx.iter().map(|i| TOKENS[*i]).collect();
+        let script = script.join(" ");
+        let limits = Limits { max_steps: 2_000, ..Limits::default() };
+        let a = run(&script, &limits);
+        prop_assert!(a.steps <= limits.max_steps + 1);
+        prop_assert!(!a.diagnostics.iter().any(|d| d.contains("panicked")), "{:?}", a.diagnostics);
+        for c in &a.candidates {
+            prop_assert!(c.confidence >= 0.0 && c.confidence <= 1.0);
+            prop_assert_eq!(c.argv.len(), c.unknown.len());
+            if let Some(inner) = &c.inner_argv {
+                prop_assert!(c.argv.ends_with(inner));
+            }
+        }
+    }
+
+    #[test]
+    fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+        let script = String::from_utf8_lossy(&bytes).into_owned();
+        let limits = Limits { max_steps: 2_000, ..Limits::default() };
+        let a = run(&script, &limits);
+        prop_assert!(a.steps <= limits.max_steps + 1);
+        prop_assert!(!a.diagnostics.iter().any(|d| d.contains("panicked")), "{:?}", a.diagnostics);
+    }
+}
