@@ -151,7 +151,15 @@ pub fn follow(req: &ScriptRequest<'_>, vfs: &dyn Vfs, limits: &Limits) -> Follow
     let candidates = analysis
         .candidates
         .into_iter()
-        .map(|c| convert(c, &start))
+        .map(|c| {
+            let mut c = convert(c, &start);
+            // bash and dash exec the last simple command of a `-c` string in place rather
+            // than forking it, so falling off the end of `sh -c` is an exec.
+            if matches!(req.source, ScriptSource::Inline(_)) && !c.exec && !c.background {
+                c.exec = true;
+            }
+            c
+        })
         .collect();
     Followed { candidates, notes }
 }
