@@ -23,6 +23,18 @@ pub struct HookConfig {
     pub start_timeout_ms: u64,
     /// Exit non-zero on internal failure (stops the container). Off: the hook fails open.
     pub fail_closed: bool,
+    /// Event source of the tracer: `auto` (BPF, else `/proc` polling), `bpf` or `proc`.
+    pub capture: CaptureSource,
+}
+
+/// Where the tracer's events come from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaptureSource {
+    #[default]
+    Auto,
+    Bpf,
+    Proc,
 }
 
 impl Default for HookConfig {
@@ -36,6 +48,7 @@ impl Default for HookConfig {
             attach_timeout_ms: 300,
             start_timeout_ms: 30_000,
             fail_closed: false,
+            capture: CaptureSource::Auto,
         }
     }
 }

@@ -141,3 +141,17 @@ mod tests {
         assert_eq!(cfg.limits.max_depth, Limits::default().max_depth);
     }
 }
+
+#[cfg(test)]
+mod packaged {
+    use super::*;
+
+    /// `packaging/config.toml` documents every default: it must parse to exactly them.
+    #[test]
+    fn the_packaged_config_file_equals_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../packaging/config.toml");
+        let text = std::fs::read_to_string(&path).expect("packaging/config.toml");
+        let cfg = Config::parse(&text, &path).expect("parses");
+        assert_eq!(cfg, Config::default());
+    }
+}
