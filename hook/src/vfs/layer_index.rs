@@ -121,14 +121,24 @@ pub fn index_layer(
         entries: Vec::new(),
         diagnostics: Vec::new(),
     };
-    (index.entries, index.diagnostics) = list_entries(&mut archive, counter, max_entries)?;
-    // Drain what follows the tar's end so the whole blob is hashed.
+    let listed = list_entries(&mut archive, counter, max_entries);
+    if let Err(LayerFailure::TooManyEntries) = listed {
+        return Err(LayerFailure::TooManyEntries);
+    }
+    // Drain what follows the tar's end (or the point where it broke) so the whole blob is
+    // hashed: a tampered blob is a digest mismatch even when it no longer decompresses.
     let mut plain = archive.into_inner();
-    io::copy(&mut plain, &mut io::sink()).map_err(corrupt)?;
+    let plain_drained = listed.is_ok() && io::copy(&mut plain, &mut io::sink()).is_ok();
     let mut buffered = plain.inner.into_inner();
     io::copy(&mut buffered, &mut io::sink()).map_err(corrupt)?;
     let (expected, actual) = match &src.verify {
         Verify::Blob(hex) => (hex, finish(&raw_digest)),
+        Verify::Uncompressed(_) if !plain_drained => {
+            return Err(match listed {
+                Err(e) => e,
+                Ok(_) => LayerFailure::Corrupt("layer stream ends early".into()),
+            });
+        }
         Verify::Uncompressed(hex) => (hex, finish(&plain_digest)),
     };
     if !expected.eq_ignore_ascii_case(&actual) {
@@ -137,6 +147,7 @@ pub fn index_layer(
             actual: format!("sha256:{actual}"),
         });
     }
+    (index.entries, index.diagnostics) = listed?;
     Ok(index)
 }
 
