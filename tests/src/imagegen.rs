@@ -231,6 +231,9 @@ fn append(b: &mut tar::Builder<Vec<u8>>, e: &Entry) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A layer as (stored blob, uncompressed tar, compression).
+type LayerBlob = (Vec<u8>, Vec<u8>, Compression);
+
 impl Image {
     /// An image of `layers` with an `Entrypoint`-only config.
     pub fn new(layers: Vec<Layer>) -> Self {
@@ -241,7 +244,8 @@ impl Image {
         }
     }
 
-    fn blobs(&self) -> anyhow::Result<(Vec<(Vec<u8>, Vec<u8>, Compression)>, Vec<u8>)> {
+    /// Each layer as (stored blob, uncompressed tar, compression), and the config JSON.
+    fn blobs(&self) -> anyhow::Result<(Vec<LayerBlob>, Vec<u8>)> {
         let mut layers = Vec::new();
         for l in &self.layers {
             let tar = layer_tar(&l.entries)?;
