@@ -235,7 +235,7 @@ fn random_image(seed: u64, layers: usize, devices: bool) -> Image {
                 _ if devices => (
                     Entry::Device {
                         path: rel.clone(),
-                        block: rng.next() % 2 == 0,
+                        block: rng.next() & 1 == 0,
                     },
                     Kind::Other,
                 ),
@@ -248,7 +248,7 @@ fn random_image(seed: u64, layers: usize, devices: bool) -> Image {
             touched.push(path);
             entries.push(entry);
         }
-        let compression = if rng.next() % 2 == 0 {
+        let compression = if rng.next() & 1 == 0 {
             Compression::Gzip
         } else {
             Compression::None
