@@ -4,8 +4,9 @@
 //!
 //! The image is generated once (deterministic pseudo-random, compressible data, a realistic
 //! file-size mix) into `/var/tmp/entrytrace-bench` and reused. Run it with
-//! `cargo run --release -p entrytrace --bin bench-scan` (add `--no-default-features
-//! --features miniz` to measure the miniz_oxide backend). It prints figures; it asserts nothing.
+//! `cargo run --release -p entrytrace --bin bench-scan` (add `--no-default-features` to
+//! measure flate2's miniz_oxide backend instead of zlib-rs). It prints figures; it asserts
+//! nothing.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -34,7 +35,7 @@ fn main() -> anyhow::Result<()> {
     );
     if args.get(1).map(String::as_str) == Some("--child") {
         let t = scan(&dir)?;
-        println!("{}", t.as_secs_f64());
+        println!("{} {}", t.as_secs_f64(), vm_hwm_kib()?);
         return Ok(());
     }
     let layout = dir.join("layout");
@@ -65,8 +66,12 @@ fn main() -> anyhow::Result<()> {
         ours.as_secs_f64() / gzip.as_secs_f64()
     );
     println!(
-        "child process open: {child_time:.3} s, peak RSS {:.1} MiB",
+        "child process open: {child_time:.3} s, peak RSS {:.1} MiB (its VmHWM)",
         rss_kib as f64 / 1024.0
+    );
+    println!(
+        "this process after 3 in-process scans: peak RSS {:.1} MiB",
+        vm_hwm_kib()? as f64 / 1024.0
     );
     let bundle = make_bundle(&dir)?;
     let mut times = Vec::new();
@@ -141,12 +146,26 @@ fn child_rss(dir: &Path) -> anyhow::Result<(f64, i64)> {
         "child failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let secs: f64 = String::from_utf8_lossy(&out.stdout).trim().parse()?;
-    // SAFETY: zeroed rusage is a valid out-buffer for getrusage.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `ru` is a valid out-pointer; RUSAGE_CHILDREN covers the waited-for child above.
-    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) };
-    Ok((secs, ru.ru_maxrss))
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut words = text.split_whitespace();
+    let secs: f64 = words.next().context("child time")?.parse()?;
+    let hwm: i64 = words.next().context("child VmHWM")?.parse()?;
+    Ok((secs, hwm))
+}
+
+/// This process's peak RSS (`VmHWM`, KiB). Unlike `ru_maxrss`, it is per address space, so it
+/// does not inherit the parent's peak across fork/exec.
+fn vm_hwm_kib() -> anyhow::Result<i64> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .context("no VmHWM")?;
+    Ok(line
+        .split_whitespace()
+        .nth(1)
+        .context("VmHWM value")?
+        .parse()?)
 }
 
 /// A tiny xorshift generator: deterministic data without a dependency.
