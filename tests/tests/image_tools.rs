@@ -73,7 +73,10 @@ fn opens_podman_saved_docker_and_oci_archives() {
         ])
         .stdin(tar.stdout.take().expect("tar stdout"));
     run_ok(&mut import).expect("podman import");
-    assert!(tar.wait().expect("tar").success(), "tar of the rootfs failed");
+    assert!(
+        tar.wait().expect("tar").success(),
+        "tar of the rootfs failed"
+    );
     for (format, transport) in [
         ("docker-archive", "docker-archive"),
         ("oci-archive", "oci-archive"),
