@@ -322,6 +322,27 @@ impl Image {
         Ok(written)
     }
 
+    /// Writes a `docker save` archive in the form docker 25+ uses: an OCI layout plus a
+    /// `manifest.json` whose `Config` and `Layers` name blobs (`blobs/sha256/<hex>`).
+    pub fn write_docker_oci_archive(&self, path: &Path) -> anyhow::Result<Written> {
+        let tmp = tempfile::tempdir()?;
+        let written = self.write_oci(tmp.path())?;
+        let blob = |d: &str| format!("blobs/sha256/{}", &d[7..]);
+        let manifest = json!([{
+            "Config": blob(&written.config_digest),
+            "RepoTags": [format!("localhost/test:{}", self.tag)],
+            "Layers": written.layer_digests.iter().map(|d| blob(d)).collect::<Vec<_>>(),
+        }]);
+        std::fs::write(
+            tmp.path().join("manifest.json"),
+            serde_json::to_vec(&manifest)?,
+        )?;
+        let mut b = tar::Builder::new(std::fs::File::create(path)?);
+        b.append_dir_all(".", tmp.path())?;
+        b.into_inner()?.flush()?;
+        Ok(written)
+    }
+
     /// Writes a legacy `docker save` archive: `<id>.json`, `<n>/layer.tar` (uncompressed, as
     /// docker writes them), `manifest.json`.
     pub fn write_docker_archive(&self, path: &Path) -> anyhow::Result<()> {

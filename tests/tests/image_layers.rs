@@ -12,6 +12,7 @@ enum Format {
     Oci,
     OciArchive,
     DockerArchive,
+    DockerOciArchive,
 }
 
 /// Writes `image` in `format` and opens it; the TempDir must outlive reads (they are lazy).
@@ -38,6 +39,17 @@ fn load(
                 .write_docker_archive(&p)
                 .expect("write docker-archive");
             format!("docker-archive:{}", p.display())
+        }
+        Format::DockerOciArchive => {
+            let p = tmp.path().join("docker-oci.tar");
+            image
+                .write_docker_oci_archive(&p)
+                .expect("write docker-archive (OCI form)");
+            format!(
+                "docker-archive:{}:localhost/test:{}",
+                p.display(),
+                image.tag
+            )
         }
     };
     let loaded = open(&source, opts);
@@ -81,7 +93,12 @@ fn merge_case(c: Compression) -> Image {
 #[test]
 fn merges_whiteouts_opaque_dirs_and_hard_links_in_every_format_and_compression() {
     for c in [Compression::None, Compression::Gzip, Compression::Zstd] {
-        for f in [Format::Oci, Format::OciArchive, Format::DockerArchive] {
+        for f in [
+            Format::Oci,
+            Format::OciArchive,
+            Format::DockerArchive,
+            Format::DockerOciArchive,
+        ] {
             let (_tmp, img) = load(&merge_case(c), f, &OpenOptions::default());
             let img = img.unwrap_or_else(|e| panic!("{c:?} {f:?}: {e:#}"));
             let v = &img.vfs;
@@ -409,4 +426,53 @@ fn reads_are_capped_and_ranges_are_exact() {
         .read_range("/big", 200_000, 10)
         .expect("past the end")
         .is_empty());
+}
+
+mod properties {
+    use super::*;
+    use entrytrace::vfs::normalize;
+    use proptest::prelude::*;
+
+    fn target() -> impl Strategy<Value = String> {
+        let comp = prop_oneof![Just("a"), Just("b"), Just(".."), Just("."), Just("c")];
+        (any::<bool>(), proptest::collection::vec(comp, 1..6))
+            .prop_map(|(abs, parts)| format!("{}{}", if abs { "/" } else { "" }, parts.join("/")))
+    }
+
+    fn entry() -> impl Strategy<Value = Entry> {
+        let path = proptest::collection::vec(prop_oneof![Just("a"), Just("b"), Just("c")], 1..4)
+            .prop_map(|p| p.join("/"));
+        prop_oneof![
+            path.clone().prop_map(|p| Entry::dir(&p)),
+            path.clone().prop_map(|p| Entry::file(&p, 0o644, b"inside")),
+            (path, target()).prop_map(|(p, t)| Entry::symlink(&p, &t)),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        #[test]
+        fn layered_resolution_stays_normal_and_inside_the_image(
+            layers in proptest::collection::vec(proptest::collection::vec(entry(), 1..12), 1..3),
+            queries in proptest::collection::vec(target(), 1..10),
+        ) {
+            let image = Image::new(layers.into_iter().map(|e| Layer::new(Compression::Gzip, e)).collect());
+            let (_tmp, img) = load(&image, Format::Oci, &OpenOptions::default());
+            let img = img.expect("opens");
+            for q in &queries {
+                match img.vfs.resolve(q, "/", true) {
+                    Ok(p) => {
+                        prop_assert_eq!(normalize(&p, "/"), p.clone(), "{} resolved to a non-normal path", q);
+                        let parent = p.rsplit_once('/').map_or("/", |(d, _)| if d.is_empty() { "/" } else { d });
+                        let pm = img.vfs.lstat(parent).expect("lstat parent");
+                        prop_assert_eq!(pm.map(|m| m.kind), Some(FileKind::Dir), "{} -> {}: parent is not a directory", q, p);
+                        if let Ok(body) = img.vfs.read(&p, 1024) {
+                            prop_assert_eq!(body, b"inside".to_vec());
+                        }
+                    }
+                    Err(e) => prop_assert!(matches!(e, VfsError::NotFound { .. } | VfsError::NotADirectory { .. } | VfsError::SymlinkLoop { .. }), "{}: {}", q, e),
+                }
+            }
+        }
+    }
 }
