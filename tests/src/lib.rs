@@ -3,6 +3,7 @@
 
 pub mod podman;
 pub mod runtime;
+pub mod imagegen;
 
 use std::path::PathBuf;
 use std::process::Command;

@@ -224,11 +224,18 @@ pub fn open(source: &str, opts: &OpenOptions) -> Result<LoadedImage, ImageError>
     })
 }
 
-/// `PATH[:REF]`: the whole string when it names an existing file, else split at the last `:`
-/// when what follows has no `/`.
+/// `PATH[:REF]`: the shortest prefix before a `:` that exists on disk is the path and the
+/// rest the reference (which may itself hold `:`, as `localhost/x:tag` does); when no prefix
+/// exists, the split is at the last `:` followed by no `/`.
 fn split_reference(rest: &str) -> (&str, Option<&str>) {
     if Path::new(rest).exists() {
         return (rest, None);
+    }
+    for (i, _) in rest.match_indices(':') {
+        let (path, reference) = (&rest[..i], &rest[i + 1..]);
+        if !reference.is_empty() && Path::new(path).exists() {
+            return (path, Some(reference));
+        }
     }
     match rest.rsplit_once(':') {
         Some((path, tag)) if !tag.is_empty() && !tag.contains('/') => (path, Some(tag)),
@@ -244,5 +251,48 @@ pub(crate) fn host_arch() -> &'static str {
         "x86" => "386",
         "powerpc64" => "ppc64le",
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_a_path_from_its_reference() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().display().to_string();
+        for (rest, want_path, want_ref) in [
+            (dir.clone(), dir.as_str(), None),
+            (format!("{dir}:v1"), dir.as_str(), Some("v1")),
+            (
+                format!("{dir}:localhost/x:t"),
+                dir.as_str(),
+                Some("localhost/x:t"),
+            ),
+            ("/no/such:tag".to_string(), "/no/such", Some("tag")),
+            ("/no/such:a/b".to_string(), "/no/such:a/b", None),
+        ] {
+            assert_eq!(split_reference(&rest), (want_path, want_ref), "{rest}");
+        }
+    }
+
+    #[test]
+    fn parses_platforms_and_refuses_malformed_ones() {
+        let p = Platform::parse("linux/arm64/v8").expect("valid");
+        assert_eq!(
+            (p.os.as_str(), p.arch.as_str(), p.variant.as_deref()),
+            ("linux", "arm64", Some("v8"))
+        );
+        assert_eq!(
+            Platform::parse("linux/amd64").expect("valid").to_string(),
+            "linux/amd64"
+        );
+        for bad in ["linux", "linux/", "/amd64", "a/b/c/d", ""] {
+            assert!(
+                matches!(Platform::parse(bad), Err(ImageError::BadPlatform { .. })),
+                "{bad}"
+            );
+        }
     }
 }

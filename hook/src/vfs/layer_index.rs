@@ -9,7 +9,7 @@
 //! recorded, not applied: the merge happens in layer order in `layered.rs`. It deliberately
 //! keeps no file bodies and never allocates by a size a header claims.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
@@ -115,20 +115,31 @@ pub fn index_layer(
         Decoder::sniff(BufReader::with_capacity(256 << 10, raw)).map_err(corrupt)?;
     let plain = Hashing::new(decoder, !blob_hash);
     let plain_digest = plain.digest_cell();
-    let mut archive = tar::Archive::new(plain);
     let mut index = LayerIndex {
         compression,
         entries: Vec::new(),
         diagnostics: Vec::new(),
     };
-    (index.entries, index.diagnostics) = list_entries(&mut archive, counter, max_entries)?;
-    // Drain what follows the tar's end so the whole blob is hashed.
+    let consumed = Rc::clone(&plain.count);
+    let mut archive = tar::Archive::new(plain);
+    let listed = list_entries(&mut archive, counter, max_entries, &consumed);
+    if let Err(LayerFailure::TooManyEntries) = listed {
+        return Err(LayerFailure::TooManyEntries);
+    }
+    // Drain what follows the tar's end (or the point where it broke) so the whole blob is
+    // hashed: a tampered blob is a digest mismatch even when it no longer decompresses.
     let mut plain = archive.into_inner();
-    io::copy(&mut plain, &mut io::sink()).map_err(corrupt)?;
+    let plain_drained = listed.is_ok() && io::copy(&mut plain, &mut io::sink()).is_ok();
     let mut buffered = plain.inner.into_inner();
     io::copy(&mut buffered, &mut io::sink()).map_err(corrupt)?;
     let (expected, actual) = match &src.verify {
         Verify::Blob(hex) => (hex, finish(&raw_digest)),
+        Verify::Uncompressed(_) if !plain_drained => {
+            return Err(match listed {
+                Err(e) => e,
+                Ok(_) => LayerFailure::Corrupt("layer stream ends early".into()),
+            });
+        }
         Verify::Uncompressed(hex) => (hex, finish(&plain_digest)),
     };
     if !expected.eq_ignore_ascii_case(&actual) {
@@ -137,6 +148,7 @@ pub fn index_layer(
             actual: format!("sha256:{actual}"),
         });
     }
+    (index.entries, index.diagnostics) = listed?;
     Ok(index)
 }
 
@@ -191,12 +203,21 @@ fn list_entries<R: Read>(
     archive: &mut tar::Archive<R>,
     counter: &AtomicU64,
     max_entries: u64,
+    consumed: &Cell<u64>,
 ) -> Result<Listed, LayerFailure> {
     let corrupt = |e: io::Error| LayerFailure::Corrupt(e.to_string());
     let mut entries = Vec::new();
     let mut diags = Diags::default();
+    let mut body_end = 0u64;
     for entry in archive.entries().map_err(corrupt)? {
-        let entry = entry.map_err(corrupt)?;
+        let entry = match entry {
+            Ok(e) => e,
+            // Some writers (umoci 0.4) end the stream right after the last body, without
+            // padding or the end-of-archive blocks; Go's archive/tar accepts that, so do we.
+            Err(_) if body_end > 0 && consumed.get() == body_end => break,
+            Err(e) => return Err(corrupt(e)),
+        };
+        body_end = entry.raw_file_position() + entry.size();
         if counter.fetch_add(1, Ordering::Relaxed) >= max_entries {
             return Err(LayerFailure::TooManyEntries);
         }
@@ -334,6 +355,8 @@ fn finish(cell: &DigestCell) -> String {
 struct Hashing<R> {
     inner: R,
     hasher: DigestCell,
+    /// Bytes passed through so far.
+    count: Rc<Cell<u64>>,
 }
 
 impl<R: Read> Hashing<R> {
@@ -341,6 +364,7 @@ impl<R: Read> Hashing<R> {
         Self {
             inner,
             hasher: Rc::new(RefCell::new(on.then(Sha256::new))),
+            count: Rc::new(Cell::new(0)),
         }
     }
 
@@ -352,6 +376,7 @@ impl<R: Read> Hashing<R> {
 impl<R: Read> Read for Hashing<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
+        self.count.set(self.count.get() + n as u64);
         if let Some(h) = self.hasher.borrow_mut().as_mut() {
             h.update(&buf[..n]);
         }
@@ -399,6 +424,50 @@ impl<R: BufRead> Read for Decoder<R> {
             Decoder::Plain(r) => r.read(buf),
             Decoder::Gzip(d) => d.read(buf),
             Decoder::Zstd(d) => d.read(buf),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalises_entry_names_and_refuses_escapes() {
+        for (raw, want) in [
+            ("etc/passwd", Ok("/etc/passwd")),
+            ("./etc/passwd", Ok("/etc/passwd")),
+            ("././usr//bin/./sh", Ok("/usr/bin/sh")),
+            ("usr/", Ok("/usr")),
+            ("./", Ok("/")),
+            (".", Ok("/")),
+            ("/etc/passwd", Err("absolute name")),
+            ("./../x", Err("name contains `..`")),
+            ("a/../b", Err("name contains `..`")),
+        ] {
+            let got = normalise_name(raw.as_bytes());
+            assert_eq!(got.as_deref().map_err(|e| *e), want, "{raw}");
+        }
+    }
+
+    #[test]
+    fn turns_whiteout_names_into_records_of_what_they_delete() {
+        let file = RawKind::Node(FileKind::File);
+        for (path, want) in [
+            ("/etc/.wh.passwd", Ok(("/etc/passwd", RawKind::Whiteout))),
+            ("/.wh.entry.sh", Ok(("/entry.sh", RawKind::Whiteout))),
+            ("/etc/.wh..wh..opq", Ok(("/etc", RawKind::Opaque))),
+            ("/.wh..wh..opq", Ok(("/", RawKind::Opaque))),
+            ("/etc/passwd", Ok(("/etc/passwd", file.clone()))),
+            ("/etc/.wh.", Err("malformed whiteout name")),
+            ("/etc/.wh...", Err("malformed whiteout name")),
+        ] {
+            let got = whiteout(path, file.clone());
+            let got = got
+                .as_ref()
+                .map(|(p, k)| (p.as_str(), k.clone()))
+                .map_err(|e| *e);
+            assert_eq!(got, want, "{path}");
         }
     }
 }

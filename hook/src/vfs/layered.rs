@@ -65,7 +65,10 @@ enum Body {
         offset: u64,
     },
     Symlink(Box<str>),
-    Sparse,
+    /// A GNU sparse file of layer `layer`: listed, never read.
+    Sparse {
+        layer: usize,
+    },
 }
 
 impl LayeredVfs {
@@ -169,7 +172,7 @@ impl LayeredVfs {
                     offset: e.offset,
                 },
                 RawKind::Node(_) => Body::None,
-                RawKind::Sparse => Body::Sparse,
+                RawKind::Sparse => Body::Sparse { layer: slot },
                 RawKind::Symlink(ref t) => Body::Symlink(t.as_str().into()),
             };
             let kind = match e.kind {
@@ -344,9 +347,9 @@ impl Vfs for LayeredVfs {
                 }
                 self.read_body(path, layer, at + start, len)
             }
-            Body::Sparse => Err(VfsError::Layer {
+            Body::Sparse { layer } => Err(VfsError::Layer {
                 path: path.to_string(),
-                layer: "-".into(),
+                layer: self.layers[layer].0.digest.clone(),
                 reason: "sparse file bodies are not read".into(),
             }),
             _ => Err(VfsError::NotRegular {

@@ -1,0 +1,205 @@
+//! `image::open` on images real tools produced: `podman save` (docker-archive and
+//! oci-archive) of an imported rootfs, and OCI layouts built by `umoci` and copied by
+//! `skopeo`. Podman runs with its own containers.conf/storage.conf in a temp dir.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use entrytrace::image::{open, OpenOptions};
+use entrytrace_tests::{is_root, require_root, require_tool, run_ok};
+
+const APP: &[u8] = b"#!/bin/sh\nexec sleep 1\n";
+
+fn rootfs(dir: &Path) {
+    std::fs::create_dir_all(dir.join("bin")).expect("bin");
+    std::fs::create_dir_all(dir.join("etc")).expect("etc");
+    std::fs::write(dir.join("bin/app"), APP).expect("app");
+    std::fs::write(dir.join("etc/os-release"), b"ID=test\n").expect("os-release");
+    std::os::unix::fs::symlink("app", dir.join("bin/start")).expect("symlink");
+}
+
+/// A podman command confined to `tmp`'s configuration and storage.
+fn podman(tmp: &Path) -> Command {
+    let conf = tmp.join("containers.conf");
+    let storage = tmp.join("storage.conf");
+    if !conf.exists() {
+        std::fs::write(
+            &conf,
+            "[containers]\ndefault_ulimits = [\"nofile=20000:20000\", \"nproc=32768:32768\"]\n\
+             [engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n",
+        )
+        .expect("containers.conf");
+        std::fs::write(
+            &storage,
+            format!(
+                "[storage]\ndriver = \"vfs\"\nrunroot = \"{}\"\ngraphroot = \"{}\"\n",
+                tmp.join("run").display(),
+                tmp.join("graph").display()
+            ),
+        )
+        .expect("storage.conf");
+    }
+    let mut c = Command::new("podman");
+    c.env("CONTAINERS_CONF", &conf)
+        .env("CONTAINERS_STORAGE_CONF", &storage);
+    c
+}
+
+#[test]
+fn opens_podman_saved_docker_and_oci_archives() {
+    if !require_root() || !require_tool("podman") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path().join("rootfs");
+    rootfs(&root);
+    let mut tar = Command::new("tar")
+        .arg("-C")
+        .arg(&root)
+        .args(["-c", "."])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("tar");
+    let mut import = podman(tmp.path());
+    import
+        .args([
+            "import",
+            "--change",
+            "ENTRYPOINT [\"/bin/start\"]",
+            "--change",
+            "ENV A=1",
+            "-",
+            "localhost/x:t",
+        ])
+        .stdin(tar.stdout.take().expect("tar stdout"));
+    run_ok(&mut import).expect("podman import");
+    assert!(
+        tar.wait().expect("tar").success(),
+        "tar of the rootfs failed"
+    );
+    for (format, transport) in [
+        ("docker-archive", "docker-archive"),
+        ("oci-archive", "oci-archive"),
+    ] {
+        let out = tmp.path().join(format!("{format}.tar"));
+        run_ok(
+            podman(tmp.path())
+                .args(["save", "--format", format, "-o"])
+                .arg(&out)
+                .arg("localhost/x:t"),
+        )
+        .expect("podman save");
+        let img = open(
+            &format!("{transport}:{}", out.display()),
+            &OpenOptions::default(),
+        )
+        .unwrap_or_else(|e| panic!("{format}: {e:#}"));
+        assert_eq!(
+            img.spec.entrypoint,
+            Some(vec!["/bin/start".to_string()]),
+            "{format}"
+        );
+        assert!(
+            img.spec.env.iter().any(|e| e == "A=1"),
+            "{format}: {:?}",
+            img.spec.env
+        );
+        assert_eq!(
+            img.vfs.read("/bin/start", 1024).expect("read via symlink"),
+            APP,
+            "{format}"
+        );
+        assert_eq!(
+            img.vfs.read("/etc/os-release", 1024).expect("read"),
+            b"ID=test\n",
+            "{format}"
+        );
+        assert!(
+            img.diagnostics.is_empty(),
+            "{format}: {:?}",
+            img.diagnostics
+        );
+    }
+    let _ = podman(tmp.path()).args(["rmi", "-a", "-f"]).output();
+}
+
+#[test]
+fn opens_umoci_built_layouts_and_their_skopeo_copies() {
+    if !require_tool("umoci") || !require_tool("skopeo") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path().join("rootfs");
+    rootfs(&root);
+    let layout = tmp.path().join("layout");
+    let image = format!("{}:t", layout.display());
+    let rootless: &[&str] = if is_root() { &[] } else { &["--rootless"] };
+    run_ok(
+        Command::new("umoci")
+            .args(["init", "--layout"])
+            .arg(&layout),
+    )
+    .expect("umoci init");
+    run_ok(Command::new("umoci").args(["new", "--image", &image])).expect("umoci new");
+    run_ok(
+        Command::new("umoci")
+            .arg("insert")
+            .args(rootless)
+            .args(["--image", &image])
+            .arg(root.join("bin"))
+            .arg("/bin"),
+    )
+    .expect("insert bin");
+    run_ok(
+        Command::new("umoci")
+            .arg("insert")
+            .args(rootless)
+            .args(["--image", &image])
+            .arg(root.join("etc"))
+            .arg("/etc"),
+    )
+    .expect("insert etc");
+    run_ok(Command::new("umoci").args([
+        "config",
+        "--image",
+        &image,
+        "--config.entrypoint",
+        "/bin/start",
+        "--config.cmd",
+        "--serve",
+        "--config.workingdir",
+        "/srv",
+    ]))
+    .expect("umoci config");
+    let copy = tmp.path().join("copy");
+    run_ok(Command::new("skopeo").args([
+        "copy",
+        &format!("oci:{image}"),
+        &format!("oci:{}:copied", copy.display()),
+    ]))
+    .expect("skopeo copy");
+    for source in [
+        format!("oci:{image}"),
+        format!("oci:{}:copied", copy.display()),
+    ] {
+        let img =
+            open(&source, &OpenOptions::default()).unwrap_or_else(|e| panic!("{source}: {e:#}"));
+        assert_eq!(
+            img.spec.entrypoint,
+            Some(vec!["/bin/start".to_string()]),
+            "{source}"
+        );
+        assert_eq!(img.spec.cmd, Some(vec!["--serve".to_string()]), "{source}");
+        assert_eq!(img.spec.workdir.as_deref(), Some("/srv"), "{source}");
+        assert_eq!(
+            img.vfs.read("/bin/start", 1024).expect("read"),
+            APP,
+            "{source}"
+        );
+        assert_eq!(
+            img.vfs.read("/etc/os-release", 1024).expect("read"),
+            b"ID=test\n",
+            "{source}"
+        );
+    }
+}
