@@ -1,9 +1,9 @@
 //! Shared helpers for the integration tests: privilege checks that say why a test skipped,
 //! locating the built binary, and running commands with their output kept for messages.
 
+pub mod imagegen;
 pub mod podman;
 pub mod runtime;
-pub mod imagegen;
 
 use std::path::PathBuf;
 use std::process::Command;
