@@ -10,10 +10,12 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub mod dynamic;
 pub mod limits;
 pub mod scoring;
 pub mod wrappers;
 
+pub use dynamic::{DynamicConfig, SteadyStateWeights};
 pub use limits::Limits;
 pub use scoring::StaticWeights;
 pub use wrappers::{WrapperKind, WrapperRule};
@@ -31,6 +33,8 @@ pub struct Config {
     pub wrappers: Vec<WrapperRule>,
     /// Drop the built-in wrapper catalogue and use only `wrappers`.
     pub replace_builtin_wrappers: bool,
+    /// Dynamic capture: window, tracer sizes, steady-state weights.
+    pub dynamic: DynamicConfig,
 }
 
 /// Why a configuration could not be used.
@@ -90,6 +94,7 @@ impl Config {
     /// Checks ranges and consistency; returns the offending field and why.
     pub fn validate(&self) -> Result<(), (String, String)> {
         self.limits.validate()?;
+        self.dynamic.validate()?;
         for (i, w) in self.wrappers.iter().enumerate() {
             w.validate()
                 .map_err(|reason| (format!("wrappers[{i}]"), reason))?;

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 pub mod explain;
 pub mod scan;
+pub mod trace;
 
 /// Tells what a container really runs: the program left once init shims, privilege
 /// droppers, shells and entrypoint scripts have done their work.
@@ -24,6 +25,7 @@ pub struct Cli {
 pub enum Command {
     Scan(scan::ScanArgs),
     Explain(explain::ExplainArgs),
+    Trace(trace::TraceArgs),
 }
 
 /// Output formats shared by the subcommands that print a result.
@@ -73,6 +75,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Scan(args) => scan::run(args),
         Command::Explain(args) => explain::run(args),
+        Command::Trace(args) => trace::run(args),
     }
 }
 
