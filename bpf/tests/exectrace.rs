@@ -209,7 +209,7 @@ fn argv_of_hundreds_of_words_and_32_kib_arrives_exactly() {
         argv.push(if i % 7 == 0 {
             String::new()
         } else {
-            format!("{i:04}-{}", "x".repeat(50))
+            format!("{i:04}-{}", "x".repeat(60))
         });
     }
     let bytes: usize = argv.iter().map(|a| a.len() + 1).sum();
