@@ -132,3 +132,34 @@ fn lineage(g: &graph::ExecGraph, top: &Candidate) -> Vec<ChainStep> {
     }
     steps
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_target_no_source_can_watch_gives_capture_unavailable_and_no_terminals() {
+        let dir = std::env::temp_dir();
+        let rows = [
+            (TraceTarget::Cgroup(dir.clone()), SourceChoice::Auto),
+            (TraceTarget::Cgroup(dir), SourceChoice::Proc),
+            (TraceTarget::Pid(u32::MAX), SourceChoice::Bpf),
+        ];
+        for (target, source) in rows {
+            let r = trace(
+                &target,
+                Duration::from_millis(100),
+                source,
+                &Config::default(),
+                &|_| None,
+            );
+            assert_eq!(r.mode, Mode::Dynamic);
+            assert!(r.terminals.is_empty(), "{target:?}");
+            let msg = &r.diagnostics.first().expect("diagnostic").message;
+            assert!(
+                msg.starts_with("dynamic capture unavailable: "),
+                "{target:?}: {msg}"
+            );
+        }
+    }
+}
