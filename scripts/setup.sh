@@ -10,7 +10,7 @@ PACKAGES=(
   # BPF build
   clang llvm libelf-dev zlib1g-dev pkg-config make gcc bpftool
   # wrappers and shells the tests run for real
-  gosu tini dumb-init dash
+  gosu tini dumb-init dash python3
   # journald, tools used by tests and benchmarks
   systemd hyperfine zstd gzip jq zip procps
 )

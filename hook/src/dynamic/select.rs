@@ -385,3 +385,199 @@ impl<'w> Features<'w> {
         1.0 / (1.0 + (-logit).exp())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use entrytrace_bpf::{Event, EventKind};
+
+    use super::*;
+
+    fn ev(kind: EventKind, tgid: u32, ppid: u32, t: u64, argv: &[&str]) -> Event {
+        Event {
+            kind,
+            pid: tgid,
+            tgid,
+            ppid,
+            ns_pid: tgid,
+            ns_tgid: tgid,
+            pidns_ino: 1,
+            uid: 0,
+            gid: 0,
+            exit_code: 0,
+            start_ns: u64::from(tgid) * 10,
+            start_boot_ns: 0,
+            parent_start_ns: u64::from(ppid) * 10,
+            cgroup_id: 1,
+            ktime_ns: t,
+            comm: String::new(),
+            filename: argv.first().map_or(String::new(), |s| s.to_string()),
+            filename_truncated: false,
+            argv: argv.iter().map(|s| s.to_string()).collect(),
+            argv_truncated: false,
+            argv_unreadable: false,
+        }
+    }
+
+    fn exec(tgid: u32, ppid: u32, t: u64, argv: &[&str]) -> Event {
+        ev(EventKind::Exec, tgid, ppid, t, argv)
+    }
+
+    fn fork(tgid: u32, ppid: u32, t: u64) -> Event {
+        ev(EventKind::Fork, tgid, ppid, t, &[])
+    }
+
+    fn exit(tgid: u32, ppid: u32, t: u64) -> Event {
+        ev(EventKind::Exit, tgid, ppid, t, &[])
+    }
+
+    fn run(events: &[Event], listening: &[(u32, &str)]) -> Vec<Candidate> {
+        let mut g = ExecGraph::new();
+        for e in events {
+            g.apply(e);
+        }
+        let samples: HashMap<NodeKey, ProcSample> = listening
+            .iter()
+            .map(|(pid, addr)| {
+                let key = NodeKey {
+                    tgid: *pid,
+                    start_ns: u64::from(*pid) * 10,
+                };
+                let s = ProcSample {
+                    pid: *pid,
+                    listening: vec![addr.to_string()],
+                    ..Default::default()
+                };
+                (key, s)
+            })
+            .collect();
+        let config = DynamicConfig::default();
+        let catalogue = entrytrace_config::wrappers::builtin();
+        select(&SelectInput {
+            graph: &g,
+            samples: &samples,
+            window_end_ns: 3_000_000_000,
+            catalogue: &catalogue,
+            config: &config,
+        })
+    }
+
+    #[test]
+    fn steady_state_picks_the_workload_in_each_shape() {
+        // (shape, events, listening sockets, expected top argv[0], expected kind, evidence part)
+        let rows: Vec<(&str, Vec<Event>, Vec<(u32, &str)>, &str, TerminalKind, &str)> = vec![
+            (
+                "tini, sh -c without exec, server with two workers",
+                vec![
+                    exec(
+                        10,
+                        1,
+                        100,
+                        &["tini", "--", "sh", "-c", "python app.py; true"],
+                    ),
+                    fork(11, 10, 110),
+                    exec(11, 10, 120, &["sh", "-c", "python app.py; true"]),
+                    fork(12, 11, 130),
+                    exec(12, 11, 140, &["/usr/bin/python", "app.py"]),
+                    fork(13, 12, 150),
+                    fork(14, 12, 160),
+                ],
+                vec![
+                    (12, "0.0.0.0:8080"),
+                    (13, "0.0.0.0:8080"),
+                    (14, "0.0.0.0:8080"),
+                ],
+                "/usr/bin/python",
+                TerminalKind::Process,
+                "wrapper tini collapsed into /usr/bin/python",
+            ),
+            (
+                "gosu execs the program in place",
+                vec![
+                    exec(20, 1, 100, &["gosu", "app", "/srv/app"]),
+                    exec(20, 1, 200, &["/srv/app"]),
+                    fork(21, 20, 300),
+                    exec(21, 20, 310, &["/bin/true"]),
+                    exit(21, 20, 320),
+                ],
+                vec![],
+                "/srv/app",
+                TerminalKind::Process,
+                "wrapper gosu collapsed into /srv/app",
+            ),
+            (
+                "a shell running two services and waiting",
+                vec![
+                    exec(30, 1, 100, &["sh", "-c", "a & b & wait"]),
+                    fork(31, 30, 110),
+                    exec(31, 30, 120, &["/usr/bin/a"]),
+                    fork(32, 30, 130),
+                    exec(32, 30, 140, &["/usr/bin/b"]),
+                ],
+                vec![],
+                "sh",
+                TerminalKind::Supervisor,
+                "supervises 2 services",
+            ),
+        ];
+        for (shape, events, listening, top, kind, evidence) in rows {
+            let got = run(&events, &listening);
+            let first = got
+                .first()
+                .unwrap_or_else(|| panic!("{shape}: no candidate"));
+            assert_eq!(
+                first.image.argv.first().map(String::as_str),
+                Some(top),
+                "{shape}: {got:#?}"
+            );
+            assert_eq!(first.kind, kind, "{shape}");
+            assert!(
+                first.evidence.iter().any(|e| e.contains(evidence)),
+                "{shape}: {:?}",
+                first.evidence
+            );
+            assert!(got.len() <= 3, "{shape}: top_k");
+        }
+    }
+
+    #[test]
+    fn the_listening_socket_is_evidence_and_workers_are_not_candidates() {
+        let events = [
+            exec(12, 1, 140, &["/usr/bin/python", "app.py"]),
+            fork(13, 12, 150),
+            fork(14, 12, 160),
+        ];
+        let got = run(&events, &[(12, "127.0.0.1:9000"), (13, "127.0.0.1:9000")]);
+        assert_eq!(got.len(), 1, "{got:#?}");
+        assert!(got[0]
+            .evidence
+            .contains(&"pid 12 listening on 127.0.0.1:9000".to_string()));
+        let node = exec_node(&got[0]);
+        let terminals = to_terminals(&got, &|n| {
+            (n.host_pid == 12).then(|| Terminal {
+                argv: n.argv.clone(),
+                path: Some("/usr/bin/python3.11".into()),
+                user: "app".into(),
+                workdir: "/srv".into(),
+                kind: TerminalKind::Process,
+                runtime: Runtime {
+                    family: "python".into(),
+                    evidence: vec![],
+                },
+                confidence: 0.1,
+                features: vec![],
+                services: vec![],
+            })
+        });
+        assert_eq!(node.argv, ["/usr/bin/python", "app.py"]);
+        assert_eq!(
+            terminals[0].runtime.family, "python",
+            "classify hook decides the runtime"
+        );
+        assert_eq!(
+            terminals[0].confidence, got[0].confidence,
+            "dynamic confidence kept"
+        );
+        let unclassified = to_terminals(&got, &|_| None);
+        assert_eq!(unclassified[0].runtime.family, "unknown");
+    }
+}
