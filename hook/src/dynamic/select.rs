@@ -464,7 +464,15 @@ mod tests {
     #[test]
     fn steady_state_picks_the_workload_in_each_shape() {
         // (shape, events, listening sockets, expected top argv[0], expected kind, evidence part)
-        let rows: Vec<(&str, Vec<Event>, Vec<(u32, &str)>, &str, TerminalKind, &str)> = vec![
+        type Row = (
+            &'static str,
+            Vec<Event>,
+            Vec<(u32, &'static str)>,
+            &'static str,
+            TerminalKind,
+            &'static str,
+        );
+        let rows: Vec<Row> = vec![
             (
                 "tini, sh -c without exec, server with two workers",
                 vec![
