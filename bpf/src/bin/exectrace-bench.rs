@@ -140,11 +140,17 @@ fn timed(cg: &Cgroup, script: &str, mut tracer: Option<&mut Tracer>) -> anyhow::
 fn bench_overhead(a: &Cgroup, b: &Cgroup) -> anyhow::Result<()> {
     let _warm_up = timed(a, LOOP, None)?;
     let mut runs: [Vec<(f64, f64)>; 3] = Default::default();
+    let mut prog_time = Vec::new();
     // Interleaved rounds, so load from other work on the machine hits all three alike.
     for _ in 0..9 {
         runs[0].push(timed(a, LOOP, None)?);
         let mut inside = Tracer::start(&TracerOptions::new(cgroup_scope(&a.0, false)?))?;
+        let stats = std::fs::write(STATS, "1").is_ok();
         runs[1].push(timed(a, LOOP, Some(&mut inside))?);
+        if stats {
+            prog_time.push(program_time());
+            let _ = std::fs::write(STATS, "0");
+        }
         anyhow::ensure!(inside.dropped()? == 0, "the inside tracer dropped events");
         drop(inside);
         let mut outside = Tracer::start(&TracerOptions::new(cgroup_scope(&b.0, false)?))?;
@@ -157,6 +163,15 @@ fn bench_overhead(a: &Cgroup, b: &Cgroup) -> anyhow::Result<()> {
             .collect();
         median(&mut v)
     };
+    if !prog_time.is_empty() {
+        let per_loop = median(&mut prog_time);
+        println!(
+            "in-kernel program time (kernel.bpf_stats_enabled) per traced 1,000-exec loop: \
+             {:.2} ms = {:.2} % of the untraced loop's CPU time",
+            per_loop * 1e3,
+            per_loop / med(0, true) * 100.0
+        );
+    }
     for (what, cpu) in [("CPU time", true), ("wall time", false)] {
         let (c, i, o) = (med(0, cpu), med(1, cpu), med(2, cpu));
         println!(
@@ -170,6 +185,16 @@ fn bench_overhead(a: &Cgroup, b: &Cgroup) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+const STATS: &str = "/proc/sys/kernel/bpf_stats_enabled";
+
+/// Seconds the loaded `btf_*` programs of this bench have run (the one tracer alive).
+fn program_time() -> f64 {
+    libbpf_rs::query::ProgInfoIter::default()
+        .filter(|p| p.name.to_string_lossy().starts_with("btf_"))
+        .map(|p| p.run_time_ns as f64 / 1e9)
+        .sum()
 }
 
 fn vm_hwm_kib(pid: u32) -> Option<u64> {
