@@ -296,3 +296,66 @@ fn exec_edges_are_in_the_graph_and_nothing_from_outside() {
     let exited = top.features.iter().all(|f| f.id != "d7");
     assert!(exited, "the top candidate is alive");
 }
+
+#[test]
+fn a_pid_without_its_own_cgroup_is_followed_through_its_descendants() {
+    if !can_run() {
+        return;
+    }
+    // Same cgroup as this test: `--pid` falls back to the tgid map seeded with the pid.
+    let mut child = Command::new("/bin/sh")
+        .arg("-c")
+        .arg("sleep 0.4; /bin/echo descendant-marker; exec /bin/sleep 30")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let pid = child.id();
+    let r = std::thread::scope(|s| {
+        let noise = s.spawn(|| {
+            for _ in 0..50 {
+                let _ = Command::new("/bin/echo")
+                    .arg("outside-marker")
+                    .stdout(Stdio::null())
+                    .status();
+            }
+        });
+        let r = trace(
+            &TraceTarget::Pid(pid),
+            Duration::from_millis(1500),
+            SourceChoice::Bpf,
+            &Config::default(),
+            &|_| None,
+        );
+        noise.join().expect("noise");
+        r
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    let g = &r.exec_graph;
+    assert!(
+        g.nodes
+            .iter()
+            .all(|n| !n.argv.contains(&"outside-marker".to_string())),
+        "{:?}",
+        g.nodes
+    );
+    assert!(
+        g.nodes
+            .iter()
+            .any(|n| n.argv == ["/bin/echo", "descendant-marker"]),
+        "{:?}",
+        g.nodes
+    );
+    assert!(
+        g.edges
+            .iter()
+            .any(|e| e.kind == EdgeKind::Exec && e.parent_host_pid == pid),
+        "{:?}",
+        g.edges
+    );
+    let top = r
+        .terminals
+        .first()
+        .unwrap_or_else(|| panic!("no terminal: {r:#?}"));
+    assert_eq!(top.argv, ["/bin/sleep", "30"]);
+}
