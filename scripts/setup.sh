@@ -13,6 +13,8 @@ PACKAGES=(
   gosu tini dumb-init dash
   # probe tests compile a tiny static C program with musl-gcc
   musl-tools
+  # the dynamic tests' server
+  python3
   # journald, tools used by tests and benchmarks
   systemd hyperfine zstd gzip jq zip procps
 )

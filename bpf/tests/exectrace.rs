@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use entrytrace_bpf::{cgroup_scope, AttachKind, Event, EventKind, Tracer, TracerOptions};
+use entrytrace_bpf::{cgroup_scope, AttachKind, Event, EventKind, Scope, Tracer, TracerOptions};
 
 const CGROUP2: &str = "/sys/fs/cgroup/unified";
 
@@ -118,4 +118,200 @@ fn exec_in_the_cgroup_is_reported_with_exact_argv_and_exit_code() {
         assert_eq!(tracer.dropped().expect("stats"), 0);
         assert_eq!(tracer.malformed(), 0);
     }
+}
+
+/// Runs `script` in the cgroup while polling; returns every event once the script is done.
+fn trace_script(tracer: &mut Tracer, cg: &TestCgroup, script: &str, out: &Path) -> Vec<Event> {
+    let mut child = Command::new("/bin/sh")
+        .arg("-c")
+        .arg("echo $$ > \"$0\" && exec /bin/sh -c \"$1\"")
+        .arg(cg.0.join("cgroup.procs"))
+        .arg(script)
+        .env("OUT", out)
+        .spawn()
+        .expect("spawn");
+    let mut events = Vec::new();
+    while child.try_wait().expect("wait").is_none() {
+        tracer.poll(&mut events).expect("poll");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    tracer.poll(&mut events).expect("poll");
+    events
+}
+
+#[test]
+fn two_thousand_execs_are_all_seen_and_nothing_outside_the_cgroup() {
+    if !can_run() {
+        return;
+    }
+    let rows = [
+        (
+            "sequential",
+            "i=0; while [ $i -lt 2000 ]; do /bin/echo inside-marker; i=$((i+1)); done >> \"$OUT\"",
+        ),
+        (
+            "parallel-200",
+            "for j in $(seq 200); do (for i in 1 2 3 4 5 6 7 8 9 10; do /bin/echo inside-marker; done >> \"$OUT\") & done; wait",
+        ),
+    ];
+    for (name, script) in rows {
+        let cg = TestCgroup::new(name);
+        let out =
+            std::env::temp_dir().join(format!("entrytrace-execs-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_file(&out);
+        let scope = cgroup_scope(&cg.0, false).expect("scope");
+        let Scope::Cgroup { id, .. } = scope else {
+            unreachable!("cgroup scope")
+        };
+        let mut tracer = Tracer::start(&TracerOptions::new(scope)).expect("tracer starts");
+        // The host runs its own exec loop at the same time, outside the cgroup.
+        let mut outside = Command::new("/bin/sh")
+            .arg("-c")
+            .arg("for i in $(seq 300); do /bin/echo outside-marker > /dev/null; done")
+            .spawn()
+            .expect("outside loop");
+        let events = trace_script(&mut tracer, &cg, script, &out);
+        outside.wait().expect("outside loop ends");
+        let ran = std::fs::read_to_string(&out)
+            .expect("marker file")
+            .lines()
+            .count();
+        let seen = events
+            .iter()
+            .filter(|e| e.kind == EventKind::Exec && e.argv == ["/bin/echo", "inside-marker"])
+            .count();
+        assert_eq!(ran, 2000, "{name}: the script ran");
+        assert_eq!(seen, ran, "{name}: execs seen vs run");
+        assert_eq!(tracer.dropped().expect("stats"), 0, "{name}: dropped");
+        assert!(
+            events
+                .iter()
+                .all(|e| e.cgroup_id == id && !e.argv.contains(&"outside-marker".to_string())),
+            "{name}: an event from outside the cgroup"
+        );
+        let _ = std::fs::remove_file(&out);
+    }
+}
+
+#[test]
+fn argv_of_hundreds_of_words_and_32_kib_arrives_exactly() {
+    if !can_run() {
+        return;
+    }
+    let cg = TestCgroup::new("argv");
+    let mut tracer = Tracer::start(&TracerOptions::new(
+        cgroup_scope(&cg.0, false).expect("scope"),
+    ))
+    .expect("tracer starts");
+    let mut argv: Vec<String> = vec!["/bin/true".into()];
+    for i in 0..600 {
+        argv.push(if i % 7 == 0 {
+            String::new()
+        } else {
+            format!("{i:04}-{}", "x".repeat(60))
+        });
+    }
+    let bytes: usize = argv.iter().map(|a| a.len() + 1).sum();
+    assert!(bytes > 32 * 1024, "argv is {bytes} bytes");
+    let words: Vec<&str> = argv.iter().map(String::as_str).collect();
+    assert!(cg.run(&words).success());
+    let events = drain(&mut tracer, |e| e.iter().any(|e| e.kind == EventKind::Exit));
+    let exec = events
+        .iter()
+        .find(|e| e.kind == EventKind::Exec && e.filename == "/bin/true")
+        .expect("exec of /bin/true");
+    assert!(!exec.argv_truncated);
+    assert_eq!(exec.argv, argv);
+}
+
+#[test]
+fn a_process_in_its_own_pid_namespace_reports_its_namespace_pid() {
+    if !can_run() || !Path::new("/usr/bin/unshare").exists() {
+        return;
+    }
+    let cg = TestCgroup::new("pidns");
+    let mut tracer = Tracer::start(&TracerOptions::new(
+        cgroup_scope(&cg.0, false).expect("scope"),
+    ))
+    .expect("tracer starts");
+    let own_ns =
+        std::fs::metadata("/proc/self/ns/pid").map(|m| std::os::unix::fs::MetadataExt::ino(&m));
+    assert!(cg
+        .run(&[
+            "/usr/bin/unshare",
+            "--pid",
+            "--fork",
+            "/bin/sh",
+            "-c",
+            "exec /bin/sleep 0.05"
+        ])
+        .success());
+    let events = drain(&mut tracer, |e| {
+        e.iter()
+            .any(|e| e.kind == EventKind::Exit && e.comm == "sleep")
+    });
+    let sleep = events
+        .iter()
+        .find(|e| e.kind == EventKind::Exec && e.filename == "/bin/sleep")
+        .unwrap_or_else(|| panic!("no sleep exec in {events:?}"));
+    assert_eq!(sleep.ns_tgid, 1, "first process of the new namespace");
+    assert_ne!(sleep.tgid, 1);
+    assert_ne!(
+        Ok(u64::from(sleep.pidns_ino)),
+        own_ns.map_err(|_| ()),
+        "a different pid namespace"
+    );
+}
+
+#[test]
+fn descendants_of_a_seed_pid_are_followed_without_a_cgroup() {
+    if !can_run() {
+        return;
+    }
+    // The seed blocks on stdin until the tracer is attached, then forks and execs.
+    let mut seed = Command::new("/bin/sh")
+        .arg("-c")
+        .arg("read go; /bin/echo child-of-seed; exit 3")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("seed");
+    let pid = seed.id();
+    let mut tracer = Tracer::start(&TracerOptions::new(Scope::Descendants {
+        seed: pid,
+        also: vec![],
+    }))
+    .expect("tracer starts");
+    let mut outside = Command::new("/bin/echo")
+        .arg("not-a-descendant")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("outside");
+    {
+        use std::io::Write;
+        let mut stdin = seed.stdin.take().expect("stdin");
+        stdin.write_all(b"go\n").expect("write");
+    }
+    assert_eq!(seed.wait().expect("seed ends").code(), Some(3));
+    outside.wait().expect("outside ends");
+    let events = drain(&mut tracer, |e| {
+        e.iter().any(|e| e.kind == EventKind::Exit && e.tgid == pid)
+    });
+    let child = events
+        .iter()
+        .find(|e| e.kind == EventKind::Exec && e.argv == ["/bin/echo", "child-of-seed"])
+        .unwrap_or_else(|| panic!("no child exec in {events:?}"));
+    assert_eq!(child.ppid, pid);
+    assert!(events
+        .iter()
+        .any(|e| e.kind == EventKind::Fork && e.tgid == child.tgid && e.ppid == pid));
+    assert!(events
+        .iter()
+        .all(|e| !e.argv.contains(&"not-a-descendant".to_string())));
+    let exit = events
+        .iter()
+        .find(|e| e.kind == EventKind::Exit && e.tgid == pid)
+        .expect("seed exit");
+    assert_eq!(exit.exit_status(), Some(3));
 }

@@ -10,11 +10,13 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub mod dynamic;
 pub mod hook;
 pub mod limits;
 pub mod scoring;
 pub mod wrappers;
 
+pub use dynamic::{DynamicConfig, SteadyStateWeights};
 pub use hook::HookConfig;
 pub use limits::Limits;
 pub use scoring::StaticWeights;
@@ -34,6 +36,8 @@ pub struct Config {
     pub wrappers: Vec<WrapperRule>,
     /// Drop the built-in wrapper catalogue and use only `wrappers`.
     pub replace_builtin_wrappers: bool,
+    /// Dynamic capture: window, tracer sizes, steady-state weights.
+    pub dynamic: DynamicConfig,
 }
 
 /// Why a configuration could not be used.
@@ -94,6 +98,7 @@ impl Config {
     pub fn validate(&self) -> Result<(), (String, String)> {
         self.limits.validate()?;
         self.hook.validate()?;
+        self.dynamic.validate()?;
         for (i, w) in self.wrappers.iter().enumerate() {
             w.validate()
                 .map_err(|reason| (format!("wrappers[{i}]"), reason))?;

@@ -8,6 +8,7 @@
 //! lifecycle; [`output`] renders results. Everything a test needs is callable without a process.
 
 pub mod cli;
+pub mod dynamic;
 pub mod hook;
 pub mod image;
 pub mod merge;

@@ -9,6 +9,7 @@ pub mod explain;
 pub mod generate;
 pub mod hook;
 pub mod scan;
+pub mod trace;
 
 /// Tells what a container really runs: the program left once init shims, privilege
 /// droppers, shells and entrypoint scripts have done their work.
@@ -25,6 +26,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Scan(scan::ScanArgs),
+    Trace(trace::TraceArgs),
     Explain(explain::ExplainArgs),
     Hook(hook::HookArgs),
     Completions(generate::CompletionsArgs),
@@ -108,6 +110,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Completions(args) => generate::completions(args),
         Command::Man => generate::man(),
         Command::Tracer(args) => hook::run_tracer(args),
+        Command::Trace(args) => trace::run(args),
     }
 }
 
