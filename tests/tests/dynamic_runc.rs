@@ -105,7 +105,7 @@ fn a_runc_container_traced_by_init_pid_matches_its_cgroup() {
             Duration::from_millis(2000),
             SourceChoice::Bpf,
             &Config::default(),
-            &|_| None,
+            &|_, _| None,
         );
         starter.join().expect("starter").expect("runc start");
         r
@@ -121,7 +121,7 @@ fn a_runc_container_traced_by_init_pid_matches_its_cgroup() {
         Duration::from_millis(500),
         SourceChoice::Bpf,
         &Config::default(),
-        &|_| None,
+        &|_, _| None,
     );
 
     let (top, listening) = top_and_listening(&by_pid);

@@ -117,7 +117,7 @@ fn trace_while_starting(
             window,
             source,
             &Config::default(),
-            &|_| None,
+            &|_, _| None,
         );
         drop(starter.join().expect("starter"));
         r
@@ -324,7 +324,7 @@ fn a_pid_without_its_own_cgroup_is_followed_through_its_descendants() {
             Duration::from_millis(1500),
             SourceChoice::Bpf,
             &Config::default(),
-            &|_| None,
+            &|_, _| None,
         );
         noise.join().expect("noise");
         r

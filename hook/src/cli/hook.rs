@@ -63,8 +63,6 @@ pub fn run_tracer(args: TracerCmdArgs) -> Result<(), CliError> {
         config: args.config,
         window: args.window_ms.map(Duration::from_millis),
     };
-    crate::hook::tracer::run(targs, |_, _| {
-        Err("dynamic capture: pending integration".into())
-    });
+    crate::hook::tracer::run(targs, crate::hook::capture::attach);
     Ok(())
 }

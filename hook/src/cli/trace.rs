@@ -80,7 +80,8 @@ pub fn run(args: TraceArgs) -> Result<(), CliError> {
         Source::Proc => SourceChoice::Proc,
         Source::Auto => SourceChoice::Auto,
     };
-    let result = crate::dynamic::trace(&target, window, source, &config, &|_| None);
+    let classify = crate::dynamic::classify::by_reducer(None, &config);
+    let result = crate::dynamic::trace(&target, window, source, &config, &classify);
     let text = match args.format {
         Format::Json => serde_json::to_string_pretty(&result)
             .map(|s| s + "\n")

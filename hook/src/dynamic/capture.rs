@@ -97,51 +97,117 @@ fn start_bpf(r: &Resolved, cfg: &DynamicConfig) -> Result<Tracer, entrytrace_bpf
 }
 
 fn run_bpf(
-    mut tracer: Tracer,
+    tracer: Tracer,
     r: &Resolved,
     window: Duration,
     cfg: &DynamicConfig,
-    mut diagnostics: Vec<Diagnostic>,
+    diagnostics: Vec<Diagnostic>,
 ) -> Result<Capture, DynamicError> {
-    let mut graph = ExecGraph::new();
-    let mut seeded = seed_running(&mut graph, &r.confine, &r.seed_pids);
+    let mut session = BpfSession::with_tracer(tracer, r.clone(), diagnostics);
     let end = Instant::now() + window;
-    let mut events: Vec<Event> = Vec::new();
     loop {
-        tracer.poll(&mut events).map_err(DynamicError::Bpf)?;
-        for ev in events.drain(..) {
-            rekey_seeded(&mut graph, &mut seeded, &ev);
-            graph.apply(&ev);
-        }
+        session.poll()?;
         let now = Instant::now();
         if now >= end {
             break;
         }
         std::thread::sleep((end - now).min(Duration::from_millis(cfg.poll_ms)));
     }
-    let window_end_ns = monotonic_ns();
-    let dropped = tracer.dropped().map_err(DynamicError::Bpf)?;
-    if dropped > 0 {
-        diagnostics.push(Diagnostic::warning(format!(
-            "bpf ring buffer dropped {dropped} events; raise dynamic.ring_bytes"
-        )));
+    session.finish()
+}
+
+/// A BPF capture split in time: attached by [`BpfSession::start`], drained by
+/// [`BpfSession::poll`] as often as the caller likes, ended by [`BpfSession::finish`]. The
+/// hook's tracer uses it to attach before the container's first exec and to decide itself
+/// when the window ends (after the first exec, or early when the container's init exits).
+pub struct BpfSession {
+    tracer: Tracer,
+    resolved: Resolved,
+    graph: ExecGraph,
+    seeded: HashMap<u32, (u64, NodeKey)>,
+    events: Vec<Event>,
+    diagnostics: Vec<Diagnostic>,
+    execs: usize,
+}
+
+impl std::fmt::Debug for BpfSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BpfSession")
+            .field("processes", &self.graph.len())
+            .field("execs", &self.execs)
+            .finish()
     }
-    diagnostics.push(Diagnostic {
-        level: crate::model::Level::Info,
-        message: format!(
-            "dynamic source: bpf ({:?} tracepoints)",
-            tracer.attach_kind()
-        ),
-    });
-    let samples = sample_alive(&graph, &r.confine);
-    Ok(Capture {
-        graph,
-        samples,
-        window_end_ns,
-        diagnostics,
-        source: "bpf",
-        dropped,
-    })
+}
+
+impl BpfSession {
+    /// Resolves `target`, loads and attaches the BPF program, seeds what already runs.
+    pub fn start(target: &TraceTarget, cfg: &DynamicConfig) -> Result<Self, DynamicError> {
+        let resolved = resolve(target)?;
+        let tracer = start_bpf(&resolved, cfg).map_err(DynamicError::Bpf)?;
+        Ok(Self::with_tracer(tracer, resolved, Vec::new()))
+    }
+
+    fn with_tracer(tracer: Tracer, resolved: Resolved, diagnostics: Vec<Diagnostic>) -> Self {
+        let mut graph = ExecGraph::new();
+        let seeded = seed_running(&mut graph, &resolved.confine, &resolved.seed_pids);
+        Self {
+            tracer,
+            resolved,
+            graph,
+            seeded,
+            events: Vec::new(),
+            diagnostics,
+            execs: 0,
+        }
+    }
+
+    /// Drains the ring buffer into the graph.
+    pub fn poll(&mut self) -> Result<(), DynamicError> {
+        self.tracer
+            .poll(&mut self.events)
+            .map_err(DynamicError::Bpf)?;
+        for ev in self.events.drain(..) {
+            if ev.kind == entrytrace_bpf::EventKind::Exec {
+                self.execs += 1;
+            }
+            rekey_seeded(&mut self.graph, &mut self.seeded, &ev);
+            self.graph.apply(&ev);
+        }
+        Ok(())
+    }
+
+    /// Execs seen in the target so far.
+    pub fn execs(&self) -> usize {
+        self.execs
+    }
+
+    /// Ends the window: samples what is still alive and returns the capture.
+    pub fn finish(mut self) -> Result<Capture, DynamicError> {
+        self.poll()?;
+        let window_end_ns = monotonic_ns();
+        let dropped = self.tracer.dropped().map_err(DynamicError::Bpf)?;
+        if dropped > 0 {
+            self.diagnostics.push(Diagnostic::warning(format!(
+                "bpf ring buffer dropped {dropped} events; raise dynamic.ring_bytes"
+            )));
+        }
+        self.diagnostics.push(Diagnostic {
+            level: crate::model::Level::Info,
+            message: format!(
+                "dynamic source: bpf ({:?} tracepoints)",
+                self.tracer.attach_kind()
+            ),
+        });
+        let samples = sample_alive(&self.graph, &self.resolved.confine);
+        Ok(Capture {
+            graph: self.graph,
+            samples,
+            window_end_ns,
+            diagnostics: self.diagnostics,
+            source: "bpf",
+            dropped,
+        })
+    }
 }
 
 /// The target as a BPF scope and a `/proc` confinement. `--pid` uses the process's own

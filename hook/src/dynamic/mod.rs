@@ -14,11 +14,10 @@ use std::time::Duration;
 
 use entrytrace_config::Config;
 
-use crate::model::{
-    ChainStep, EntryTraceResult, ExecNode, Level, Mode, StepKind, Target, Terminal,
-};
+use crate::model::{ChainStep, EntryTraceResult, Level, Mode, StepKind, Target};
 
 pub mod capture;
+pub mod classify;
 pub mod graph;
 pub mod poll;
 pub mod proc;
@@ -51,19 +50,27 @@ pub fn trace(
     window: Duration,
     source: SourceChoice,
     config: &Config,
-    classify: &dyn Fn(&ExecNode) -> Option<Terminal>,
+    classify: &select::Classify<'_>,
 ) -> EntryTraceResult {
     let mut result = EntryTraceResult::new(Mode::Dynamic, describe(target));
-    let cap = match capture(target, window, source, &config.dynamic) {
-        Ok(c) => c,
-        Err(err) => {
-            result.diagnose(
-                Level::Warning,
-                format!("dynamic capture unavailable: {err}"),
-            );
-            return result;
-        }
-    };
+    match capture(target, window, source, &config.dynamic) {
+        Ok(cap) => fill_result(&mut result, cap, config, classify),
+        Err(err) => result.diagnose(
+            Level::Warning,
+            format!("dynamic capture unavailable: {err}"),
+        ),
+    }
+    result
+}
+
+/// Fills `result` from what one window saw: steady-state terminals (classified by
+/// `classify`), the lineage of the top one as the chain, the exec graph, diagnostics.
+pub fn fill_result(
+    result: &mut EntryTraceResult,
+    cap: Capture,
+    config: &Config,
+    classify: &select::Classify<'_>,
+) {
     let catalogue = config.wrapper_catalogue();
     let candidates = select(&SelectInput {
         graph: &cap.graph,
@@ -85,7 +92,6 @@ pub fn trace(
             "no process of the target was seen in the window",
         );
     }
-    result
 }
 
 fn describe(target: &TraceTarget) -> Target {
@@ -151,7 +157,7 @@ mod tests {
                 Duration::from_millis(100),
                 source,
                 &Config::default(),
-                &|_| None,
+                &|_, _| None,
             );
             assert_eq!(r.mode, Mode::Dynamic);
             assert!(r.terminals.is_empty(), "{target:?}");

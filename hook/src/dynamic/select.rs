@@ -80,15 +80,16 @@ pub fn select(input: &SelectInput<'_>) -> Vec<Candidate> {
 
 /// The candidates as terminals: `classify` (the static reducer, when merged in) decides path
 /// and runtime; the dynamic features, evidence, confidence and kind are kept either way.
-pub fn to_terminals(
-    candidates: &[Candidate],
-    classify: &dyn Fn(&ExecNode) -> Option<Terminal>,
-) -> Vec<Terminal> {
+pub fn to_terminals(candidates: &[Candidate], classify: &Classify<'_>) -> Vec<Terminal> {
     candidates
         .iter()
         .map(|c| to_terminal(c, classify))
         .collect()
 }
+
+/// How a caller turns an observed process (its final image and effective uid) into a
+/// terminal: the static reducer run on what was exec'd. `None` = not available.
+pub type Classify<'a> = dyn Fn(&ExecNode, u32) -> Option<Terminal> + 'a;
 
 /// The contract's exec node of a candidate's final image.
 pub fn exec_node(c: &Candidate) -> ExecNode {
@@ -102,7 +103,7 @@ pub fn exec_node(c: &Candidate) -> ExecNode {
     }
 }
 
-fn to_terminal(c: &Candidate, classify: &dyn Fn(&ExecNode) -> Option<Terminal>) -> Terminal {
+fn to_terminal(c: &Candidate, classify: &Classify<'_>) -> Terminal {
     let node = exec_node(c);
     let services = c
         .services
@@ -110,7 +111,7 @@ fn to_terminal(c: &Candidate, classify: &dyn Fn(&ExecNode) -> Option<Terminal>) 
         .map(|s| to_terminal(s, classify))
         .collect();
     let uid = c.sample.as_ref().map_or(c.image.uid, |s| s.euid);
-    let mut t = classify(&node).unwrap_or_else(|| Terminal {
+    let mut t = classify(&node, uid).unwrap_or_else(|| Terminal {
         argv: node.argv.clone(),
         path: c.sample.as_ref().and_then(|s| s.exe.clone()),
         user: uid.to_string(),
@@ -560,7 +561,7 @@ mod tests {
             .evidence
             .contains(&"pid 12 listening on 127.0.0.1:9000".to_string()));
         let node = exec_node(&got[0]);
-        let terminals = to_terminals(&got, &|n| {
+        let terminals = to_terminals(&got, &|n, _| {
             (n.host_pid == 12).then(|| Terminal {
                 argv: n.argv.clone(),
                 path: Some("/usr/bin/python3.11".into()),
@@ -585,7 +586,7 @@ mod tests {
             terminals[0].confidence, got[0].confidence,
             "dynamic confidence kept"
         );
-        let unclassified = to_terminals(&got, &|_| None);
+        let unclassified = to_terminals(&got, &|_, _| None);
         assert_eq!(unclassified[0].runtime.family, "unknown");
     }
 }

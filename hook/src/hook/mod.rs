@@ -18,6 +18,7 @@ use tracing::{info, warn};
 use crate::model::{EntryTraceResult, Level};
 
 pub mod annotations;
+pub mod capture;
 pub mod scan;
 pub mod spawn;
 pub mod state;

@@ -168,7 +168,7 @@ fn watch(
     window: Option<Duration>,
 ) -> EntryTraceResult {
     let init = pidfd_open(state.pid);
-    let window = window.unwrap_or(DEFAULT_WINDOW);
+    let window = window.unwrap_or(Duration::from_millis(cfg.dynamic.window_ms));
     let start_deadline = Instant::now() + Duration::from_millis(cfg.hook.start_timeout_ms);
     let mut window_end: Option<Instant> = None;
     let mut problems = Vec::new();
@@ -201,9 +201,6 @@ fn watch(
     }
     r
 }
-
-/// The window when neither the annotation nor the config sets one.
-const DEFAULT_WINDOW: Duration = Duration::from_secs(2);
 
 fn pidfd_open(pid: u32) -> Option<OwnedFd> {
     if pid == 0 {
