@@ -33,7 +33,7 @@ pub fn attach(state: &ContainerState, cfg: &Config) -> Result<Box<dyn Capture>, 
         match BpfSession::start(&target, &cfg.dynamic) {
             Ok(session) => {
                 return Ok(Box::new(ContainerCapture {
-                    source: Source::Bpf(session),
+                    source: Source::Bpf(Box::new(session)),
                     target,
                     state: state.clone(),
                     cfg: cfg.clone(),
@@ -60,7 +60,7 @@ pub fn attach(state: &ContainerState, cfg: &Config) -> Result<Box<dyn Capture>, 
 }
 
 enum Source {
-    Bpf(BpfSession),
+    Bpf(Box<BpfSession>),
     Proc,
 }
 
@@ -101,7 +101,7 @@ impl Capture for ContainerCapture {
         );
         result.diagnostics.extend(me.notes);
         let cap = match me.source {
-            Source::Bpf(s) => s.finish().map_err(|e| e.to_string()),
+            Source::Bpf(s) => (*s).finish().map_err(|e| e.to_string()),
             Source::Proc if container_alive => crate::dynamic::capture(
                 &me.target,
                 PROC_SAMPLE_WINDOW,
