@@ -8,4 +8,6 @@ export PATH="$HOME/.cargo/bin:$PATH"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo build --workspace --bins
+rm -f target/debian/entrytrace_*.deb
+bash packaging/build-deb.sh
 cargo test --workspace 2>&1

@@ -1,0 +1,121 @@
+//! The Debian package: `packaging/build-deb.sh` builds it (`scripts/test.sh` runs it before
+//! the tests, as cargo cannot nest a build inside its own test run; release binary, man page,
+//! completions, hooks.d file, default config, journal catalog), `dpkg -i` installs it, and
+//! Podman — with no `--hooks-dir` — picks the hook up from the standard
+//! `/usr/share/containers/oci/hooks.d/` for an annotated container. The package is purged at
+//! the end. Needs root, podman and dpkg; changes the machine while it runs (CI is a
+//! throwaway machine; locally it restores what it touched).
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use entrytrace_tests::podman::Podman;
+use entrytrace_tests::runtime::repo_root;
+use entrytrace_tests::{require_root, require_tool, run_ok};
+
+struct Purge;
+
+impl Drop for Purge {
+    fn drop(&mut self) {
+        let _ = Command::new("dpkg")
+            .args(["--purge", "entrytrace"])
+            .output();
+    }
+}
+
+#[test]
+fn the_deb_installs_and_podman_runs_the_hook_from_the_standard_hooks_dir() {
+    if !require_root() || !require_tool("podman") || !require_tool("dpkg") {
+        return;
+    }
+    if Path::new("/usr/bin/entrytrace").exists()
+        && Command::new("dpkg")
+            .args(["-s", "entrytrace"])
+            .output()
+            .map(|o| !o.status.success())
+            .unwrap_or(true)
+    {
+        panic!("/usr/bin/entrytrace exists and is not from our package; refusing to overwrite it");
+    }
+    let root = repo_root();
+    let out = run_ok(Command::new("bash").arg(root.join("packaging/build-deb.sh")))
+        .expect("build-deb.sh");
+    let deb = out.lines().last().expect("deb path").trim().to_string();
+    let deb = if deb.starts_with('/') {
+        deb
+    } else {
+        root.join(&deb).display().to_string()
+    };
+    let listing = run_ok(Command::new("dpkg-deb").args(["-c", &deb])).expect("dpkg-deb -c");
+    for must in [
+        "./usr/bin/entrytrace",
+        "./usr/share/containers/oci/hooks.d/entrytrace.json",
+        "./etc/entrytrace/config.toml",
+        "./usr/lib/systemd/catalog/entrytrace.catalog",
+        "./usr/share/man/man1/entrytrace.1",
+        "./usr/share/bash-completion/completions/entrytrace",
+    ] {
+        assert!(
+            listing.contains(must),
+            "{must} missing from the package:\n{listing}"
+        );
+    }
+    let _purge = Purge;
+    run_ok(Command::new("dpkg").args(["-i", &deb])).expect("dpkg -i");
+    run_ok(Command::new("/usr/bin/entrytrace").arg("--version")).expect("installed binary runs");
+
+    let pm = Podman::new().expect("podman");
+    let demo = pm.dir.path().join("demo");
+    run_ok(
+        Command::new("bash")
+            .arg(root.join("scripts/make-demo-bundle.sh"))
+            .arg(&demo),
+    )
+    .expect("demo");
+    pm.import(
+        &demo.join("rootfs"),
+        "localhost/entrytrace-deb:test",
+        &[
+            r#"ENTRYPOINT ["/usr/bin/tini","--","/docker-entrypoint.sh"]"#,
+            r#"CMD ["httpd"]"#,
+        ],
+    )
+    .expect("import");
+    let id = run_ok(pm.cmd().args([
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--annotation",
+        "io.entrytrace.enabled=true",
+        "localhost/entrytrace-deb:test",
+    ]))
+    .expect("podman run")
+    .trim()
+    .to_string();
+    let file = Path::new("/run/entrytrace").join(format!("{id}.json"));
+    let t0 = Instant::now();
+    let r: serde_json::Value = loop {
+        if let Some(v) = std::fs::read(&file)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        {
+            if v["mode"] == "merged" {
+                break v;
+            }
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "no merged result at {}",
+            file.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let _ = std::fs::remove_file(&file);
+    assert_eq!(r["terminals"][0]["user"], "www-data", "{r:#}");
+    assert!(
+        r["terminals"][0]["argv"].to_string().contains("httpd"),
+        "{r:#}"
+    );
+}
