@@ -335,34 +335,68 @@ fn image_user_and_user_override_skip_the_gosu_branch() {
 }
 
 #[test]
-fn env_override_changes_the_path_lookup_like_docker_run_e() {
-    let Some(img) = redis(official(&["docker-entrypoint.sh"], "redis-server")) else {
+fn env_and_user_overrides_behave_like_docker_run() {
+    const PG16: &str = "/usr/lib/postgresql/16/bin/postgres";
+    let pg17 = PG.path;
+    let cfg = official(&["docker-entrypoint.sh"], "postgres");
+    let Some(img) = scripted(
+        "postgres",
+        "postgres-entrypoint.sh",
+        SCRIPT,
+        &[pg17, PG16],
+        cfg,
+    ) else {
         return;
     };
     let tmp = tempfile::tempdir().expect("tempdir");
     let src = oci(&img, tmp.path());
-    let r = scan_json(&src, &["--env", "PATH=/nowhere"]);
-    let t = &r["terminals"][0];
-    assert_ne!(
-        t["path"].as_str(),
-        Some("/usr/local/bin/redis-server"),
-        "PATH=/nowhere must not resolve the bare entrypoint: {r}"
-    );
+    let path16 = "PATH=/usr/local/bin:/usr/lib/postgresql/16/bin:/usr/bin:/bin";
+    let no_gosu = Want {
+        user: "postgres",
+        reexec: None,
+        ..PG
+    };
+    for (args, want) in [
+        (vec![], Want { ..PG }),
+        (vec!["--env", path16], Want { path: PG16, ..PG }),
+        (vec!["-e", path16], Want { path: PG16, ..PG }),
+        (vec![&*format!("--env={path16}")], Want { path: PG16, ..PG }),
+        (vec!["--user", "postgres"], Want { ..no_gosu }),
+        (vec!["-u", "999:999"], Want { ..no_gosu }),
+        (
+            vec!["--user", "999", "--env", path16],
+            Want {
+                path: PG16,
+                ..no_gosu
+            },
+        ),
+    ] {
+        check(&scan_json(&src, &args), &want, &format!("{args:?}"));
+    }
 }
 
+/// Writes an image archive at the path; which archive form it is.
+type Writer = fn(&Image, &Path) -> anyhow::Result<()>;
+
 #[test]
-fn docker_archive_source_gives_the_same_terminal() {
+fn archive_sources_give_the_same_terminal_as_the_layout() {
     let Some(img) = postgres(official(&["docker-entrypoint.sh"], "postgres")) else {
         return;
     };
     let tmp = tempfile::tempdir().expect("tempdir");
-    let tar = tmp.path().join("pg.tar");
-    img.write_docker_archive(&tar).expect("docker archive");
-    check(
-        &scan_json(&format!("docker-archive:{}", tar.display()), &[]),
-        &PG,
-        "docker-archive",
-    );
+    let writers: [(&str, Writer); 3] = [
+        ("docker-archive", |i, p| i.write_docker_archive(p)),
+        ("docker-archive", |i, p| {
+            i.write_docker_oci_archive(p).map(drop)
+        }),
+        ("oci-archive", |i, p| i.write_oci_archive(p).map(drop)),
+    ];
+    for (n, (transport, write)) in writers.into_iter().enumerate() {
+        let tar = tmp.path().join(format!("pg{n}.tar"));
+        write(&img, &tar).expect("write archive");
+        let source = format!("{transport}:{}", tar.display());
+        check(&scan_json(&source, &[]), &PG, &source);
+    }
 }
 
 #[test]
