@@ -524,7 +524,14 @@ fn other_official_style_images_end_in_their_server() {
             return;
         };
         let tmp = tempfile::tempdir().expect("tempdir");
-        check(&scan_json(&oci(&img, tmp.path()), &[]), &want, want.argv0);
+        let r = scan_json(&oci(&img, tmp.path()), &[]);
+        check(&r, &want, want.argv0);
+        let full: &[&str] = match want.argv0 {
+            "nginx" => &["nginx", "-g", "daemon off;"],
+            "apache2" => &["apache2", "-DFOREGROUND"],
+            other => &[other],
+        };
+        assert_eq!(strs(&r["terminals"][0]["argv"]), full, "{r:#}");
     }
 }
 

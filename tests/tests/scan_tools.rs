@@ -84,11 +84,11 @@ fn assert_server(r: &Value, user: &str, what: &str) {
         .map(|a| a.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
     assert_eq!(argv.last(), Some(&"--serve"), "{what}: {r:#}");
-    let path = t["path"].as_str().unwrap_or_default();
-    assert!(
-        path == "/bin/server" || path == "/bin/start",
-        "{what}: path {path}: {r:#}"
+    assert_eq!(
+        t["path"], "/bin/server",
+        "{what}: the symlink is resolved: {r:#}"
     );
+    assert!(path == "/bin/server", "{what}: path {path}: {r:#}");
     assert_eq!(t["runtime"]["family"], "c", "{what}: {r:#}");
     assert_eq!(t["user"].as_str(), Some(user), "{what}: {r:#}");
 }
