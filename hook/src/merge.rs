@@ -113,7 +113,12 @@ fn agree(s: &Terminal, d: &Terminal) -> Terminal {
         t.services = s.services.clone();
     }
     t.features = s.features.clone();
-    t.features.extend(d.features.iter().cloned());
+    for f in &d.features {
+        // The static side's own features win; the observed side adds its d* and m* ones.
+        if !t.features.iter().any(|x| x.id == f.id) {
+            t.features.push(f.clone());
+        }
+    }
     let mut why = format!(
         "static analysis ({:.2}) and dynamic capture ({:.2}) agree on {}",
         s.confidence,

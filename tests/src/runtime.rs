@@ -122,17 +122,20 @@ pub struct Container {
 impl Container {
     pub fn start(runtime: &str, bundle: &Path, id: &str) -> Result<Self> {
         let _ = Command::new(runtime).args(["delete", "-f", id]).output();
-        let out = Command::new(runtime)
+        // A detached container inherits the runtime's stdio: give it no pipe of ours, or
+        // reading the runtime's output would wait for the container to exit.
+        let log = tempfile::NamedTempFile::new()?;
+        let status = Command::new(runtime)
             .args(["run", "-d", id])
             .current_dir(bundle)
             .stdin(Stdio::null())
-            .output()
+            .stdout(Stdio::null())
+            .stderr(log.reopen()?)
+            .status()
             .with_context(|| format!("{runtime} run"))?;
-        if !out.status.success() {
-            bail!(
-                "{runtime} run -d {id}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+        if !status.success() {
+            let err = std::fs::read_to_string(log.path()).unwrap_or_default();
+            bail!("{runtime} run -d {id}: {err}");
         }
         Ok(Self {
             runtime: runtime.into(),

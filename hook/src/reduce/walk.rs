@@ -464,6 +464,16 @@ impl<'a> Walker<'a> {
         let n = best.steps.len().saturating_sub(1);
         for (what, at) in best.steps.iter().take(n).filter(|(_, at)| at.is_some()) {
             self.step(StepKind::Shellflow, &script_argv, what.clone(), at.clone());
+            if let Some(dropper) = reexec_dropper(what) {
+                // The re-exec goes through a privilege dropper: name it as the wrapper it is.
+                let mut argv = dropper.clone();
+                argv.extend(script_argv.iter().skip(1).cloned());
+                self.evidence.push(format!(
+                    "wrapper {} re-runs the script as another user",
+                    dropper[0]
+                ));
+                self.step(StepKind::Wrapper, &argv, what.clone(), at.clone());
+            }
         }
         if let Some(u) = best.user {
             cur.user = Some(u);
@@ -485,6 +495,15 @@ impl<'a> Walker<'a> {
         self.step(StepKind::Shellflow, &cur.argv.clone(), best.why, loc);
         Next::Continue
     }
+}
+
+/// The dropper words of a shellflow re-exec step ("… re-executes itself under `gosu
+/// postgres` as postgres …").
+fn reexec_dropper(message: &str) -> Option<Vec<String>> {
+    let rest = message.split_once("re-executes itself under `")?.1;
+    let words = rest.split_once('`')?.0;
+    let argv: Vec<String> = words.split_whitespace().map(str::to_string).collect();
+    (!argv.is_empty()).then_some(argv)
 }
 
 /// What a shell was asked to do.

@@ -158,7 +158,8 @@ impl Interp<'_> {
         let inner = &argv[inner_from.unwrap_or(0)..];
         if inner.first().is_some_and(|w| self.is_self(&st, w)) {
             let args = inner[1..].to_vec();
-            return self.reexec(st, user, args, location);
+            let via = render(&argv[..inner_from.unwrap_or(0)]);
+            return self.reexec(st, user, args, &via, location);
         }
         st.reason(
             format!("exec {} (as {})", render(&argv), who(&user)),
@@ -192,6 +193,7 @@ impl Interp<'_> {
         st: State,
         user: User,
         args: Vec<Val>,
+        via: &str,
         location: Option<crate::api::Location>,
     ) -> Paths {
         if st.reexecs >= 2 || (st.reexecs > 0 && user == st.user) {
@@ -228,10 +230,17 @@ impl Interp<'_> {
         next.cond_depth = 0;
         next.reexecs += 1;
         next.reason(
-            format!(
-                "the script re-executes itself as {}: second pass",
-                who(&user)
-            ),
+            if via.is_empty() {
+                format!(
+                    "the script re-executes itself as {}: second pass",
+                    who(&user)
+                )
+            } else {
+                format!(
+                    "the script re-executes itself under `{via}` as {}: second pass",
+                    who(&user)
+                )
+            },
             location,
         );
         self.run_toplevel(next);
