@@ -20,31 +20,13 @@ impl Podman {
         let dir = tempfile::Builder::new()
             .prefix("et-podman-")
             .tempdir_in("/var/tmp")?;
-        let d = dir.path();
-        std::fs::write(
-            d.join("containers.conf"),
-            "[containers]\ndefault_ulimits = [\"nofile=20000:20000\", \"nproc=32768:32768\"]\n\
-             [engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\nruntime = \"crun\"\n",
-        )?;
-        std::fs::write(
-            d.join("storage.conf"),
-            format!(
-                "[storage]\ndriver = \"overlay\"\nrunroot = \"{0}/run\"\ngraphroot = \"{0}/graph\"\n",
-                d.display()
-            ),
-        )?;
+        configure(dir.path())?;
         Ok(Self { dir })
     }
 
     /// A `podman` command with this installation's environment.
     pub fn cmd(&self) -> Command {
-        let mut c = Command::new("podman");
-        c.env("CONTAINERS_CONF", self.dir.path().join("containers.conf"))
-            .env(
-                "CONTAINERS_STORAGE_CONF",
-                self.dir.path().join("storage.conf"),
-            );
-        c
+        command(self.dir.path())
     }
 
     /// Imports `rootfs` as `name` with the given Dockerfile-style changes.
@@ -67,6 +49,24 @@ impl Podman {
         Ok(())
     }
 
+    /// Imports the built-in demo (tini → script → gosu → httpd) as image `name`.
+    pub fn import_demo(&self, name: &str) -> Result<()> {
+        let demo = self.dir.path().join("demo");
+        run_ok(
+            Command::new("bash")
+                .arg(crate::runtime::repo_root().join("scripts/make-demo-bundle.sh"))
+                .arg(&demo),
+        )?;
+        self.import(
+            &demo.join("rootfs"),
+            name,
+            &[
+                r#"ENTRYPOINT ["/usr/bin/tini","--","/docker-entrypoint.sh"]"#,
+                r#"CMD ["httpd"]"#,
+            ],
+        )
+    }
+
     /// Writes a hooks.d directory with our hook (gated on the annotation) and returns it.
     pub fn hooks_dir(&self, bin: &Path, config: &Path) -> Result<PathBuf> {
         let dir = self.dir.path().join("hooks.d");
@@ -84,6 +84,35 @@ impl Podman {
         )?;
         Ok(dir)
     }
+}
+
+/// Writes a `containers.conf` and `storage.conf` into `dir` (once) for a private Podman.
+pub fn configure(dir: &Path) -> Result<()> {
+    if dir.join("containers.conf").exists() {
+        return Ok(());
+    }
+    std::fs::write(
+        dir.join("containers.conf"),
+        "[containers]\ndefault_ulimits = [\"nofile=20000:20000\", \"nproc=32768:32768\"]\n\
+         [engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\nruntime = \"crun\"\n",
+    )?;
+    std::fs::write(
+        dir.join("storage.conf"),
+        format!(
+            "[storage]\ndriver = \"overlay\"\nrunroot = \"{0}/run\"\ngraphroot = \"{0}/graph\"\n",
+            dir.display()
+        ),
+    )?;
+    Ok(())
+}
+
+/// A `podman` command confined to the configuration and storage in `dir`.
+pub fn command(dir: &Path) -> Command {
+    configure(dir).expect("private podman configuration");
+    let mut c = Command::new("podman");
+    c.env("CONTAINERS_CONF", dir.join("containers.conf"))
+        .env("CONTAINERS_STORAGE_CONF", dir.join("storage.conf"));
+    c
 }
 
 impl Drop for Podman {

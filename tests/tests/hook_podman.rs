@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use entrytrace_tests::podman::Podman;
-use entrytrace_tests::runtime::{ensure_journald, journal_entries, repo_root};
+use entrytrace_tests::runtime::{ensure_journald, journal_entries};
 use entrytrace_tests::{entrytrace_bin, require_root, require_tool, run_ok};
 
 #[test]
@@ -16,22 +16,8 @@ fn podman_runs_the_hook_only_for_annotated_containers() {
     ensure_journald().expect("journald");
     let pm = Podman::new().expect("podman setup");
     let work = pm.dir.path();
-    let bundle = work.join("demo");
-    run_ok(
-        std::process::Command::new("bash")
-            .arg(repo_root().join("scripts/make-demo-bundle.sh"))
-            .arg(&bundle),
-    )
-    .expect("demo rootfs");
-    pm.import(
-        &bundle.join("rootfs"),
-        "localhost/entrytrace-demo:test",
-        &[
-            r#"ENTRYPOINT ["/usr/bin/tini","--","/docker-entrypoint.sh"]"#,
-            r#"CMD ["httpd"]"#,
-        ],
-    )
-    .expect("import");
+    pm.import_demo("localhost/entrytrace-demo:test")
+        .expect("import the demo");
     let results = work.join("results");
     let config = work.join("entrytrace.toml");
     std::fs::write(

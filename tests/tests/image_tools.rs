@@ -20,29 +20,7 @@ fn rootfs(dir: &Path) {
 
 /// A podman command confined to `tmp`'s configuration and storage.
 fn podman(tmp: &Path) -> Command {
-    let conf = tmp.join("containers.conf");
-    let storage = tmp.join("storage.conf");
-    if !conf.exists() {
-        std::fs::write(
-            &conf,
-            "[containers]\ndefault_ulimits = [\"nofile=20000:20000\", \"nproc=32768:32768\"]\n\
-             [engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n",
-        )
-        .expect("containers.conf");
-        std::fs::write(
-            &storage,
-            format!(
-                "[storage]\ndriver = \"vfs\"\nrunroot = \"{}\"\ngraphroot = \"{}\"\n",
-                tmp.join("run").display(),
-                tmp.join("graph").display()
-            ),
-        )
-        .expect("storage.conf");
-    }
-    let mut c = Command::new("podman");
-    c.env("CONTAINERS_CONF", &conf)
-        .env("CONTAINERS_STORAGE_CONF", &storage);
-    c
+    entrytrace_tests::podman::command(tmp)
 }
 
 #[test]

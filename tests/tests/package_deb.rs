@@ -66,22 +66,8 @@ fn the_deb_installs_and_podman_runs_the_hook_from_the_standard_hooks_dir() {
     run_ok(Command::new("/usr/bin/entrytrace").arg("--version")).expect("installed binary runs");
 
     let pm = Podman::new().expect("podman");
-    let demo = pm.dir.path().join("demo");
-    run_ok(
-        Command::new("bash")
-            .arg(root.join("scripts/make-demo-bundle.sh"))
-            .arg(&demo),
-    )
-    .expect("demo");
-    pm.import(
-        &demo.join("rootfs"),
-        "localhost/entrytrace-deb:test",
-        &[
-            r#"ENTRYPOINT ["/usr/bin/tini","--","/docker-entrypoint.sh"]"#,
-            r#"CMD ["httpd"]"#,
-        ],
-    )
-    .expect("import");
+    pm.import_demo("localhost/entrytrace-deb:test")
+        .expect("import the demo");
     let id = run_ok(pm.cmd().args([
         "run",
         "-d",
