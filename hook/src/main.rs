@@ -11,7 +11,9 @@ fn main() -> ExitCode {
     match entrytrace::cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("entrytrace: {err:#}");
+            // Our error messages already carry their causes ("path: cause"); `{:#}` would
+            // print each cause a second time.
+            eprintln!("entrytrace: {err}");
             ExitCode::from(err.exit_code())
         }
     }
