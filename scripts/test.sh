@@ -10,4 +10,4 @@ cargo clippy --workspace --all-targets -- -D warnings
 cargo build --workspace --bins
 rm -f target/debian/entrytrace_*.deb
 bash packaging/build-deb.sh
-cargo test --workspace 2>&1
+cargo test --workspace --no-fail-fast 2>&1

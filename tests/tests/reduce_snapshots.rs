@@ -81,7 +81,7 @@ fn tini_then_gosu_then_postgres() {
 }
 
 #[test]
-fn an_entrypoint_script_that_is_not_followed_yet() {
+fn an_entrypoint_script_followed_to_its_exec() {
     let r = result(Some("docker-entrypoint.sh"), Some("postgres"), None);
     insta::assert_json_snapshot!("entrypoint_script_json", r);
     insta::assert_snapshot!("entrypoint_script_text", render(&r));
