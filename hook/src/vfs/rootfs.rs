@@ -10,6 +10,7 @@
 //! mount trick in it may reach the host. Needs Linux 5.6 (openat2); it deliberately has no
 //! fallback to plain `openat`, which cannot give the same guarantee.
 
+use std::collections::HashMap;
 use std::ffi::{CStr, CString};
 use std::fs::File;
 use std::io;
@@ -17,6 +18,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use super::{FileKind, Metadata, Vfs, VfsError};
 
@@ -26,7 +28,14 @@ pub struct RootfsVfs {
     root: OwnedFd,
     /// The host path, for messages only.
     host: PathBuf,
+    /// `lstat` answers already given: the resolver walks the same directories for every PATH
+    /// probe, and each uncached answer costs an `openat2`, an `fstatat` and a `close`.
+    /// Bounded; one scan sees the tree as it was when first asked.
+    lstat_cache: Mutex<HashMap<String, Option<Metadata>>>,
 }
+
+/// Most `lstat` answers kept; past it the cache starts over.
+const LSTAT_CACHE_MAX: usize = 4096;
 
 impl RootfsVfs {
     /// Opens `dir` (following symlinks in the host path itself: it is the operator's input).
@@ -52,6 +61,7 @@ impl RootfsVfs {
         let vfs = RootfsVfs {
             root,
             host: dir.to_path_buf(),
+            lstat_cache: Mutex::new(HashMap::new()),
         };
         // Probe openat2 once so a kernel without it fails here, clearly.
         vfs.openat2(".", libc::O_PATH | libc::O_DIRECTORY)
@@ -175,6 +185,39 @@ impl RootfsVfs {
 
 impl Vfs for RootfsVfs {
     fn lstat(&self, path: &str) -> Result<Option<Metadata>, VfsError> {
+        if let Some(hit) = self
+            .lstat_cache
+            .lock()
+            .ok()
+            .and_then(|c| c.get(path).copied())
+        {
+            return Ok(hit);
+        }
+        let answer = self.lstat_uncached(path)?;
+        if let Ok(mut cache) = self.lstat_cache.lock() {
+            if cache.len() >= LSTAT_CACHE_MAX {
+                cache.clear();
+            }
+            cache.insert(path.to_string(), answer);
+        }
+        Ok(answer)
+    }
+
+    fn read_link(&self, path: &str) -> Result<String, VfsError> {
+        self.read_link_uncached(path)
+    }
+
+    fn read_range(&self, path: &str, offset: u64, max_len: usize) -> Result<Vec<u8>, VfsError> {
+        self.read_range_uncached(path, offset, max_len)
+    }
+
+    fn read_dir(&self, path: &str) -> Result<Vec<String>, VfsError> {
+        self.read_dir_uncached(path)
+    }
+}
+
+impl RootfsVfs {
+    fn lstat_uncached(&self, path: &str) -> Result<Option<Metadata>, VfsError> {
         if rel(path) == "." {
             let st = fstat(&self.root).map_err(|e| self.err(path, e))?;
             return Ok(Some(metadata(&st)));
@@ -209,7 +252,7 @@ impl Vfs for RootfsVfs {
         Ok(Some(metadata(&st)))
     }
 
-    fn read_link(&self, path: &str) -> Result<String, VfsError> {
+    fn read_link_uncached(&self, path: &str) -> Result<String, VfsError> {
         let (dir, name) = self.parent(path).map_err(|e| self.err(path, e))?;
         let c = CString::new(name)
             .map_err(|_| self.err(path, io::Error::from_raw_os_error(libc::EINVAL)))?;
@@ -230,7 +273,12 @@ impl Vfs for RootfsVfs {
         Ok(String::from_utf8_lossy(&buf).into_owned())
     }
 
-    fn read_range(&self, path: &str, offset: u64, max_len: usize) -> Result<Vec<u8>, VfsError> {
+    fn read_range_uncached(
+        &self,
+        path: &str,
+        offset: u64,
+        max_len: usize,
+    ) -> Result<Vec<u8>, VfsError> {
         let (file, st) = self.open_regular(path)?;
         let size = u64::try_from(st.st_size).unwrap_or(0);
         let want = size.saturating_sub(offset).min(max_len as u64);
@@ -252,7 +300,7 @@ impl Vfs for RootfsVfs {
         Ok(out)
     }
 
-    fn read_dir(&self, path: &str) -> Result<Vec<String>, VfsError> {
+    fn read_dir_uncached(&self, path: &str) -> Result<Vec<String>, VfsError> {
         let fd = self
             .openat2(rel(path), libc::O_RDONLY | libc::O_DIRECTORY)
             .map_err(|e| self.err(path, e))?;
