@@ -5,6 +5,11 @@ cd "$(dirname "$0")/.."
 source scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 
+# The tests start a journald of their own when none runs; stop it again afterwards.
+if ! pgrep -x systemd-journal >/dev/null 2>&1; then
+  trap 'bash scripts/journald.sh stop' EXIT
+fi
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo build --workspace --bins
