@@ -4,6 +4,7 @@
 pub mod imagegen;
 pub mod podman;
 pub mod runtime;
+pub mod tools;
 
 use std::path::PathBuf;
 use std::process::Command;

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use entrytrace::image::{open, OpenOptions};
-use entrytrace_tests::{is_root, require_root, require_tool, run_ok};
+use entrytrace_tests::{require_root, require_tool, run_ok};
 
 const APP: &[u8] = b"#!/bin/sh\nexec sleep 1\n";
 
@@ -109,57 +109,13 @@ fn opens_umoci_built_layouts_and_their_skopeo_copies() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let root = tmp.path().join("rootfs");
     rootfs(&root);
-    let layout = tmp.path().join("layout");
-    let image = format!("{}:t", layout.display());
-    let rootless: &[&str] = if is_root() { &[] } else { &["--rootless"] };
-    run_ok(
-        Command::new("umoci")
-            .args(["init", "--layout"])
-            .arg(&layout),
+    let sources = entrytrace_tests::tools::umoci_layout_and_copy(
+        tmp.path(),
+        &root,
+        &["--config.workingdir", "/srv"],
     )
-    .expect("umoci init");
-    run_ok(Command::new("umoci").args(["new", "--image", &image])).expect("umoci new");
-    run_ok(
-        Command::new("umoci")
-            .arg("insert")
-            .args(rootless)
-            .args(["--image", &image])
-            .arg(root.join("bin"))
-            .arg("/bin"),
-    )
-    .expect("insert bin");
-    run_ok(
-        Command::new("umoci")
-            .arg("insert")
-            .args(rootless)
-            .args(["--image", &image])
-            .arg(root.join("etc"))
-            .arg("/etc"),
-    )
-    .expect("insert etc");
-    run_ok(Command::new("umoci").args([
-        "config",
-        "--image",
-        &image,
-        "--config.entrypoint",
-        "/bin/start",
-        "--config.cmd",
-        "--serve",
-        "--config.workingdir",
-        "/srv",
-    ]))
-    .expect("umoci config");
-    let copy = tmp.path().join("copy");
-    run_ok(Command::new("skopeo").args([
-        "copy",
-        &format!("oci:{image}"),
-        &format!("oci:{}:copied", copy.display()),
-    ]))
-    .expect("skopeo copy");
-    for source in [
-        format!("oci:{image}"),
-        format!("oci:{}:copied", copy.display()),
-    ] {
+    .expect("umoci layout and skopeo copy");
+    for source in sources {
         let img =
             open(&source, &OpenOptions::default()).unwrap_or_else(|e| panic!("{source}: {e:#}"));
         assert_eq!(

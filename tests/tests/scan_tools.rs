@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use entrytrace_tests::imagegen::{Compression, Entry, Image, Layer};
-use entrytrace_tests::{entrytrace_bin, is_root, require, require_root, require_tool, run_ok};
+use entrytrace_tests::{entrytrace_bin, require, require_root, require_tool, run_ok};
 use serde_json::Value;
 
 /// A rootfs with a real ELF server reached through a symlink; `None` when /bin/true is missing.
@@ -123,48 +123,9 @@ fn scans_umoci_built_layouts_and_their_skopeo_copies() {
     if rootfs(&root).is_none() {
         return;
     }
-    let layout = tmp.path().join("layout");
-    let image = format!("{}:t", layout.display());
-    let rootless: &[&str] = if is_root() { &[] } else { &["--rootless"] };
-    run_ok(
-        Command::new("umoci")
-            .args(["init", "--layout"])
-            .arg(&layout),
-    )
-    .expect("umoci init");
-    run_ok(Command::new("umoci").args(["new", "--image", &image])).expect("umoci new");
-    for dir in ["bin", "etc"] {
-        run_ok(
-            Command::new("umoci")
-                .arg("insert")
-                .args(rootless)
-                .args(["--image", &image])
-                .arg(root.join(dir))
-                .arg(format!("/{dir}")),
-        )
-        .expect("umoci insert");
-    }
-    run_ok(Command::new("umoci").args([
-        "config",
-        "--image",
-        &image,
-        "--config.entrypoint",
-        "/bin/start",
-        "--config.cmd",
-        "--serve",
-    ]))
-    .expect("umoci config");
-    let copy = tmp.path().join("copy");
-    run_ok(Command::new("skopeo").args([
-        "copy",
-        &format!("oci:{image}"),
-        &format!("oci:{}:copied", copy.display()),
-    ]))
-    .expect("skopeo copy");
-    for source in [
-        format!("oci:{image}"),
-        format!("oci:{}:copied", copy.display()),
-    ] {
+    let sources = entrytrace_tests::tools::umoci_layout_and_copy(tmp.path(), &root, &[])
+        .expect("umoci layout and skopeo copy");
+    for source in sources {
         assert_server(&scan_json(&source), "root", &source);
     }
 }
