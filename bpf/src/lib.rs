@@ -7,9 +7,12 @@
 //! fork and process exit into a ring buffer without waking anyone: [`Tracer::poll`] drains it
 //! on the caller's timer. Records that do not fit are counted ([`Tracer::dropped`]).
 //!
+//! Loading is made fast by a per-kernel minimised BTF ([`btfcache`]) where one is cached.
+//!
 //! What this crate deliberately does not do: build a process graph, read `/proc`, or decide
 //! what a container runs. That is `entrytrace::dynamic`; this crate is the kernel side only.
 
+pub mod btfcache;
 mod event;
 mod skel;
 mod tracer;

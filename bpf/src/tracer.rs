@@ -51,16 +51,20 @@ pub struct TracerOptions {
     /// Ring-buffer size in bytes, rounded up to a power of two (at least one page).
     pub ring_bytes: u32,
     pub attach: AttachKind,
+    /// A BTF file for the CO-RE relocations instead of the kernel's (`btf_custom_path`): a
+    /// minimised one from [`crate::btfcache`] makes loading several times faster.
+    pub btf: Option<PathBuf>,
 }
 
 impl TracerOptions {
-    /// Defaults: 64 KiB of argv, a 1 MiB ring, `tp_btf`.
+    /// Defaults: 64 KiB of argv, a 1 MiB ring, `tp_btf`, the kernel's BTF.
     pub fn new(scope: Scope) -> Self {
         Self {
             scope,
             argv_max: 64 * 1024,
             ring_bytes: 1 << 20,
             attach: AttachKind::BtfTracepoint,
+            btf: None,
         }
     }
 }
@@ -123,9 +127,14 @@ impl Tracer {
         // pointer, leaked once per tracer so the skeleton can live inside `Tracer`.
         let storage: &'static mut MaybeUninit<OpenObject> =
             Box::leak(Box::new(MaybeUninit::uninit()));
-        let mut open = ExectraceSkelBuilder::default()
-            .open(storage)
-            .map_err(BpfError::Open)?;
+        let mut builder = ExectraceSkelBuilder::default();
+        if let Some(btf) = &opts.btf {
+            builder
+                .object_builder_mut()
+                .btf_custom_path(btf)
+                .map_err(BpfError::Open)?;
+        }
+        let mut open = builder.open(storage).map_err(BpfError::Open)?;
         configure(&mut open, opts)?;
         let skel = open.load().map_err(BpfError::Load)?;
         check_layout(&skel)?;

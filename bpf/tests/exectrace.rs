@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use entrytrace_bpf::btfcache::BtfCache;
 use entrytrace_bpf::{cgroup_scope, AttachKind, Event, EventKind, Scope, Tracer, TracerOptions};
 
 const CGROUP2: &str = "/sys/fs/cgroup/unified";
@@ -83,11 +84,23 @@ fn exec_in_the_cgroup_is_reported_with_exact_argv_and_exit_code() {
     if !can_run() {
         return;
     }
-    for attach in [AttachKind::BtfTracepoint, AttachKind::RawTracepoint] {
-        let cg = TestCgroup::new(&format!("{attach:?}").to_lowercase());
+    let cache_dir = tempfile::tempdir().expect("tempdir");
+    let cache = BtfCache::new(cache_dir.path().join("btf"));
+    let min_btf = cache
+        .populate(Duration::from_secs(10))
+        .expect("bpftool makes the BTF");
+    let modes = [
+        (AttachKind::BtfTracepoint, None),
+        (AttachKind::RawTracepoint, None),
+        (AttachKind::RawTracepoint, Some(min_btf)),
+    ];
+    for (attach, btf) in modes {
+        let tag = format!("{attach:?}-{}", btf.is_some()).to_lowercase();
+        let cg = TestCgroup::new(&tag);
         let scope = cgroup_scope(&cg.0, false).expect("scope");
         let mut opts = TracerOptions::new(scope);
         opts.attach = attach;
+        opts.btf = btf;
         let mut tracer = Tracer::start(&opts).expect("tracer starts");
         let status = cg.run(&["/bin/sh", "-c", "exit 5", "", "x y", ""]);
         assert_eq!(status.code(), Some(5));
@@ -118,6 +131,41 @@ fn exec_in_the_cgroup_is_reported_with_exact_argv_and_exit_code() {
         assert_eq!(tracer.dropped().expect("stats"), 0);
         assert_eq!(tracer.malformed(), 0);
     }
+}
+
+#[test]
+fn the_btf_cache_is_filled_once_and_refused_when_others_could_write_it() {
+    if !can_run() {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let cache = BtfCache::new(tmp.path().join("btf"));
+    assert_eq!(cache.lookup(), None, "empty cache");
+    let path = cache.populate(Duration::from_secs(10)).expect("populate");
+    assert_eq!(cache.lookup().as_deref(), Some(path.as_path()));
+    let bytes = std::fs::read(&path).expect("read");
+    assert!(bytes.len() < 64 * 1024, "minimised: {} bytes", bytes.len());
+    assert_eq!(bytes[..2], [0x9f, 0xeb], "BTF magic");
+    let entries = std::fs::read_dir(tmp.path().join("btf"))
+        .expect("dir")
+        .count();
+    assert_eq!(entries, 1, "no temporary files left beside the cached BTF");
+    let dir = tmp.path().join("btf");
+    let cases: [(&str, u32, u32); 2] = [("directory", 0o777, 0o600), ("file", 0o700, 0o666)];
+    for (what, dir_mode, file_mode) in cases {
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(dir_mode)).expect("chmod");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(file_mode)).expect("chmod");
+        assert_eq!(
+            cache.lookup(),
+            None,
+            "a {what} others can write is not used"
+        );
+    }
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    std::fs::remove_file(&path).expect("rm");
+    std::os::unix::fs::symlink("/sys/kernel/btf/vmlinux", &path).expect("symlink");
+    assert_eq!(cache.lookup(), None, "a symlink is not followed");
 }
 
 /// Runs `script` in the cgroup while polling; returns every event once the script is done.

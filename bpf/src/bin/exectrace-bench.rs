@@ -1,7 +1,8 @@
 //! Benchmarks of the exec tracer, printed as figures (run as root):
 //!
 //! * process start → probes attached: a fresh process loads and attaches the program; the
-//!   parent times spawn → "attached" line (median of 15);
+//!   parent times spawn → "attached" line (median of 15), with the kernel's BTF and with a
+//!   minimised BTF from the cache (`btfcache`);
 //! * overhead of an exec-heavy loop (1,000 `/bin/true`) inside the traced cgroup, and outside
 //!   it (the tracer watching another cgroup), against no tracer, interleaved in one run;
 //! * RSS (VmHWM) of a tracer draining a 3 s window with 2,000 execs; and, when
@@ -14,7 +15,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use entrytrace_bpf::{cgroup_scope, Tracer, TracerOptions};
+use entrytrace_bpf::btfcache::BtfCache;
+use entrytrace_bpf::{cgroup_scope, AttachKind, Tracer, TracerOptions};
 
 const CGROUP2: &str = "/sys/fs/cgroup/unified";
 const LOOP: &str = "i=0; while [ $i -lt 1000 ]; do /bin/true; i=$((i+1)); done";
@@ -23,7 +25,7 @@ const BURST: &str = "for j in $(seq 20); do (for i in $(seq 100); do /bin/true; 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
-        Some("--attach-child") => return attach_child(),
+        Some("--attach-child") => return attach_child(args.get(2).map(PathBuf::from)),
         Some("--rss-child") => {
             return rss_child(Path::new(
                 args.get(2).map(String::as_str).unwrap_or(CGROUP2),
@@ -76,35 +78,56 @@ fn median(v: &mut [f64]) -> f64 {
     v[v.len() / 2]
 }
 
-fn attach_child() -> anyhow::Result<()> {
+/// Loads and attaches: `tp_btf` with the kernel's BTF, or `raw_tp` with a minimised BTF.
+fn attach_child(btf: Option<PathBuf>) -> anyhow::Result<()> {
     let scope = cgroup_scope(Path::new(CGROUP2), false)?;
-    let _tracer = Tracer::start(&TracerOptions::new(scope))?;
+    let mut opts = TracerOptions::new(scope);
+    if btf.is_some() {
+        opts.attach = AttachKind::RawTracepoint;
+        opts.btf = btf;
+    }
+    let _tracer = Tracer::start(&opts)?;
     println!("attached");
     Ok(())
 }
 
 fn bench_attach() -> anyhow::Result<()> {
-    let exe = std::env::current_exe()?;
-    let mut times = Vec::new();
-    for _ in 0..15 {
-        let t0 = Instant::now();
-        let mut child = Command::new(&exe)
-            .arg("--attach-child")
-            .stdout(Stdio::piped())
-            .spawn()?;
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line)?;
-        let dt = t0.elapsed().as_secs_f64() * 1e3;
-        child.wait()?;
-        anyhow::ensure!(line.trim() == "attached", "attach child failed");
-        times.push(dt);
+    let cache_dir = tempfile::tempdir()?;
+    let btf = BtfCache::new(cache_dir.path()).populate(Duration::from_secs(10));
+    let mut modes = vec![("tp_btf, kernel BTF", None)];
+    match btf {
+        Ok(p) => modes.push(("raw_tp, cached minimised BTF", Some(p))),
+        Err(e) => println!("no minimised BTF ({e}); only the kernel-BTF load is measured"),
     }
-    let min = times.iter().copied().fold(f64::INFINITY, f64::min);
-    println!(
-        "process start -> probes attached: median {:.1} ms (min {min:.1} ms, n=15)",
-        median(&mut times)
-    );
+    for (what, btf) in modes {
+        let mut times = Vec::new();
+        for _ in 0..15 {
+            times.push(time_attach_child(btf.as_deref())?);
+        }
+        let min = times.iter().copied().fold(f64::INFINITY, f64::min);
+        println!(
+            "process start -> probes attached ({what}): median {:.1} ms (min {min:.1} ms, n=15)",
+            median(&mut times)
+        );
+    }
     Ok(())
+}
+
+/// Spawns `--attach-child` and times it until it says "attached", in ms.
+fn time_attach_child(btf: Option<&Path>) -> anyhow::Result<f64> {
+    let exe = std::env::current_exe()?;
+    let t0 = Instant::now();
+    let mut child = Command::new(&exe)
+        .arg("--attach-child")
+        .args(btf)
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line)?;
+    let dt = t0.elapsed().as_secs_f64() * 1e3;
+    child.wait()?;
+    anyhow::ensure!(line.trim() == "attached", "attach child failed");
+    Ok(dt)
 }
 
 /// Runs `script` in `cg` to completion, draining `tracer` every 10 ms; returns the wall

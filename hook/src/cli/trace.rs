@@ -88,7 +88,11 @@ pub fn run(args: TraceArgs) -> Result<(), CliError> {
             .map_err(|e| CliError::Input(anyhow::anyhow!("serialising the result: {e}")))?,
         Format::Text => crate::output::text::render(&result),
     };
-    super::emit(&text, args.output.as_deref())
+    super::emit(&text, args.output.as_deref())?;
+    if source != SourceChoice::Proc {
+        crate::dynamic::capture::log_btf_warmup(&config.dynamic);
+    }
+    Ok(())
 }
 
 /// `3s`, `1500ms`, `2.5s`, `2` (seconds).

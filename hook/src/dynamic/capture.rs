@@ -12,13 +12,17 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use entrytrace_bpf::{cgroup_scope, Event, Scope, Tracer, TracerOptions};
+use entrytrace_bpf::btfcache::{BtfCache, BtfCacheError};
+use entrytrace_bpf::{cgroup_scope, AttachKind, Event, Scope, Tracer, TracerOptions};
 use entrytrace_config::DynamicConfig;
 
 use super::graph::{ExecGraph, Image, NodeKey, Process};
 use super::proc::{self, Confine, ProcSample};
 use super::DynamicError;
-use crate::model::Diagnostic;
+use crate::model::{Diagnostic, Level};
+
+/// How long `bpftool gen min_core_btf` may take.
+const BTF_GEN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Which processes to watch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,7 +75,7 @@ pub fn capture(
     let resolved = resolve(target)?;
     let mut diagnostics = Vec::new();
     if source != SourceChoice::Proc {
-        match start_bpf(&resolved, cfg) {
+        match start_bpf(&resolved, cfg, &mut diagnostics) {
             Ok(tracer) => return run_bpf(tracer, &resolved, window, cfg, diagnostics),
             Err(err) if source == SourceChoice::Bpf => return Err(DynamicError::Bpf(err)),
             Err(err) => diagnostics.push(Diagnostic::warning(format!(
@@ -89,11 +93,61 @@ pub fn capture(
     )
 }
 
-fn start_bpf(r: &Resolved, cfg: &DynamicConfig) -> Result<Tracer, entrytrace_bpf::BpfError> {
+fn start_bpf(
+    r: &Resolved,
+    cfg: &DynamicConfig,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Result<Tracer, entrytrace_bpf::BpfError> {
     let mut opts = TracerOptions::new(r.scope.clone());
     opts.argv_max = cfg.argv_max;
     opts.ring_bytes = cfg.ring_bytes;
+    if let Some(btf) = btf_cache(cfg).and_then(|c| c.lookup()) {
+        let fast = TracerOptions {
+            attach: AttachKind::RawTracepoint,
+            btf: Some(btf.clone()),
+            ..opts.clone()
+        };
+        match Tracer::start(&fast) {
+            Ok(t) => {
+                diagnostics.push(Diagnostic {
+                    level: Level::Info,
+                    message: format!(
+                        "bpf: raw_tp, CO-RE relocated against the cached minimised BTF {}",
+                        btf.display()
+                    ),
+                });
+                return Ok(t);
+            }
+            Err(e) => diagnostics.push(Diagnostic::warning(format!(
+                "bpf: the cached BTF {} did not load ({e}); used the kernel's BTF",
+                btf.display()
+            ))),
+        }
+    }
     Tracer::start(&opts)
+}
+
+/// The minimised-BTF cache the config names, if any.
+fn btf_cache(cfg: &DynamicConfig) -> Option<BtfCache> {
+    (!cfg.btf_cache_dir.is_empty()).then(|| BtfCache::new(&cfg.btf_cache_dir))
+}
+
+/// Fills the minimised-BTF cache for the running kernel if it is empty, so the next tracer
+/// loads faster (see `entrytrace_bpf::btfcache`). Meant for after a window, off any
+/// container's critical path; `None` when the config turns the cache off.
+pub fn warm_btf_cache(cfg: &DynamicConfig) -> Option<Result<PathBuf, BtfCacheError>> {
+    Some(btf_cache(cfg)?.populate(BTF_GEN_TIMEOUT))
+}
+
+/// [`warm_btf_cache`], with the outcome in the log.
+pub fn log_btf_warmup(cfg: &DynamicConfig) {
+    match warm_btf_cache(cfg) {
+        None => {}
+        Some(Ok(path)) => tracing::debug!(path = %path.display(), "minimised BTF cached"),
+        Some(Err(e)) => {
+            tracing::info!(error = %e, "no minimised BTF cached; BPF loads use the kernel's BTF")
+        }
+    }
 }
 
 fn run_bpf(
@@ -143,8 +197,9 @@ impl BpfSession {
     /// Resolves `target`, loads and attaches the BPF program, seeds what already runs.
     pub fn start(target: &TraceTarget, cfg: &DynamicConfig) -> Result<Self, DynamicError> {
         let resolved = resolve(target)?;
-        let tracer = start_bpf(&resolved, cfg).map_err(DynamicError::Bpf)?;
-        Ok(Self::with_tracer(tracer, resolved, Vec::new()))
+        let mut diagnostics = Vec::new();
+        let tracer = start_bpf(&resolved, cfg, &mut diagnostics).map_err(DynamicError::Bpf)?;
+        Ok(Self::with_tracer(tracer, resolved, diagnostics))
     }
 
     fn with_tracer(tracer: Tracer, resolved: Resolved, diagnostics: Vec<Diagnostic>) -> Self {

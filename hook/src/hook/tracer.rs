@@ -144,6 +144,12 @@ pub fn run(
         warn!(container = %state.id, error = %e, "no journal entry (is journald running?)");
     }
     info!(container = %state.id, mode = ?merged.mode, "tracer done");
+    // Filling the BTF cache (once per kernel, ~50 ms of bpftool) must not keep a tracer
+    // alive past its container: only while the container still runs.
+    let container_runs = pidfd_open(state.pid).is_some_and(|fd| !exited(&fd));
+    if container_runs && cfg.hook.capture != entrytrace_config::hook::CaptureSource::Proc {
+        crate::dynamic::capture::log_btf_warmup(&cfg.dynamic);
+    }
 }
 
 /// Reads the static result from stdin; falls back to the stable file, then to a new scan.
