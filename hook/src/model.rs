@@ -133,6 +133,13 @@ pub struct ExecNode {
     pub exe: String,
     pub argv: Vec<String>,
     pub start_ns: u64,
+    /// How it ended within the window, as a shell reports it (the exit code, or 128 + the
+    /// signal); absent while it runs or when the source could not see it (`/proc` polling).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// Monotonic ns of that exit (the clock of `start_ns`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_ns: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

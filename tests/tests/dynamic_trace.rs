@@ -252,7 +252,7 @@ fn several_long_lived_services_under_one_shell_make_a_supervisor() {
 }
 
 #[test]
-fn exec_edges_are_in_the_graph_and_nothing_from_outside() {
+fn exec_edges_exit_codes_are_in_the_graph_and_nothing_from_outside() {
     if !can_run() {
         return;
     }
@@ -260,7 +260,7 @@ fn exec_edges_are_in_the_graph_and_nothing_from_outside() {
     let argv: Vec<String> = [
         "/bin/sh",
         "-c",
-        "/bin/sh -c 'exec /bin/sleep 0.2'; exec /bin/sleep 30",
+        "/bin/sh -c 'exec /bin/sleep 0.2'; /bin/sh -c 'exit 3'; /bin/sh -c 'kill -TERM $$'; exec /bin/sleep 30",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -291,8 +291,23 @@ fn exec_edges_are_in_the_graph_and_nothing_from_outside() {
     assert!(g.edges.iter().any(|e| e.kind == EdgeKind::Exec
         && e.parent_host_pid == inner.host_pid
         && e.child_host_pid == inner.host_pid));
+    // Exit codes as a shell reports them, on the last image of each ended process only.
+    let code_of = |argv: &[&str]| {
+        let n = g.nodes.iter().find(|n| n.argv == argv).expect("node");
+        (n.exit_code, n.exit_ns.is_some_and(|t| t > n.start_ns))
+    };
+    assert_eq!(code_of(&["/bin/sleep", "0.2"]), (Some(0), true));
+    assert_eq!(code_of(&["/bin/sh", "-c", "exit 3"]), (Some(3), true));
+    assert_eq!(
+        code_of(&["/bin/sh", "-c", "kill -TERM $$"]),
+        (Some(128 + 15), true)
+    );
+    let before = before.expect("sh before its exec");
+    assert_eq!((before.exit_code, before.exit_ns), (None, None));
     let top = r.terminals.first().expect("terminal");
     assert_eq!(top.argv, ["/bin/sleep", "30"]);
+    let sleeper = g.nodes.iter().find(|n| n.argv == top.argv).expect("node");
+    assert_eq!(sleeper.exit_code, None, "still running at window end");
     let exited = top.features.iter().all(|f| f.id != "d7");
     assert!(exited, "the top candidate is alive");
 }

@@ -71,6 +71,8 @@ mod tests {
             exe: "/bin/busybox".into(),
             argv: vec!["busybox".into(), "httpd".into(), "-f".into()],
             start_ns: 0,
+            exit_code: None,
+            exit_ns: None,
         };
         let t = classify(&node, 33).expect("classified");
         assert_eq!(t.user, "www-data");

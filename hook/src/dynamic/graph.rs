@@ -62,9 +62,31 @@ pub struct Process {
     /// Exec'd images, oldest first.
     pub images: Vec<Image>,
     pub forked_at: Option<u64>,
-    /// Raw wait status and monotonic ns of the exit.
-    pub exit: Option<(u32, u64)>,
+    /// How and when it ended, once it has.
+    pub exit: Option<Exit>,
     pub preexisting: bool,
+}
+
+/// The end of a process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exit {
+    /// Raw wait status; `None` when the source could not see it (the `/proc` poller).
+    pub status: Option<u32>,
+    /// Monotonic ns of the exit (or of the poll that found it gone).
+    pub at_ns: u64,
+}
+
+impl Exit {
+    /// The status as a shell reports it: the exit code, or 128 + the signal number.
+    pub fn shell_code(&self) -> Option<i32> {
+        let s = self.status?;
+        let sig = (s & 0x7f) as i32;
+        Some(if sig == 0 {
+            ((s >> 8) & 0xff) as i32
+        } else {
+            128 + sig
+        })
+    }
 }
 
 /// Processes by identity, built from events in any order.
@@ -156,7 +178,10 @@ impl ExecGraph {
                     p.parent = parent;
                     p.ppid = ev.ppid;
                 }
-                p.exit = Some((ev.exit_code, ev.ktime_ns));
+                p.exit = Some(Exit {
+                    status: Some(ev.exit_code),
+                    at_ns: ev.ktime_ns,
+                });
             }
         }
     }
@@ -208,7 +233,10 @@ impl ExecGraph {
     /// Marks `key` as exited at `at_ns` when nothing said so (used by the /proc poller).
     pub fn mark_gone(&mut self, key: NodeKey, at_ns: u64) {
         if let Some(p) = self.procs.get_mut(&key) {
-            p.exit.get_or_insert((0, at_ns));
+            p.exit.get_or_insert(Exit {
+                status: None,
+                at_ns,
+            });
         }
     }
 
@@ -287,6 +315,12 @@ impl ExecGraph {
                     },
                     argv: img.argv.clone(),
                     start_ns: p.key.start_ns,
+                    // The exit belongs to the last image only.
+                    exit_code: p
+                        .exit
+                        .filter(|_| i + 1 == images.len())
+                        .and_then(|e| e.shell_code()),
+                    exit_ns: p.exit.filter(|_| i + 1 == images.len()).map(|e| e.at_ns),
                 });
                 if i > 0 {
                     out.edges.push(model::ExecEdge {
@@ -434,7 +468,13 @@ mod tests {
             .expect("old");
         assert_eq!(
             (old.exit, old.images[0].exe.as_str()),
-            (Some((0x500, 1002)), "/bin/a")
+            (
+                Some(Exit {
+                    status: Some(0x500),
+                    at_ns: 1002
+                }),
+                "/bin/a"
+            )
         );
         let new = g
             .get(&NodeKey {

@@ -100,6 +100,8 @@ pub fn exec_node(c: &Candidate) -> ExecNode {
         exe: display_exe(c),
         argv: c.image.argv.clone(),
         start_ns: c.node.start_ns,
+        exit_code: None,
+        exit_ns: None,
     }
 }
 
@@ -192,7 +194,7 @@ fn score(input: &SelectInput<'_>, key: NodeKey, wrappers: &HashSet<&str>) -> Opt
         .and_then(|s| s.exe.clone())
         .unwrap_or_else(|| image.exe.clone());
     let mut f = Features::new(w);
-    let end = p.exit.map_or(input.window_end_ns, |(_, at)| at);
+    let end = p.exit.map_or(input.window_end_ns, |e| e.at_ns);
     let secs = end.saturating_sub(image.at_ns.max(key.start_ns)) as f64 / 1e9;
     match p.exit {
         None => f.add(
@@ -200,10 +202,13 @@ fn score(input: &SelectInput<'_>, key: NodeKey, wrappers: &HashSet<&str>) -> Opt
             w.alive_at_end,
             format!("pid {} still running at window end", p.ns_pid),
         ),
-        Some((code, _)) => f.add(
+        Some(e) => f.add(
             "d7",
             w.exited,
-            format!("pid {} exited (wait status {code:#x})", p.ns_pid),
+            match e.shell_code() {
+                Some(code) => format!("pid {} exited with status {code}", p.ns_pid),
+                None => format!("pid {} exited", p.ns_pid),
+            },
         ),
     }
     f.add(
