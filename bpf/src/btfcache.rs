@@ -102,6 +102,7 @@ impl BtfCache {
             .create(&self.dir)
             .map_err(io(&self.dir))?;
         trusted(&self.dir, true)?;
+        remove_stale_temporaries(&self.dir);
         let bpftool = BPFTOOL
             .iter()
             .map(Path::new)
@@ -125,6 +126,26 @@ impl BtfCache {
             source: e.error,
         })?;
         Ok(path)
+    }
+}
+
+/// Removes temporaries a killed run left behind (older than a minute: a live run's are new).
+fn remove_stale_temporaries(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten().take(1000) {
+        let stale = e.file_name().to_string_lossy().starts_with(".exectrace-")
+            && e.metadata().is_ok_and(|m| {
+                m.is_file()
+                    && m.modified()
+                        .ok()
+                        .and_then(|t| t.elapsed().ok())
+                        .is_some_and(|age| age > Duration::from_secs(60))
+            });
+        if stale {
+            let _ = std::fs::remove_file(e.path());
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -28,6 +29,34 @@ pub fn ensure_journald() -> Result<()> {
     Ok(())
 }
 
+/// Held by every [`HookedBundle`] (shared) and by the timing tests (exclusive), so a test
+/// that measures start latency does not share the two cores with other containers.
+static CONTAINERS: RwLock<()> = RwLock::new(());
+
+/// Whose turn it is to start containers: many ordinary tests, or one timing test alone.
+#[derive(Debug)]
+pub struct Turn {
+    _shared: Option<RwLockReadGuard<'static, ()>>,
+    _alone: Option<RwLockWriteGuard<'static, ()>>,
+}
+
+impl Turn {
+    pub fn shared() -> Self {
+        Self {
+            _shared: Some(CONTAINERS.read().unwrap_or_else(PoisonError::into_inner)),
+            _alone: None,
+        }
+    }
+
+    /// Waits until no other test of this binary holds a bundle.
+    pub fn exclusive() -> Self {
+        Self {
+            _shared: None,
+            _alone: Some(CONTAINERS.write().unwrap_or_else(PoisonError::into_inner)),
+        }
+    }
+}
+
 /// A bundle with the hook registered, and the config the hook reads.
 #[derive(Debug)]
 pub struct HookedBundle {
@@ -35,12 +64,23 @@ pub struct HookedBundle {
     pub bundle: PathBuf,
     pub result_dir: PathBuf,
     pub config: PathBuf,
+    /// Last, so it is released after the bundle is gone.
+    pub turn: Turn,
 }
 
 impl HookedBundle {
     /// The demo bundle (tini → script → gosu → httpd) with `args` as CMD, and `extra_config`
     /// appended to the hook's config file.
     pub fn demo(args: &[&str], extra_config: &str) -> Result<Self> {
+        Self::demo_in_turn(args, extra_config, Turn::shared())
+    }
+
+    /// [`HookedBundle::demo`], alone: for tests that time container starts.
+    pub fn demo_alone(args: &[&str], extra_config: &str) -> Result<Self> {
+        Self::demo_in_turn(args, extra_config, Turn::exclusive())
+    }
+
+    fn demo_in_turn(args: &[&str], extra_config: &str, turn: Turn) -> Result<Self> {
         let dir = tempfile::Builder::new()
             .prefix("et-hook-")
             .tempdir_in("/var/tmp")?;
@@ -64,6 +104,7 @@ impl HookedBundle {
             bundle,
             result_dir,
             config,
+            turn,
         };
         me.register_hook()?;
         Ok(me)

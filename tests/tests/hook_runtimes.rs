@@ -94,7 +94,8 @@ fn a_container_that_exits_at_once_ends_the_tracer_quickly() {
     if !require_root() || !require_tool("crun") {
         return;
     }
-    let b = HookedBundle::demo(&["true"], "").expect("bundle");
+    // Alone, so the figure is the hook's and not the other tests' containers'.
+    let b = HookedBundle::demo_alone(&["true"], "").expect("bundle");
     let id = unique("quick");
     // Foreground crun run: it is a subreaper and waits for the detached tracer too.
     let t0 = Instant::now();
@@ -133,10 +134,61 @@ fn a_container_that_exits_at_once_ends_the_tracer_quickly() {
     let without = t1.elapsed();
     let _ = Command::new("crun").args(["delete", "-f", &id2]).status();
     eprintln!("crun run with hook {with_hook:?}, without {without:?}");
+    // crun is a subreaper and waits for the detached tracer: the difference is the hook's
+    // attach wait plus the tracer's tail after the container's exit.
     assert!(
-        with_hook < without + Duration::from_millis(600),
+        with_hook < without + Duration::from_millis(200),
         "foreground crun run held up: {with_hook:?} with the hook vs {without:?} without ({r})"
     );
+}
+
+#[test]
+fn the_tracer_fills_the_btf_cache_and_the_next_container_loads_from_it() {
+    if !require_root() || !require_tool("runc") {
+        return;
+    }
+    let cache = tempfile::tempdir().expect("tempdir");
+    let dir = cache.path().join("btf");
+    let cfg = format!(
+        "[dynamic]\nwindow_ms = 300\nbtf_cache_dir = \"{}\"\n",
+        dir.display()
+    );
+    let b = HookedBundle::demo(&[], &cfg).expect("bundle");
+    let uses_cache = |r: &serde_json::Value| r.to_string().contains("cached minimised BTF");
+    let first = {
+        let _c = Container::start("runc", &b.bundle, &unique("btf1")).expect("container");
+        let r = b
+            .wait_result("merged", Duration::from_secs(20))
+            .expect("result");
+        // The tracer fills the cache after writing the result, while the container runs.
+        let t0 = Instant::now();
+        let cached = || {
+            std::fs::read_dir(&dir).is_ok_and(|mut d| {
+                d.any(|e| e.is_ok_and(|e| !e.file_name().to_string_lossy().starts_with('.')))
+            })
+        };
+        while !cached() && t0.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // Temporaries are gone once the tracer is.
+        while !processes_matching("btf1").is_empty() && t0.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        r
+    };
+    assert!(!uses_cache(&first), "the cache was empty: {first:#}");
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("cache dir made by the tracer")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert_eq!(files.len(), 1, "one BTF file, no temporaries: {files:?}");
+    std::fs::remove_file(b.bundle.join("entrytrace.json")).expect("rm result");
+    let _c = Container::start("runc", &b.bundle, &unique("btf2")).expect("container");
+    let second = b
+        .wait_result("merged", Duration::from_secs(20))
+        .expect("result");
+    assert!(uses_cache(&second), "{second:#}");
+    assert!(second.to_string().contains("httpd"), "{second:#}");
 }
 
 #[test]
