@@ -22,18 +22,48 @@ fn main() -> Result<()> {
         .map(|s| s.parse())
         .transpose()?
         .unwrap_or(30);
-    let b = HookedBundle::demo(&[], "[dynamic]\nwindow_ms = 1000\n")?;
+    let b = HookedBundle::demo(&[], "[dynamic]\nwindow_ms = 1000\nbtf_cache_dir = \"\"\n")?;
+    // A second config whose BTF cache is filled before the runs (the state after a first
+    // traced container on this kernel).
+    let cache_dir = b.dir.path().join("btf");
+    let mut dynamic = entrytrace_config::DynamicConfig::default();
+    dynamic.btf_cache_dir = cache_dir.display().to_string();
+    let cached = match entrytrace::dynamic::capture::warm_btf_cache(&dynamic) {
+        Some(Ok(_)) => true,
+        Some(Err(e)) => {
+            println!("no minimised BTF ({e}): only the kernel-BTF hook is measured");
+            false
+        }
+        None => false,
+    };
+    let warm_config = b.dir.path().join("config-warm.toml");
+    std::fs::write(
+        &warm_config,
+        std::fs::read_to_string(&b.config)?.replace(
+            "btf_cache_dir = \"\"",
+            &format!("btf_cache_dir = \"{}\"", cache_dir.display()),
+        ),
+    )?;
     let spec_path = b.bundle.join("config.json");
     let hooked = std::fs::read(&spec_path)?;
-    let mut plain: serde_json::Value = serde_json::from_slice(&hooked)?;
-    plain.as_object_mut().context("spec")?.remove("hooks");
-    let plain = serde_json::to_vec(&plain)?;
+    let mut spec: serde_json::Value = serde_json::from_slice(&hooked)?;
+    spec["hooks"]["createRuntime"][0]["env"] =
+        serde_json::json!([format!("ENTRYTRACE_CONFIG={}", warm_config.display())]);
+    let hooked_warm = serde_json::to_vec(&spec)?;
+    spec.as_object_mut().context("spec")?.remove("hooks");
+    let plain = serde_json::to_vec(&spec)?;
 
-    let (mut with, mut without) = (Vec::new(), Vec::new());
+    let mut variants = vec![
+        ("without hook", plain, Vec::new()),
+        ("hook, kernel BTF", hooked, Vec::new()),
+    ];
+    if cached {
+        variants.push(("hook, cached minimised BTF", hooked_warm, Vec::new()));
+    }
     for i in 0..n {
-        for (hook, spec, times) in [(false, &plain, &mut without), (true, &hooked, &mut with)] {
-            std::fs::write(&spec_path, spec)?;
-            let id = format!("bench-{}-{i}-{hook}", std::process::id());
+        for (v, (_, spec, times)) in variants.iter_mut().enumerate() {
+            std::fs::write(&spec_path, &spec)?;
+            let id = format!("bench-{}-{i}-{v}", std::process::id());
             let t0 = Instant::now();
             let st = Command::new("runc")
                 .args(["run", "-d", &id])
@@ -48,11 +78,12 @@ fn main() -> Result<()> {
             let _ = Command::new("runc").args(["delete", "-f", &id]).status();
         }
     }
-    let (mw, mo) = (median(&mut with), median(&mut without));
-    println!(
-        "runc run -d, {n} runs each: median without hook {mo:?}, with hook {mw:?}, added {:?}",
-        mw.saturating_sub(mo)
-    );
+    let base = median(&mut variants[0].2);
+    println!("runc run -d, {n} runs each, interleaved: median without hook {base:?}");
+    for (what, _, times) in variants.iter_mut().skip(1) {
+        let m = median(times);
+        println!("  {what}: median {m:?}, added {:?}", m.saturating_sub(base));
+    }
 
     let state = format!(
         r#"{{"ociVersion":"1.0.2","id":"bench-rss","pid":0,"bundle":"{}"}}"#,
@@ -63,8 +94,18 @@ fn main() -> Result<()> {
         "hook peak RSS (static scan of the demo bundle): {} KiB",
         rss
     );
+    // The last tracers end within a tick of their container's deletion.
+    let t0 = Instant::now();
+    while !processes_matching("__tracer --id bench-").is_empty()
+        && t0.elapsed() < Duration::from_secs(2)
+    {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let tracers = processes_matching("__tracer --id bench-");
-    println!("tracers left running: {}", tracers.len());
+    println!(
+        "tracers left running 2 s after the last delete: {}",
+        tracers.len()
+    );
     Ok(())
 }
 
