@@ -82,3 +82,25 @@ impl Limits {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn out_of_range_supervisor_caps_are_rejected_by_name() {
+        #[rustfmt::skip]
+        let cases: &[(Limits, Option<&str>)] = &[
+            (Limits::default(), None),
+            (Limits { max_services: 0, ..Limits::default() }, Some("limits.max_services")),
+            (Limits { max_services: 5000, ..Limits::default() }, Some("limits.max_services")),
+            (Limits { max_include_depth: 0, ..Limits::default() }, Some("limits.max_include_depth")),
+            (Limits { max_include_depth: 65, ..Limits::default() }, Some("limits.max_include_depth")),
+            (Limits { max_services: 1, max_include_depth: 1, ..Limits::default() }, None),
+        ];
+        for (l, want) in cases {
+            let got = l.validate().err().map(|(field, _)| field);
+            assert_eq!(got.as_deref(), *want, "{l:?}");
+        }
+    }
+}

@@ -58,15 +58,18 @@ pub(crate) struct Found {
 pub(crate) struct Reader<'a> {
     pub vfs: &'a dyn Vfs,
     pub limits: &'a Limits,
+    /// The supervisor's environment (`KEY=VALUE`), for `%(ENV_X)s`-style references.
+    pub env: &'a [String],
     pub found: Found,
     capped: bool,
 }
 
 impl<'a> Reader<'a> {
-    pub fn new(vfs: &'a dyn Vfs, limits: &'a Limits) -> Self {
+    pub fn new(vfs: &'a dyn Vfs, limits: &'a Limits, env: &'a [String]) -> Self {
         Self {
             vfs,
             limits,
+            env,
             found: Found::default(),
             capped: false,
         }
@@ -212,7 +215,7 @@ pub(crate) fn expand(
     let Some((kind, name, args)) = seen.iter().find_map(|a| identify(a, vfs)) else {
         return;
     };
-    let mut rd = Reader::new(vfs, &cfg.limits);
+    let mut rd = Reader::new(vfs, &cfg.limits, &base.env);
     match kind {
         Kind::Supervisord => supervisord::discover(&mut rd, args, &base.workdir),
         Kind::S6Svscan => s6::discover_scandir(&mut rd, args, &base.workdir),
@@ -345,6 +348,15 @@ fn attach(red: &mut Reduction, name: &str, services: Vec<Reduced>) {
         started.len()
     ));
     for (t, step, _, _) in services {
+        if let Some(t) = &t {
+            red.evidence.push(format!(
+                "{}: {} as {} ({:.2})",
+                step.why,
+                t.path.as_deref().unwrap_or("(unresolved)"),
+                t.user,
+                t.confidence
+            ));
+        }
         red.chain.push(step);
         sup.services.extend(t);
     }
@@ -472,9 +484,14 @@ pub(crate) fn shell_words(s: &str) -> Result<Vec<String>, String> {
 /// The argv that runs a service's `run` file: an execline script is read here (the walk
 /// cannot follow execline), `#!…with-contenv sh` becomes `sh run`, anything else is `[run]`.
 pub(crate) fn run_script(rd: &mut Reader<'_>, name: &str, run: &str, autostart: bool) {
-    let Some(text) = rd.read(run) else {
-        rd.warn(format!("{name}: run script {run} is missing or unreadable"));
-        return;
+    let text = match rd.vfs.read(run, rd.limits.max_read_bytes) {
+        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+        Err(e) => {
+            rd.warn(format!(
+                "{name}: run script {run} is missing or unreadable: {e}"
+            ));
+            return;
+        }
     };
     let first = text.lines().next().unwrap_or("");
     let shebang: Vec<&str> = first

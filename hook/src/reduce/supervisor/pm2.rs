@@ -164,3 +164,41 @@ fn line_of(text: &str, app: &Value) -> usize {
         .position(|l| l.contains("script") && l.contains(script))
         .map_or(1, |i| i + 1)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vfs::mem::MemVfs;
+    use entrytrace_config::Limits;
+    use serde_json::json;
+
+    #[test]
+    fn apps_become_argvs_the_way_pm2_starts_them() {
+        #[rustfmt::skip]
+        let cases: &[(Value, &[&str], Option<&str>, &str)] = &[
+            (json!({"script": "server.js"}), &["node", "server.js"], None, "/srv"),
+            (json!({"script": "app.py", "args": "--port 80", "uid": "app"}), &["python3", "app.py", "--port", "80"], Some("app"), "/srv"),
+            (json!({"script": "/usr/bin/worker", "interpreter": "none", "args": ["-q"], "cwd": "/w"}), &["/usr/bin/worker", "-q"], None, "/w"),
+            (json!({"script": "run.sh", "exec_interpreter": "/bin/sh", "user": 1000}), &["/bin/sh", "run.sh"], Some("1000"), "/srv"),
+            (json!({"script": "bin/server", "cwd": "sub"}), &["bin/server"], None, "/srv/sub"),
+        ];
+        let vfs = MemVfs::new();
+        let limits = Limits::default();
+        for (app, argv, user, cwd) in cases {
+            let mut rd = Reader::new(&vfs, &limits, &[]);
+            assert!(add_app(&mut rd, app, "/srv", "/srv/e.json:1"));
+            let s = &rd.found.services[0];
+            assert_eq!(s.argv, *argv, "{app}");
+            assert_eq!(s.user.as_deref(), *user, "{app}");
+            assert_eq!(s.workdir.as_deref(), Some(*cwd), "{app}");
+        }
+    }
+
+    #[test]
+    fn finds_the_line_of_each_apps_script() {
+        let text = "{\n \"apps\": [\n  {\"name\": \"a\",\n   \"script\": \"a.js\"},\n  {\"script\": \"b.js\"}\n ]\n}\n";
+        assert_eq!(line_of(text, &json!({"script": "a.js"})), 4);
+        assert_eq!(line_of(text, &json!({"script": "b.js"})), 5);
+        assert_eq!(line_of(text, &json!({"name": "x"})), 1);
+    }
+}

@@ -131,7 +131,7 @@ fn load(
             continue;
         }
         for pattern in files.value.split_whitespace() {
-            let pattern = expand(pattern, &dir, "");
+            let pattern = expand(pattern, &dir, "", rd.env);
             for f in rd.glob(&pattern, &dir) {
                 load(rd, &f, depth + 1, visited, out);
             }
@@ -160,6 +160,7 @@ fn programs(rd: &mut Reader<'_>, sections: &[Section]) {
             continue;
         };
         let here = parent(&s.file);
+        let expand = |v: &str| expand(v, &here, prog, rd.env);
         let Some(cmd) = s.get("command") else {
             rd.warn(format!(
                 "supervisord: [program:{prog}] at {}:{} has no command=",
@@ -167,7 +168,7 @@ fn programs(rd: &mut Reader<'_>, sections: &[Section]) {
             ));
             continue;
         };
-        let argv = match shell_words(&expand(&cmd.value, &here, prog)) {
+        let argv = match shell_words(&expand(&cmd.value)) {
             Ok(a) if !a.is_empty() => a,
             Ok(_) => {
                 rd.warn(format!(
@@ -184,7 +185,7 @@ fn programs(rd: &mut Reader<'_>, sections: &[Section]) {
                 continue;
             }
         };
-        let get = |k: &str| s.get(k).map(|e| expand(&e.value, &here, prog));
+        let get = |k: &str| s.get(k).map(|e| expand(&e.value));
         let mut env = inherited_env.clone();
         env.extend(
             get("environment")
@@ -214,9 +215,9 @@ fn is_false(v: &str) -> bool {
     )
 }
 
-/// `%(here)s`, `%(program_name)s`, `%(process_num)…` and `%(ENV_X)s` (as the name: the
-/// container's values are not known here, the word is kept recognisable).
-fn expand(v: &str, here: &str, program: &str) -> String {
+/// `%(here)s`, `%(program_name)s`, `%(process_num)…` and `%(ENV_X)s` (from `env`; an
+/// unset one is kept as `${X}` so the word stays recognisable).
+fn expand(v: &str, here: &str, program: &str, env: &[String]) -> String {
     let mut out = String::with_capacity(v.len());
     let mut rest = v;
     while let Some(i) = rest.find("%(") {
@@ -239,7 +240,8 @@ fn expand(v: &str, here: &str, program: &str) -> String {
             "here" => here.to_string(),
             "program_name" => program.to_string(),
             "process_num" => "0".to_string(),
-            k if k.starts_with("ENV_") => format!("${{{}}}", &k[4..]),
+            k if k.starts_with("ENV_") => crate::probe::path::env_value(env, &k[4..])
+                .map_or_else(|| format!("${{{}}}", &k[4..]), String::from),
             k => format!("%({k})"),
         });
         rest = &tail[fmt_len..];
@@ -355,11 +357,13 @@ mod tests {
             ("%(here)s/app", "/etc/supervisor/app"),
             ("run %(program_name)s-%(process_num)02d", "run web-0"),
             ("%(ENV_HOME)s/bin", "${HOME}/bin"),
+            ("%(ENV_APP)s/bin", "/srv/bin"),
             ("%(unknown)s x", "%(unknown) x"),
             ("50%(", "50%("),
         ];
+        let env = vec!["APP=/srv".to_string()];
         for (v, want) in cases {
-            assert_eq!(expand(v, "/etc/supervisor", "web"), *want, "{v}");
+            assert_eq!(expand(v, "/etc/supervisor", "web", &env), *want, "{v}");
         }
         assert_eq!(
             environment("A=1,B=\"x,y\", C='z' ,junk"),
@@ -374,7 +378,7 @@ mod tests {
             let sections = parse_ini(&text, "/f");
             for s in &sections {
                 for e in &s.entries {
-                    let _ = expand(&e.value, "/", "p");
+                    let _ = expand(&e.value, "/", "p", &[]);
                     let _ = environment(&e.value);
                     let _ = shell_words(&e.value);
                     proptest::prop_assert!(e.line >= s.line);
