@@ -481,8 +481,9 @@ pub(crate) fn shell_words(s: &str) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
-/// The argv that runs a service's `run` file: an execline script is read here (the walk
-/// cannot follow execline), `#!…with-contenv sh` becomes `sh run`, anything else is `[run]`.
+/// The argv that runs a service's `run` file, in its directory: an execline script is read
+/// here (the walk cannot follow execline), `#!…with-contenv sh` becomes `sh run`, anything
+/// else is `[run]`.
 pub(crate) fn run_script(rd: &mut Reader<'_>, name: &str, run: &str, autostart: bool) {
     let text = match rd.vfs.read(run, rd.limits.max_read_bytes) {
         Ok(b) => String::from_utf8_lossy(&b).into_owned(),
@@ -499,9 +500,11 @@ pub(crate) fn run_script(rd: &mut Reader<'_>, name: &str, run: &str, autostart: 
         .map(|r| r.split_whitespace().collect())
         .unwrap_or_default();
     let interp = shebang.first().map(|w| w.rsplit('/').next().unwrap_or(w));
+    // s6-supervise and runsv run `./run` in the service directory.
     let mut svc = Service {
         name: name.to_string(),
         argv: vec![run.to_string()],
+        workdir: Some(normalize("..", run)),
         location: format!("{run}:1"),
         autostart,
         ..Service::default()
@@ -512,7 +515,7 @@ pub(crate) fn run_script(rd: &mut Reader<'_>, name: &str, run: &str, autostart: 
                 svc.argv = p.argv;
                 svc.user = p.user;
                 svc.env = p.env;
-                svc.workdir = p.cwd;
+                svc.workdir = p.cwd.or(svc.workdir);
                 svc.location = format!("{run}:{}", p.line);
                 svc.notes = p.notes;
             }

@@ -1,6 +1,6 @@
 //! pm2-runtime (pm2's foreground mode for containers): its ecosystem file's apps.
 //!
-//! `pm2-runtime [start] FILE`: a `.json` ecosystem file is read whole; a `.js`/`.cjs` one
+//! `pm2-runtime [start] FILE`: a `.json` ecosystem file is read whole (`{"apps": [...]}` or a bare array of apps); a `.js`/`.cjs` one
 //! only when it is a plain `module.exports = { … }` object literal (see [`super::json5ish`]),
 //! else a diagnostic says it is code. Each of `apps[]` gives `script`, `args` (string or
 //! array), `interpreter` (`none` runs the script itself; unset picks by extension as pm2
@@ -79,9 +79,9 @@ pub(crate) fn discover(rd: &mut Reader<'_>, args: &[String], cwd: &str) {
         }
     };
     rd.found.evidence.push(format!("pm2-runtime reads {path}"));
-    let apps = match doc.get("apps") {
-        Some(Value::Array(a)) => a.clone(),
-        Some(v @ Value::Object(_)) => vec![v.clone()],
+    let apps = match (doc.get("apps"), &doc) {
+        (Some(Value::Array(a)), _) | (None, Value::Array(a)) => a.clone(),
+        (Some(v @ Value::Object(_)), _) => vec![v.clone()],
         _ => {
             rd.warn(format!("pm2-runtime: {path} has no apps array"));
             return;

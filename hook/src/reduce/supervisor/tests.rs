@@ -414,3 +414,48 @@ fn wildcard_never_panics_on_odd_patterns() {
     }
     assert!(!wildcard("[z-a]", "b"));
 }
+
+#[test]
+fn run_scripts_start_in_their_service_directory_unless_they_cd() {
+    #[rustfmt::skip]
+    let cases: &[(Files, &str, &[&str])] = &[
+        (RUNIT, "runsvdir -P /etc/service", &["/etc/service/web", "/etc/service/worker"]),
+        (S6_OVERLAY, "/init", &["/etc/s6-overlay/s6-rc.d/web", "/etc/services.d/worker"]),
+        (&[("/etc/s6/a/run", "#!/bin/execlineb -P\ncd /srv\napp\n"), ("/etc/s6/b/run", "#!/bin/sh\nexec worker\n")], "s6-svscan /etc/s6", &["/srv", "/etc/s6/b"]),
+    ];
+    for (files, argv, want) in cases {
+        let red = reduce(files, argv);
+        let dirs: Vec<&str> = red.terminals[0]
+            .services
+            .iter()
+            .map(|s| s.workdir.as_str())
+            .collect();
+        assert_eq!(dirs, *want, "{argv}");
+    }
+}
+
+#[test]
+fn a_bare_json_array_of_apps_is_an_ecosystem_file_too() {
+    let files = [(
+        "/srv/process.json",
+        "[{\"script\": \"/usr/bin/app\", \"interpreter\": \"none\"}, {\"script\": \"/usr/bin/worker\", \"interpreter\": \"none\", \"autostart\": false}]",
+    )];
+    let red = reduce(&files, "pm2-runtime /srv/process.json");
+    let t = &red.terminals[0];
+    let paths: Vec<&str> = t
+        .services
+        .iter()
+        .filter_map(|s| s.path.as_deref())
+        .collect();
+    assert_eq!(
+        paths,
+        ["/usr/bin/app", "/usr/bin/worker"],
+        "{:#?}",
+        red.diagnostics
+    );
+    assert!(
+        red.chain.iter().any(|s| s.why.contains("autostart=false")),
+        "{:#?}",
+        red.chain
+    );
+}
