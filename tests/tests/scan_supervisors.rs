@@ -131,9 +131,17 @@ fn svc(path: &str, user: &str) -> Svc {
     (path.into(), user.into(), "service".into())
 }
 
+/// supervisord as Debian installs it: a Python script.
+fn supervisord_script() -> Entry {
+    file(
+        "usr/bin/supervisord",
+        "#!/usr/bin/python3\nimport sys\nfrom supervisor.supervisord import main\nsys.exit(main())\n",
+    )
+}
+
 fn supervisord_image() -> Vec<Entry> {
     vec![
-        file("usr/bin/supervisord", "#!/usr/bin/python3\nimport sys\nfrom supervisor.supervisord import main\nsys.exit(main())\n"),
+        supervisord_script(),
         file("etc/supervisor/supervisord.conf", "[supervisord]\nnodaemon=true\nuser=root\n\n[include]\nfiles = conf.d/*.conf\n"),
         file("etc/supervisor/conf.d/web.conf", "[program:web]\ncommand=/usr/bin/web-server --port 8080\nuser=www-data\ndirectory=/srv\n"),
         file("etc/supervisor/conf.d/worker.conf", "[program:worker]\ncommand=queue-worker -q default\n\n[program:reindex]\ncommand=queue-worker --reindex\nautostart=false\n"),
@@ -282,7 +290,7 @@ fn s6_overlay_names_the_execline_line_and_skips_the_oneshot() {
 #[test]
 fn a_supervisor_with_one_service_collapses_into_that_service() {
     let top = vec![
-        file("usr/bin/supervisord", "#!/usr/bin/python3\nfrom supervisor.supervisord import main\nmain()\n"),
+        supervisord_script(),
         file("etc/supervisord.conf", "[supervisord]\nnodaemon=true\n\n[program:web]\ncommand=web-server --port 80\nuser=www-data\n"),
     ];
     let Some(r) = scan(top, config(&[], &["supervisord"], "/")) else {
@@ -318,7 +326,7 @@ fn include_cycles_and_globs_climbing_out_of_the_root_stay_in_the_image() {
         outside.path().display()
     );
     let top = vec![
-        file("usr/bin/supervisord", "#!/usr/bin/python3\nfrom supervisor.supervisord import main\nmain()\n"),
+        supervisord_script(),
         file("etc/supervisor/supervisord.conf", &format!("[include]\nfiles = conf.d/*.conf {climb}\n\n[program:web]\ncommand=web-server\n")),
         file("etc/supervisor/conf.d/a.conf", "[include]\nfiles = ../supervisord.conf ../conf.d/*.conf\n\n[program:worker]\ncommand=queue-worker\nuser=app\n"),
     ];

@@ -143,7 +143,7 @@ impl<'a> Reader<'a> {
                 next.extend(
                     names
                         .iter()
-                        .filter(|n| !n.starts_with('.') && wildcard(comp, n))
+                        .filter(|n| !n.starts_with('.') && shellflow::pattern_matches(comp, n))
                         .map(|n| normalize(n, d)),
                 );
             }
@@ -359,65 +359,6 @@ fn attach(red: &mut Reduction, name: &str, services: Vec<Reduced>) {
         }
         red.chain.push(step);
         sup.services.extend(t);
-    }
-}
-
-/// `fnmatch(3)` without flags: `*`, `?`, `[...]` / `[!...]` with ranges.
-pub(crate) fn wildcard(pattern: &str, name: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let n: Vec<char> = name.chars().collect();
-    let (mut pi, mut ni) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ni < n.len() {
-        if pi < p.len() && p[pi] == '*' {
-            star = Some((pi, ni));
-            pi += 1;
-            continue;
-        }
-        if pi < p.len() {
-            let (ok, len) = one(&p[pi..], n[ni]).unwrap_or((p[pi] == n[ni], 1));
-            if ok {
-                pi += len;
-                ni += 1;
-                continue;
-            }
-        }
-        match star {
-            Some((sp, sn)) => {
-                pi = sp + 1;
-                ni = sn + 1;
-                star = Some((sp, sn + 1));
-            }
-            None => return false,
-        }
-    }
-    p[pi..].iter().all(|c| *c == '*')
-}
-
-/// Whether the pattern element at the start of `p` matches `c`, and its length.
-fn one(p: &[char], c: char) -> Option<(bool, usize)> {
-    match p[0] {
-        '?' => Some((true, 1)),
-        '[' => {
-            let close = p.iter().skip(2).position(|x| *x == ']')? + 2;
-            let (neg, body) = match p[1] {
-                '!' | '^' => (true, &p[2..close]),
-                _ => (false, &p[1..close]),
-            };
-            let mut hit = false;
-            let mut i = 0;
-            while i < body.len() {
-                if i + 2 < body.len() && body[i + 1] == '-' {
-                    hit |= (body[i]..=body[i + 2]).contains(&c);
-                    i += 3;
-                } else {
-                    hit |= body[i] == c;
-                    i += 1;
-                }
-            }
-            Some((hit != neg, close + 1))
-        }
-        x => Some((x == c, 1)),
     }
 }
 

@@ -3,10 +3,11 @@
 
 use entrytrace_config::Config;
 
-use super::{shell_words, wildcard};
+use super::shell_words;
 use crate::model::{Level, StepKind, TerminalKind};
 use crate::reduce::{reduce_argv, Launch, Reduction};
 use crate::vfs::mem::MemVfs;
+use shellflow::pattern_matches as wildcard;
 
 const GLIBC: &str = "/lib64/ld-linux-x86-64.so.2";
 
@@ -156,43 +157,34 @@ fn each_supervisor_kind_lists_its_services_with_their_users() {
             t.services.iter().all(|s| s.kind == TerminalKind::Service),
             "{ctx}"
         );
-        let forks: Vec<&str> = red
-            .chain
-            .iter()
-            .filter(|s| s.step == StepKind::Fork)
-            .filter_map(|s| s.location.as_deref())
-            .collect();
-        assert_eq!(forks.len(), want.len(), "{ctx}");
+        let forks = forks(&red);
         assert!(forks.iter().all(|l| l.contains(':')), "{ctx}");
     }
 }
 
+/// The locations of the `fork` steps, in order.
+fn forks(red: &Reduction) -> Vec<&str> {
+    red.chain
+        .iter()
+        .filter(|s| s.step == StepKind::Fork)
+        .filter_map(|s| s.location.as_deref())
+        .collect()
+}
+
 #[test]
 fn fork_steps_name_the_config_line_that_defined_each_service() {
-    let red = reduce(SUPERVISORD, "supervisord -n");
-    let locs: Vec<&str> = red
-        .chain
-        .iter()
-        .filter_map(|s| s.location.as_deref())
-        .collect();
-    assert!(
-        locs.contains(&"/etc/supervisor/conf.d/a-web.conf:2"),
-        "{locs:?}"
-    );
-    assert!(
-        locs.contains(&"/etc/supervisor/conf.d/b-worker.conf:3"),
-        "{locs:?}"
-    );
+    #[rustfmt::skip]
+    let cases: &[(Files, &str, &[&str])] = &[
+        (SUPERVISORD, "supervisord -n", &["/etc/supervisor/conf.d/a-web.conf:2", "/etc/supervisor/conf.d/b-worker.conf:3", "/etc/supervisor/conf.d/b-worker.conf:5"]),
+        (S6_OVERLAY, "/init", &["/etc/s6-overlay/s6-rc.d/web/run:4", "/etc/services.d/worker/run:1"]),
+        (PM2, "pm2-runtime start /srv/ecosystem.config.js", &["/srv/ecosystem.config.js:3", "/srv/ecosystem.config.js:4"]),
+        (PROCFILE, "honcho -d /srv start", &["/srv/Procfile:1", "/srv/Procfile:2"]),
+    ];
+    for (files, argv, want) in cases {
+        let red = reduce(files, argv);
+        assert_eq!(forks(&red), *want, "{argv}");
+    }
     let red = reduce(S6_OVERLAY, "/init");
-    let locs: Vec<&str> = red
-        .chain
-        .iter()
-        .filter_map(|s| s.location.as_deref())
-        .collect();
-    assert!(
-        locs.contains(&"/etc/s6-overlay/s6-rc.d/web/run:4"),
-        "{locs:?}"
-    );
     assert!(
         red.evidence
             .iter()
@@ -347,7 +339,7 @@ fn a_supervisor_inside_a_service_is_not_expanded_again() {
 }
 
 #[test]
-fn wildcards_match_as_fnmatch_does() {
+fn include_globs_match_as_fnmatch_does() {
     #[rustfmt::skip]
     let cases: &[(&str, &str, bool)] = &[
         ("*.conf", "web.conf", true), ("*.conf", "web.ini", false), ("*", "", true),
