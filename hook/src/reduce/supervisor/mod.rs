@@ -229,26 +229,31 @@ pub(crate) fn expand(
     red.diagnostics.extend(found.diagnostics);
     let mut services = Vec::new();
     for s in &found.services {
-        let (t, step, sub) = reduce_one(s, name, base, vfs, cfg);
-        red.diagnostics.extend(
-            sub.diagnostics
-                .into_iter()
-                .map(|d| prefixed(d, &s.name, name)),
-        );
-        services.push((t, step, sub.chain, s.autostart));
+        let mut r = reduce_one(s, name, base, vfs, cfg);
+        let diagnostics = std::mem::take(&mut r.sub.diagnostics);
+        red.diagnostics
+            .extend(diagnostics.into_iter().map(|d| prefixed(d, &s.name, name)));
+        services.push(r);
     }
     attach(red, name, services);
 }
 
 /// One service reduced: its terminal (kind `service`), the `fork` step that starts it, and
-/// the reduction (for its chain and diagnostics).
+/// the rest of its reduction (chain, evidence, alternates, diagnostics).
+struct Reduced {
+    terminal: Option<Terminal>,
+    step: ChainStep,
+    sub: Reduction,
+    autostart: bool,
+}
+
 fn reduce_one(
     s: &Service,
     supervisor: &str,
     base: &Launch,
     vfs: &dyn Vfs,
     cfg: &Config,
-) -> (Option<Terminal>, ChainStep, Reduction) {
+) -> Reduced {
     let mut env = base.env.clone();
     for kv in &s.env {
         super::compose::set_env(&mut env, kv);
@@ -262,11 +267,11 @@ fn reduce_one(
         exposed_ports: base.exposed_ports.clone(),
     };
     let mut sub = super::reduce_service(&launch, vfs, cfg);
-    let mut t = sub.terminals.drain(..).next();
+    let mut terminal = sub.terminals.drain(..).next();
     let nested = std::iter::once(&s.argv)
         .chain(sub.chain.iter().map(|c| &c.argv))
         .any(|a| identify(a, vfs).is_some());
-    if let Some(t) = &mut t {
+    if let Some(t) = &mut terminal {
         if nested || t.kind == TerminalKind::Supervisor {
             sub.diagnostics.push(Diagnostic {
                 level: Level::Info,
@@ -292,7 +297,12 @@ fn reduce_one(
         why,
         location: Some(s.location.clone()),
     };
-    (t, step, sub)
+    Reduced {
+        terminal,
+        step,
+        sub,
+        autostart: s.autostart,
+    }
 }
 
 fn prefixed(d: Diagnostic, service: &str, supervisor: &str) -> Diagnostic {
@@ -302,10 +312,11 @@ fn prefixed(d: Diagnostic, service: &str, supervisor: &str) -> Diagnostic {
     }
 }
 
-type Reduced = (Option<Terminal>, ChainStep, Vec<ChainStep>, bool);
-
-/// Puts the services under the supervisor terminal, or collapses a single one into it.
-fn attach(red: &mut Reduction, name: &str, services: Vec<Reduced>) {
+/// Puts the services under the supervisor terminal, or collapses a single one (started at
+/// boot and resolved) into it. The supervisor's confidence is scaled by
+/// `0.5 + 0.5 × mean(confidence of the services started at boot)`: a supervisor whose
+/// services all resolve keeps its score, one whose services are all missing loses half.
+fn attach(red: &mut Reduction, name: &str, mut services: Vec<Reduced>) {
     let Some(sup) = red.terminals.first_mut() else {
         return;
     };
@@ -317,24 +328,21 @@ fn attach(red: &mut Reduction, name: &str, services: Vec<Reduced>) {
         )));
         return;
     }
-    if services.len() == 1 {
-        if let Some((Some(t), step, chain, true)) = services.into_iter().next() {
-            red.evidence.push(format!(
-                "{name} supervises one service only: collapsed into {}",
-                t.argv.first().map_or("", String::as_str)
-            ));
-            red.chain.push(step);
-            red.chain.extend(chain);
-            let mut t = t;
-            t.kind = TerminalKind::Process;
-            red.terminals[0] = t;
+    if let [Reduced {
+        terminal: Some(_),
+        autostart: true,
+        ..
+    }] = services.as_slice()
+    {
+        if let Some(one) = services.pop() {
+            collapse(red, name, one);
         }
         return;
     }
     let started: Vec<f64> = services
         .iter()
-        .filter(|s| s.3)
-        .map(|s| s.0.as_ref().map_or(0.0, |t| t.confidence))
+        .filter(|s| s.autostart)
+        .map(|s| s.terminal.as_ref().map_or(0.0, |t| t.confidence))
         .collect();
     let mean = if started.is_empty() {
         0.0
@@ -347,19 +355,34 @@ fn attach(red: &mut Reduction, name: &str, services: Vec<Reduced>) {
         services.len(),
         started.len()
     ));
-    for (t, step, _, _) in services {
-        if let Some(t) = &t {
+    for s in services {
+        if let Some(t) = &s.terminal {
             red.evidence.push(format!(
                 "{}: {} as {} ({:.2})",
-                step.why,
+                s.step.why,
                 t.path.as_deref().unwrap_or("(unresolved)"),
                 t.user,
                 t.confidence
             ));
         }
-        red.chain.push(step);
-        sup.services.extend(t);
+        red.chain.push(s.step);
+        sup.services.extend(s.terminal);
     }
+}
+
+/// The supervisor's only service becomes the terminal; its chain continues the supervisor's.
+fn collapse(red: &mut Reduction, name: &str, one: Reduced) {
+    let Some(mut t) = one.terminal else { return };
+    red.evidence.push(format!(
+        "{name} supervises one service only: collapsed into {}",
+        t.argv.first().map_or("", String::as_str)
+    ));
+    red.chain.push(one.step);
+    red.chain.extend(one.sub.chain);
+    red.evidence.extend(one.sub.evidence);
+    red.alternates.extend(one.sub.alternates);
+    t.kind = TerminalKind::Process;
+    red.terminals[0] = t;
 }
 
 /// POSIX-shell-like words (`shlex.split` as supervisord uses it): quotes, backslashes.

@@ -299,6 +299,8 @@ fn unreadable_configs_and_missing_run_scripts_are_diagnosed_and_lower_confidence
         (&[("/srv/ecosystem.config.js", "module.exports = { apps: [{ script: __dirname }] }")], "pm2-runtime /srv/ecosystem.config.js", "is code, not data"),
         (&[("/etc/s6/x/run", "#!/command/execlineb -P\ns6-setuidgid\n")], "s6-svscan /etc/s6", "execline script"),
         (&[], "honcho start", "no Procfile at /Procfile"),
+        (&[("/etc/supervisord.conf", "[program:a]\ncommand=/nope\n[program:b]\ncommand=/nope2\n")], "supervisord", "service program:a: /nope: not found"),
+        (&[], "foreman run app", "not run with `start`"),
     ];
     for (files, argv, want) in cases {
         let red = reduce(files, argv);
@@ -450,4 +452,19 @@ fn a_bare_json_array_of_apps_is_an_ecosystem_file_too() {
         "{:#?}",
         red.chain
     );
+}
+
+#[test]
+fn a_single_service_not_started_at_boot_does_not_collapse() {
+    let files = [(
+        "/etc/supervisord.conf",
+        "[program:only]\ncommand=app\nautostart=false\n",
+    )];
+    let red = reduce(&files, "supervisord");
+    let t = &red.terminals[0];
+    assert_eq!(t.kind, TerminalKind::Supervisor);
+    assert_eq!(t.services.len(), 1);
+    assert_eq!(t.services[0].kind, TerminalKind::Service);
+    let clean = reduce(SUPERVISORD, "supervisord").terminals[0].confidence;
+    assert!(t.confidence < clean, "{} vs {clean}", t.confidence);
 }
