@@ -166,24 +166,43 @@ enum Kind {
     Procfile,
 }
 
-/// The supervisor in `argv`: its kind, its name and its own arguments. The word may follow
-/// an interpreter and its flags (`python3 /usr/bin/supervisord -n` after a `#!` rewrite).
-fn identify<'a>(argv: &'a [String], vfs: &dyn Vfs) -> Option<(Kind, &'a str, &'a [String])> {
+/// A supervisor found in an argv.
+#[derive(Clone, Copy)]
+struct Hit<'a> {
+    kind: Kind,
+    /// Its base name (`supervisord`).
+    name: &'a str,
+    /// The word as written (`/usr/bin/supervisord`).
+    word: &'a str,
+    /// Its own arguments.
+    args: &'a [String],
+}
+
+/// The supervisor in `argv`. The word may follow an interpreter and its flags (`python3
+/// /usr/bin/supervisord -n` after a `#!` rewrite).
+fn identify<'a>(argv: &'a [String], vfs: &dyn Vfs) -> Option<Hit<'a>> {
     for (i, word) in argv.iter().enumerate().take(3) {
         if i > 0 && word.starts_with('-') {
             continue;
         }
-        let base = word.rsplit('/').next().unwrap_or(word);
-        let kind = match base {
+        let name = word.rsplit('/').next().unwrap_or(word);
+        let args = &argv[i + 1..];
+        let kind = match name {
             "supervisord" => Kind::Supervisord,
             "s6-svscan" => Kind::S6Svscan,
             "runsvdir" | "runsv" | "runit" => Kind::Runit,
             "pm2-runtime" | "pm2-docker" => Kind::Pm2,
+            "pm2" if args.iter().any(|a| a == "--no-daemon") => Kind::Pm2,
             "forego" | "foreman" | "overmind" | "honcho" => Kind::Procfile,
             "init" if normalize(word, "/") == "/init" && is_s6_overlay_init(vfs) => Kind::S6Overlay,
             _ => continue,
         };
-        return Some((kind, base, &argv[i + 1..]));
+        return Some(Hit {
+            kind,
+            name,
+            word,
+            args,
+        });
     }
     None
 }
@@ -212,12 +231,23 @@ pub(crate) fn expand(
     if red.terminals.is_empty() {
         return;
     }
-    let Some((kind, name, args)) = seen.iter().find_map(|a| identify(a, vfs)) else {
+    let hits: Vec<Hit<'_>> = seen.iter().filter_map(|a| identify(a, vfs)).collect();
+    let Some(first) = hits.first() else {
         return;
     };
+    // The same supervisor as exec'd by path (after PATH lookup or a `#!` rewrite), if seen.
+    let Hit {
+        kind,
+        name,
+        word,
+        args,
+    } = *hits
+        .iter()
+        .find(|h| h.kind == first.kind && h.word.starts_with('/'))
+        .unwrap_or(first);
     let mut rd = Reader::new(vfs, &cfg.limits, &base.env);
     match kind {
-        Kind::Supervisord => supervisord::discover(&mut rd, args, &base.workdir),
+        Kind::Supervisord => supervisord::discover(&mut rd, word, args, &base.workdir),
         Kind::S6Svscan => s6::discover_scandir(&mut rd, args, &base.workdir),
         Kind::S6Overlay => s6::discover_overlay(&mut rd),
         Kind::Runit => runit::discover(&mut rd, name, args, &base.workdir),

@@ -1,8 +1,9 @@
-//! pm2-runtime (pm2's foreground mode for containers): its ecosystem file's apps.
+//! pm2-runtime (pm2's foreground mode for containers, also `pm2 start … --no-daemon`): its
+//! ecosystem file's apps.
 //!
-//! `pm2-runtime [start] FILE`: a `.json` ecosystem file is read whole (`{"apps": [...]}` or a bare array of apps); a `.js`/`.cjs` one
-//! only when it is a plain `module.exports = { … }` object literal (see [`super::json5ish`]),
-//! else a diagnostic says it is code. Each of `apps[]` gives `script`, `args` (string or
+//! `pm2-runtime [start] FILE`: a `.json` ecosystem file is read whole (`{"apps": […]}` or a
+//! bare array of apps); a `.js`/`.cjs` one only when it is a plain `module.exports = { … }`
+//! object literal (see [`super::json5ish`]), else a diagnostic says it is code. Each of `apps[]` gives `script`, `args` (string or
 //! array), `interpreter` (`none` runs the script itself; unset picks by extension as pm2
 //! does: `.js` → node, `.py` → python3, `.sh` → bash …), `cwd`, `env`, and `uid`/`user`.
 //! Any other FILE is one app run by its interpreter. It does not read YAML ecosystem files,

@@ -1,8 +1,9 @@
 //! supervisord: its INI configuration, `[include]`s and `[program:x]` sections.
 //!
 //! The file is the one named by `-c`/`--configuration`, else the first of supervisord's
-//! search path that exists (`$CWD/supervisord.conf`, `$CWD/etc/supervisord.conf`,
-//! `/etc/supervisord.conf`, `/etc/supervisor/supervisord.conf`). `[include] files=` globs
+//! search path that exists (`../etc/supervisord.conf` and `../supervisord.conf` from its own
+//! directory, `$CWD/supervisord.conf`, `$CWD/etc/supervisord.conf`, `/etc/supervisord.conf`,
+//! `/etc/supervisor/supervisord.conf`). `[include] files=` globs
 //! are relative to the including file's directory, resolved in the image root, followed
 //! `limits.max_include_depth` deep, each file once. Per program: `command=` (split as
 //! `shlex.split` does), `user=`, `directory=`, `environment=`, `autostart=`; the
@@ -47,13 +48,24 @@ impl Section {
 }
 
 /// Reads the configuration and lists its programs.
-pub(crate) fn discover(rd: &mut Reader<'_>, args: &[String], cwd: &str) {
+/// `word` is the program as exec'd: supervisord first looks next to it, in `../etc/` and
+/// `../` of its directory.
+pub(crate) fn discover(rd: &mut Reader<'_>, word: &str, args: &[String], cwd: &str) {
     let conf = match config_arg(args) {
         Some(c) => normalize(&c, cwd),
         None => {
-            let hit = SEARCH
-                .iter()
-                .map(|p| normalize(p, cwd))
+            let beside: Vec<String> = if word.starts_with('/') {
+                let here = normalize("../..", word);
+                vec![
+                    normalize("etc/supervisord.conf", &here),
+                    normalize("supervisord.conf", &here),
+                ]
+            } else {
+                Vec::new()
+            };
+            let hit = beside
+                .into_iter()
+                .chain(SEARCH.iter().map(|p| normalize(p, cwd)))
                 .find(|p| matches!(rd.vfs.stat(p), Ok(Some(_))));
             match hit {
                 Some(p) => p,

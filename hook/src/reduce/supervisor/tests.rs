@@ -468,3 +468,18 @@ fn a_single_service_not_started_at_boot_does_not_collapse() {
     let clean = reduce(SUPERVISORD, "supervisord").terminals[0].confidence;
     assert!(t.confidence < clean, "{} vs {clean}", t.confidence);
 }
+
+#[test]
+fn supervisord_finds_its_config_beside_itself_and_pm2_no_daemon_supervises() {
+    #[rustfmt::skip]
+    let cases: &[(Files, &str, &[&str])] = &[
+        (&[("/opt/sv/etc/supervisord.conf", "[program:a]\ncommand=app\n[program:b]\ncommand=worker\n"), ("/opt/sv/bin/supervisord", "#!/usr/bin/python3\n")], "/opt/sv/bin/supervisord -n", &["/opt/sv/etc/supervisord.conf:2", "/opt/sv/etc/supervisord.conf:4"]),
+        (&[("/usr/etc/supervisord.conf", "[program:a]\ncommand=app\n[program:b]\ncommand=worker\n")], "supervisord", &["/usr/etc/supervisord.conf:2", "/usr/etc/supervisord.conf:4"]),
+        (&[("/srv/process.json", "{\"apps\": [{\"script\": \"/usr/bin/app\", \"interpreter\": \"none\"}, {\"script\": \"w.py\"}]}"), ("/usr/bin/pm2", "#!/usr/bin/node\n")], "pm2 start /srv/process.json --no-daemon", &["/srv/process.json:1", "/srv/process.json:1"]),
+    ];
+    for (files, argv, want) in cases {
+        let red = reduce(files, argv);
+        assert_eq!(red.terminals[0].kind, TerminalKind::Supervisor, "{argv}");
+        assert_eq!(forks(&red), *want, "{argv}: {:#?}", red.diagnostics);
+    }
+}
