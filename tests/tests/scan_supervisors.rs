@@ -85,8 +85,9 @@ fn file(path: &str, body: &str) -> Entry {
     Entry::file(path, 0o755, body.as_bytes())
 }
 
-/// Writes the image (base layer + `top`) and scans it; the JSON result.
-fn scan(top: Vec<Entry>, config: Value) -> Option<Value> {
+/// Writes the image (base layer + `top`) as an OCI layout and runs `entrytrace scan` on it
+/// with `extra` flags; its stdout. `None` when a host file the image needs is missing.
+fn scan_with(top: Vec<Entry>, config: Value, extra: &[&str]) -> Option<Vec<u8>> {
     let mut img = Image::new(vec![
         Layer::new(Compression::None, with_dirs(base()?)),
         Layer::new(Compression::Gzip, with_dirs(top)),
@@ -97,6 +98,7 @@ fn scan(top: Vec<Entry>, config: Value) -> Option<Value> {
     img.write_oci(&dir).expect("write oci");
     let out = Command::new(entrytrace_bin())
         .args(["scan", &format!("oci:{}", dir.display())])
+        .args(extra)
         .output()
         .expect("run entrytrace");
     assert!(
@@ -104,7 +106,13 @@ fn scan(top: Vec<Entry>, config: Value) -> Option<Value> {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    Some(serde_json::from_slice(&out.stdout).expect("json"))
+    Some(out.stdout)
+}
+
+/// The JSON result of scanning the image.
+fn scan(top: Vec<Entry>, config: Value) -> Option<Value> {
+    let out = scan_with(top, config, &[])?;
+    Some(serde_json::from_slice(&out).expect("json"))
 }
 
 fn config(ep: &[&str], cmd: &[&str], workdir: &str) -> Value {
@@ -344,4 +352,18 @@ fn include_cycles_and_globs_climbing_out_of_the_root_stay_in_the_image() {
     );
     assert!(!r.to_string().contains("--evil"), "{r:#}");
     assert!(r["evidence"].to_string().contains("include cycle"), "{r:#}");
+}
+
+#[test]
+fn the_text_format_lists_each_service_under_the_supervisor() {
+    let cfg = config(&[], &["runsvdir", "-P", "/etc/service"], "/");
+    let Some(out) = scan_with(runit_image(), cfg, &["--format", "text"]) else {
+        return;
+    };
+    let text = String::from_utf8_lossy(&out);
+    #[rustfmt::skip]
+    let wants = ["service 1", "service 2", "/usr/bin/web-server", "www-data", "/usr/bin/queue-worker", "/etc/service/web/run:1"];
+    for want in wants {
+        assert!(text.contains(want), "{want} missing from:\n{text}");
+    }
 }

@@ -309,9 +309,18 @@ fn reduce_one(
             });
         }
         t.kind = TerminalKind::Service;
-        if !s.autostart {
+    }
+    if !s.autostart {
+        if let Some(t) = &mut terminal {
             t.confidence *= 0.5;
         }
+        sub.diagnostics.push(Diagnostic {
+            level: Level::Info,
+            message: format!(
+                "not started at boot (autostart=false or a down file, {})",
+                s.location
+            ),
+        });
     }
     let mut why = format!("{supervisor} starts {}", s.name);
     if !s.autostart {

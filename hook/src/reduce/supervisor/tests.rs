@@ -209,6 +209,13 @@ fn autostart_false_is_listed_diagnosed_and_scored_lower() {
         .find(|s| s.why.contains("program:cron"))
         .expect("cron step");
     assert!(step.why.contains("autostart=false"), "{step:?}");
+    assert!(
+        red.diagnostics.iter().any(|d| d
+            .message
+            .starts_with("supervisord service program:cron: not started at boot")),
+        "{:?}",
+        red.diagnostics
+    );
     assert!(t.services[1].workdir == "/srv", "{:?}", t.services[1]);
 }
 
