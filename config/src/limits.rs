@@ -17,6 +17,13 @@ pub struct Limits {
     pub max_depth: u32,
     /// Most tar entries indexed over all layers.
     pub max_entries: u64,
+    /// Most services read from one supervisor's configuration (supervisord programs, s6 and
+    /// runit service directories, pm2 apps, Procfile lines); the rest are dropped with a
+    /// diagnostic.
+    pub max_services: u32,
+    /// Deepest nesting of configuration includes (supervisord `[include]`, s6-rc bundles
+    /// inside bundles); deeper ones, and cycles, are not followed.
+    pub max_include_depth: u32,
 }
 
 impl Default for Limits {
@@ -27,6 +34,8 @@ impl Default for Limits {
             max_metadata_bytes: 4 << 20,
             max_depth: 16,
             max_entries: 2_000_000,
+            max_services: 64,
+            max_include_depth: 8,
         }
     }
 }
@@ -60,6 +69,38 @@ impl Limits {
             "max_depth",
             "must be 1 to 256",
         )?;
-        check(self.max_entries >= 1, "max_entries", "must be at least 1")
+        check(self.max_entries >= 1, "max_entries", "must be at least 1")?;
+        check(
+            (1..=4096).contains(&self.max_services),
+            "max_services",
+            "must be 1 to 4096",
+        )?;
+        check(
+            (1..=64).contains(&self.max_include_depth),
+            "max_include_depth",
+            "must be 1 to 64",
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn out_of_range_supervisor_caps_are_rejected_by_name() {
+        #[rustfmt::skip]
+        let cases: &[(Limits, Option<&str>)] = &[
+            (Limits::default(), None),
+            (Limits { max_services: 0, ..Limits::default() }, Some("limits.max_services")),
+            (Limits { max_services: 5000, ..Limits::default() }, Some("limits.max_services")),
+            (Limits { max_include_depth: 0, ..Limits::default() }, Some("limits.max_include_depth")),
+            (Limits { max_include_depth: 65, ..Limits::default() }, Some("limits.max_include_depth")),
+            (Limits { max_services: 1, max_include_depth: 1, ..Limits::default() }, None),
+        ];
+        for (l, want) in cases {
+            let got = l.validate().err().map(|(field, _)| field);
+            assert_eq!(got.as_deref(), *want, "{l:?}");
+        }
     }
 }

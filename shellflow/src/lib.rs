@@ -49,6 +49,8 @@ pub use api::{
     Limits, Location, Reason, Script, User, DEFAULT_PATH,
 };
 pub use memfs::MemFs;
+/// Shell pattern matching (XCU 2.13), for callers that match file names as `glob` does.
+pub use pattern::matches as pattern_matches;
 
 use interp::state::{State, Status};
 use interp::Interp;

@@ -13,6 +13,7 @@ pub mod compose;
 pub mod package;
 pub mod script;
 pub mod shellbridge;
+pub mod supervisor;
 pub mod terminal;
 pub mod users;
 pub mod walk;
@@ -98,7 +99,18 @@ pub fn analyze(
 
 /// Reduces one launch to its terminal. The chain holds the steps *after* `launch.argv`
 /// (callers prepend their own first step: `compose`, or `exec` for an observed process).
+/// A supervisor the walk passes through has its services reduced too ([`supervisor`]).
 pub fn reduce_argv(launch: &Launch, vfs: &dyn Vfs, cfg: &Config) -> Reduction {
+    reduce_launch(launch, vfs, cfg, true)
+}
+
+/// Reduces a supervisor's service: as [`reduce_argv`], but a supervisor found inside it is
+/// not expanded again (the recursion bound).
+pub(crate) fn reduce_service(launch: &Launch, vfs: &dyn Vfs, cfg: &Config) -> Reduction {
+    reduce_launch(launch, vfs, cfg, false)
+}
+
+fn reduce_launch(launch: &Launch, vfs: &dyn Vfs, cfg: &Config, expand: bool) -> Reduction {
     let mut walker = Walker::new(vfs, cfg);
     let mut cur = Cursor::new(
         launch.argv.clone(),
@@ -141,13 +153,29 @@ pub fn reduce_argv(launch: &Launch, vfs: &dyn Vfs, cfg: &Config) -> Reduction {
                 .map(|f| format!("{} {:+.2}: {}", f.id, f.contribution, f.evidence)),
         );
     }
-    Reduction {
+    let mut red = Reduction {
         terminals,
         alternates: walker.alternates,
         chain: walker.chain,
         evidence: walker.evidence,
         diagnostics: walker.diagnostics,
+    };
+    if expand {
+        let seen: Vec<Vec<String>> = std::iter::once(launch.argv.clone())
+            .chain(red.chain.iter().map(|s| s.argv.clone()))
+            .chain(std::iter::once(cur.argv.clone()))
+            .collect();
+        let seen: Vec<&[String]> = seen.iter().map(Vec::as_slice).collect();
+        let base = Launch {
+            argv: cur.argv.clone(),
+            env: cur.env.clone(),
+            user: cur.user.clone(),
+            workdir: cur.cwd.clone(),
+            exposed_ports: launch.exposed_ports.clone(),
+        };
+        supervisor::expand(&mut red, &seen, &base, vfs, cfg);
     }
+    red
 }
 
 #[cfg(test)]

@@ -16,13 +16,21 @@ use crate::probe::runtime::{family, family_by_name};
 use crate::score::{score, Facts};
 use crate::vfs::Vfs;
 
-/// Programs that supervise services rather than being the workload.
+/// Programs that supervise services rather than being the workload (their services are
+/// read by `super::supervisor`, which also knows s6-overlay's `/init` by its content).
 const SUPERVISORS: &[&str] = &[
     "supervisord",
     "s6-svscan",
     "runsvdir",
+    "runsv",
     "runit",
     "s6-rc-init",
+    "pm2-runtime",
+    "pm2-docker",
+    "forego",
+    "foreman",
+    "overmind",
+    "honcho",
 ];
 
 /// Ports well-known servers listen on by default.
