@@ -26,8 +26,10 @@ fn main() -> Result<()> {
     // A second config whose BTF cache is filled before the runs (the state after a first
     // traced container on this kernel).
     let cache_dir = b.dir.path().join("btf");
-    let mut dynamic = entrytrace_config::DynamicConfig::default();
-    dynamic.btf_cache_dir = cache_dir.display().to_string();
+    let dynamic = entrytrace_config::DynamicConfig {
+        btf_cache_dir: cache_dir.display().to_string(),
+        ..Default::default()
+    };
     let cached = match entrytrace::dynamic::capture::warm_btf_cache(&dynamic) {
         Some(Ok(_)) => true,
         Some(Err(e)) => {
