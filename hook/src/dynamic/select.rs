@@ -124,6 +124,7 @@ fn to_terminal(c: &Candidate, classify: &Classify<'_>) -> Terminal {
         runtime: Runtime {
             family: "unknown".into(),
             evidence: Vec::new(),
+            artefact: None,
         },
         confidence: c.confidence,
         features: Vec::new(),
@@ -571,6 +572,7 @@ mod tests {
                 runtime: Runtime {
                     family: "python".into(),
                     evidence: vec![],
+                    artefact: None,
                 },
                 confidence: 0.1,
                 features: vec![],

@@ -177,6 +177,7 @@ mod tests {
             runtime: Runtime {
                 family: "c".into(),
                 evidence: vec![],
+                artefact: None,
             },
             confidence: 0.7,
             features: vec![],
@@ -198,6 +199,7 @@ mod tests {
             runtime: Runtime {
                 family: "python".into(),
                 evidence: vec!["#! interpreter /usr/bin/python3".into()],
+                artefact: None,
             },
             confidence: 0.5,
             features: vec![Feature {

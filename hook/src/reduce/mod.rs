@@ -11,6 +11,7 @@
 
 pub mod compose;
 pub mod package;
+pub mod runtime;
 pub mod script;
 pub mod shellbridge;
 pub mod terminal;
