@@ -267,6 +267,20 @@ fn npm_start_is_reduced_through_its_package_script_to_node_and_its_file() {
         .flatten()
         .any(|s| s["location"] == "/app/package.json");
     assert!(from_manifest, "no chain step at package.json: {r:#}");
+    let mut yarn = files(true);
+    yarn.retain(|(p, _, _)| p != "app/package.json");
+    yarn.push(script(
+        "usr/local/bin/yarn",
+        "#!/usr/bin/node\nrequire('yarn')\n",
+    ));
+    yarn.push(text(
+        "app/package.json",
+        r#"{"scripts":{"web":"exec node server.js"}}"#,
+    ));
+    let Some(r) = scan(yarn, &node, config(&["yarn", "web"], "/app", &[])) else {
+        return;
+    };
+    check(&r, &want, "yarn web");
     let Some(r) = scan(files(false), &node, config(&["npm", "start"], "/app", &[])) else {
         return;
     };

@@ -10,6 +10,7 @@
 //! nothing here fails: problems become diagnostics in the result.
 
 pub mod compose;
+pub mod launcher;
 pub mod package;
 pub mod runtime;
 pub mod script;
