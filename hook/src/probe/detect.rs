@@ -219,8 +219,40 @@ pub fn option_value<'a>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use crate::vfs::mem::MemVfs;
+
+    /// Runs [`detect`] on `line` as a terminal of `family` at `path`, probed from `v` when
+    /// it is there (else of unknown format), started in `cwd` with `env`.
+    pub(crate) fn detect_line(
+        v: &MemVfs,
+        line: &str,
+        family: &str,
+        (path, cwd, env): (&str, &str, &[&str]),
+    ) -> Detection {
+        let argv: Vec<String> = line.split(' ').map(String::from).collect();
+        let env: Vec<String> = env.iter().map(|s| s.to_string()).collect();
+        let limits = Limits::default();
+        let probe = match v.lstat(path) {
+            Ok(Some(m)) => super::super::probe_file(v, path, m.size, &limits).expect("probe"),
+            _ => FileProbe {
+                path: path.into(),
+                format: Format::Unknown,
+                evidence: vec![],
+            },
+        };
+        detect(&Subject {
+            vfs: v,
+            argv: &argv,
+            env: &env,
+            cwd,
+            path,
+            probe: &probe,
+            family,
+            limits: &limits,
+        })
+    }
 
     fn w(s: &str) -> Vec<String> {
         s.split(' ').map(String::from).collect()

@@ -230,11 +230,9 @@ fn wildcard_jars(s: &Subject<'_>, dir: &str) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use entrytrace_config::Limits;
-
     use super::*;
+    use crate::probe::detect::tests::detect_line;
     use crate::probe::zip::tests::build_zip;
-    use crate::probe::{FileProbe, Format};
     use crate::vfs::mem::MemVfs;
 
     #[test]
@@ -255,24 +253,7 @@ mod tests {
     }
 
     fn run(v: &MemVfs, line: &str, cwd: &str) -> Detection {
-        let argv: Vec<String> = line.split(' ').map(String::from).collect();
-        let probe = FileProbe {
-            path: "/usr/bin/java".into(),
-            format: Format::Unknown,
-            evidence: vec![],
-        };
-        let limits = Limits::default();
-        detect(&Subject {
-            vfs: v,
-            argv: &argv,
-            env: &[],
-            cwd,
-            path: "/usr/bin/java",
-            probe: &probe,
-            family: "java",
-            limits: &limits,
-        })
-        .expect("a java detection")
+        detect_line(v, line, "java", ("/usr/bin/java", cwd, &[]))
     }
 
     #[test]

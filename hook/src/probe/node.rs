@@ -93,10 +93,8 @@ pub fn script_detection(s: &Subject<'_>, script: &str, host: &str) -> Detection 
 
 #[cfg(test)]
 mod tests {
-    use entrytrace_config::Limits;
-
     use super::*;
-    use crate::probe::{FileProbe, Format};
+    use crate::probe::detect::tests::detect_line;
     use crate::vfs::mem::MemVfs;
 
     #[test]
@@ -138,25 +136,8 @@ mod tests {
             ("node blob.js", "script /srv/blob.js", false, false),
             ("node gone.js", "script /srv/gone.js", false, true),
         ];
-        let limits = Limits::default();
-        let probe = FileProbe {
-            path: "/usr/bin/node".into(),
-            format: Format::Unknown,
-            evidence: vec![],
-        };
         for (line, artefact, f6, missing) in cases {
-            let argv: Vec<String> = line.split(' ').map(String::from).collect();
-            let d = detect(&Subject {
-                vfs: &v,
-                argv: &argv,
-                env: &[],
-                cwd: "/srv",
-                path: "/usr/bin/node",
-                probe: &probe,
-                family: "node",
-                limits: &limits,
-            })
-            .expect("a node detection");
+            let d = detect_line(&v, line, "node", ("/usr/bin/node", "/srv", &[]));
             assert_eq!(d.artefact.as_deref(), Some(*artefact), "{line}: {d:?}");
             assert_eq!(
                 (d.validated.is_some(), d.missing.is_some()),
@@ -164,17 +145,8 @@ mod tests {
                 "{line}: {d:?}"
             );
         }
-        assert!(detect(&Subject {
-            vfs: &v,
-            argv: &["node".into(), "-e".into(), "1".into()],
-            env: &[],
-            cwd: "/srv",
-            path: "/usr/bin/node",
-            probe: &probe,
-            family: "node",
-            limits: &limits,
-        })
-        .is_none());
+        let eval = detect_line(&v, "node -e 1", "node", ("/usr/bin/node", "/srv", &[]));
+        assert_eq!(eval, Detection::default());
     }
 
     proptest::proptest! {

@@ -230,32 +230,12 @@ pub fn sys_path(s: &Subject<'_>, first: &str) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use entrytrace_config::Limits;
-
     use super::*;
-    use crate::probe::{FileProbe, Format};
+    use crate::probe::detect::tests::detect_line;
     use crate::vfs::mem::MemVfs;
 
     fn run(v: &MemVfs, line: &str, env: &[&str]) -> Detection {
-        let argv: Vec<String> = line.split(' ').map(String::from).collect();
-        let env: Vec<String> = env.iter().map(|s| s.to_string()).collect();
-        let probe = FileProbe {
-            path: "/usr/bin/python3".into(),
-            format: Format::Unknown,
-            evidence: vec![],
-        };
-        let limits = Limits::default();
-        detect(&Subject {
-            vfs: v,
-            argv: &argv,
-            env: &env,
-            cwd: "/app",
-            path: "/usr/bin/python3",
-            probe: &probe,
-            family: "python",
-            limits: &limits,
-        })
-        .expect("a python detection")
+        detect_line(v, line, "python", ("/usr/bin/python3", "/app", env))
     }
 
     #[test]

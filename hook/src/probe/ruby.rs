@@ -215,6 +215,129 @@ pub fn port_of(addr: &str) -> Option<u16> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::probe::detect::tests::detect_line;
+    use crate::vfs::mem::MemVfs;
+
+    #[test]
+    fn ruby_and_php_command_lines_name_their_app() {
+        let mut v = MemVfs::new();
+        for f in [
+            "/app/config.ru",
+            "/app/config/application.rb",
+            "/app/config/puma.rb",
+            "/app/worker.rb",
+            "/var/www/index.php",
+            "/srv/other/config.ru",
+        ] {
+            v.add_file(f, 0o644, b"x\n");
+        }
+        // (line, family, cwd, artefact, f3, f6, missing)
+        type Case<'a> = (&'a str, &'a str, &'a str, &'a str, bool, bool, bool);
+        let cases: &[Case] = &[
+            (
+                "ruby /usr/local/bundle/bin/puma -C config/puma.rb",
+                "ruby",
+                "/app",
+                "rack app /app/config.ru",
+                true,
+                true,
+                false,
+            ),
+            (
+                "ruby /usr/local/bundle/bin/unicorn -p 80 /srv/other/config.ru",
+                "ruby",
+                "/",
+                "rack app /srv/other/config.ru",
+                true,
+                true,
+                false,
+            ),
+            (
+                "ruby /usr/local/bundle/bin/rackup",
+                "ruby",
+                "/",
+                "rack app /config.ru",
+                false,
+                false,
+                true,
+            ),
+            (
+                "ruby /usr/local/bundle/bin/puma -C /x.rb",
+                "ruby",
+                "/",
+                "rack app /config.ru",
+                false,
+                false,
+                false,
+            ),
+            (
+                "ruby bin/rails server -b 0.0.0.0",
+                "ruby",
+                "/app",
+                "rails app /app",
+                true,
+                true,
+                false,
+            ),
+            (
+                "ruby bin/rails s",
+                "ruby",
+                "/",
+                "rails app /",
+                false,
+                false,
+                true,
+            ),
+            (
+                "ruby -I lib worker.rb",
+                "ruby",
+                "/app",
+                "script /app/worker.rb",
+                true,
+                true,
+                false,
+            ),
+            (
+                "php -S 0.0.0.0:8000 -t /var/www",
+                "php",
+                "/",
+                "docroot /var/www",
+                true,
+                false,
+                false,
+            ),
+            (
+                "php index.php",
+                "php",
+                "/var/www",
+                "script /var/www/index.php",
+                true,
+                true,
+                false,
+            ),
+            (
+                "php gone.php",
+                "php",
+                "/var/www",
+                "script /var/www/gone.php",
+                false,
+                false,
+                true,
+            ),
+        ];
+        for (line, family, cwd, artefact, f3, f6, missing) in cases {
+            let d = detect_line(&v, line, family, ("/usr/local/bin/x", cwd, &[]));
+            assert_eq!(d.artefact.as_deref(), Some(*artefact), "{line}: {d:?}");
+            let got = (
+                d.resolved.is_some(),
+                d.validated.is_some(),
+                d.missing.is_some(),
+            );
+            assert_eq!(got, (*f3, *f6, *missing), "{line}: {d:?}");
+        }
+        let php_s = detect_line(&v, "php -S 0.0.0.0:8000", "php", ("/usr/bin/php", "/", &[]));
+        assert_eq!(php_s.listens.map(|l| l.0), Some(vec![8000]));
+    }
 
     #[test]
     fn fpm_pools_and_their_listen_addresses_are_read() {

@@ -61,9 +61,23 @@ pub fn detect(s: &Subject<'_>) -> Option<ServerClass> {
         ),
         false => format!("server class {class} (by name)"),
     });
+    if class == "httpd" {
+        out.evidence.extend(mod_php(s));
+    }
     out.listens = configured_ports(s, class)
         .or_else(|| Some((defaults.to_vec(), format!("{class}'s default ports"))));
     Some(out)
+}
+
+/// `apache2 runs PHP through mod_php` when a php module is enabled (the `php:*-apache`
+/// images, whose `apache2-foreground` execs apache2).
+fn mod_php(s: &Subject<'_>) -> Option<String> {
+    let dir = "/etc/apache2/mods-enabled";
+    let names = s.vfs.read_dir(dir).ok()?;
+    let php = names
+        .iter()
+        .find(|n| n.starts_with("php") && n.ends_with(".load"))?;
+    Some(format!("apache2 runs PHP through mod_php ({dir}/{php})"))
 }
 
 fn has_marker(s: &Subject<'_>, marker: &[u8]) -> bool {
@@ -158,7 +172,7 @@ pub fn parse_nginx_listen(text: &str) -> Vec<u16> {
     let mut out = Vec::new();
     for line in text.lines() {
         let line = line.split('#').next().unwrap_or("");
-        for stmt in line.split(';') {
+        for stmt in line.split([';', '{', '}']) {
             let mut words = stmt.split_whitespace();
             if words.next() != Some("listen") {
                 continue;
@@ -190,11 +204,97 @@ pub fn keyword_ports(text: &str, keyword: &str) -> Vec<u16> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::probe::detect::tests::detect_line;
+    use crate::vfs::mem::MemVfs;
+
+    #[test]
+    fn servers_are_classed_and_their_configured_ports_read() {
+        let mut v = MemVfs::new();
+        let mut nginx = b"\x7fELF".to_vec();
+        nginx.extend(vec![0u8; 5000]);
+        nginx.extend(b"nginx version: nginx/1.25.3");
+        v.add_file("/usr/sbin/nginx", 0o755, &nginx);
+        v.add_file("/etc/nginx/nginx.conf", 0o644, b"events {}\n");
+        v.add_file(
+            "/etc/nginx/conf.d/app.conf",
+            0o644,
+            b"server { listen 8080; }\n",
+        );
+        v.add_file("/etc/redis/redis.conf", 0o644, b"bind 0.0.0.0\nport 6380\n");
+        v.add_file(
+            "/etc/apache2/mods-enabled/php8.2.load",
+            0o644,
+            b"LoadModule x\n",
+        );
+        v.add_file("/etc/apache2/ports.conf", 0o644, b"Listen 8081\n");
+        v.add_file(
+            "/usr/local/etc/haproxy/haproxy.cfg",
+            0o644,
+            b"frontend f\n  bind *:80,*:8443\n",
+        );
+        // (line, evidence, ports, where)
+        let cases: &[(&str, &str, &[u16], &str)] = &[
+            (
+                "/usr/sbin/nginx -g daemon",
+                "carries \"nginx version:\"",
+                &[8080],
+                "/etc/nginx/conf.d/app.conf",
+            ),
+            (
+                "redis-server /etc/redis/redis.conf",
+                "server class redis-server (by name)",
+                &[6380],
+                "/etc/redis/redis.conf",
+            ),
+            (
+                "redis-server --port 7000",
+                "redis-server",
+                &[7000],
+                "--port",
+            ),
+            ("postgres -p 5433", "postgres", &[5433], "-p"),
+            ("postgres -c port=5434", "postgres", &[5434], "port="),
+            ("postgres", "postgres", &[5432], "default ports"),
+            (
+                "apache2 -DFOREGROUND",
+                "mod_php (/etc/apache2/mods-enabled/php8.2.load)",
+                &[8081],
+                "ports.conf",
+            ),
+            (
+                "haproxy -f /usr/local/etc/haproxy/haproxy.cfg",
+                "haproxy",
+                &[80, 8443],
+                "haproxy.cfg",
+            ),
+            ("memcached -p 11212", "memcached", &[11212], "--port"),
+            (
+                "php-fpm8.2",
+                "server class php-fpm",
+                &[9000],
+                "default ports",
+            ),
+        ];
+        for (line, evidence, ports, from) in cases {
+            let path = line.split(' ').next().unwrap_or("");
+            let d = detect_line(&v, line, "c", (path, "/", &[]));
+            assert!(
+                d.evidence.iter().any(|e| e.contains(evidence)),
+                "{line}: {d:?}"
+            );
+            let (got, at) = d.listens.clone().expect("ports");
+            assert_eq!(got, *ports, "{line}: {d:?}");
+            assert!(at.contains(from), "{line}: {at}");
+        }
+        let plain = detect_line(&v, "myapp --port 1", "c", ("/usr/bin/myapp", "/", &[]));
+        assert_eq!(plain.listens, None, "{plain:?}");
+    }
 
     #[test]
     fn listen_directives_give_ports() {
         let nginx = "server {\n  listen 8080 default_server;\n  listen [::]:8443 ssl; # v6\n  # listen 9;\n  listen unix:/run/n.sock;\n  server_name x; listen 127.0.0.1:81;\n}\n";
         assert_eq!(parse_nginx_listen(nginx), [8080, 8443, 81]);
+        assert_eq!(parse_nginx_listen("server { listen 82; }"), [82]);
         for (text, kw, want) in [
             ("# port 1\nport 6380\n", "port", vec![6380]),
             ("Listen 80\nListen 0.0.0.0:8080\n", "Listen", vec![80, 8080]),
