@@ -118,7 +118,7 @@ pub fn detect(s: &Subject<'_>) -> Detection {
         _ => native(s),
     }
     .unwrap_or_default();
-    if d.family.is_none() && !matches!(s.family, "dotnet") {
+    if d.artefact.is_none() && s.family != "dotnet" {
         if let Some(apphost) = super::dotnet::apphost(s) {
             d = apphost;
         }

@@ -125,6 +125,99 @@ fn dll_detection(s: &Subject<'_>, dll: &str, host: &str) -> Detection {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::probe::detect::tests::detect_line;
+    use crate::vfs::mem::MemVfs;
+
+    #[test]
+    fn dotnet_hosts_apphosts_and_bundles_name_their_assembly() {
+        let mut v = MemVfs::new();
+        let mut dll = b"MZ".to_vec();
+        dll.resize(256, 0);
+        v.add_file("/app/Api.dll", 0o644, &dll);
+        v.add_file(
+            "/app/Api.runtimeconfig.json",
+            0o644,
+            br#"{"runtimeOptions":{"framework":{"name":"Microsoft.NETCore.App","version":"8.0.1"}}}"#,
+        );
+        v.add_file("/app/Text.dll", 0o644, b"not a pe\n");
+        v.add_tiny_elf("/app/Api", 0o755, None);
+        let mut bundle = dll.clone();
+        bundle.extend(crate::probe::elf::DOTNET_BUNDLE_SIGNATURE);
+        v.add_file("/app/App.exe", 0o755, &bundle);
+        // (line, path, family, artefact, f6, missing, evidence)
+        type Case<'a> = (&'a str, &'a str, &'a str, &'a str, bool, bool, &'a str);
+        let cases: &[Case] = &[
+            (
+                "dotnet Api.dll",
+                "/usr/bin/dotnet",
+                "dotnet",
+                "assembly /app/Api.dll",
+                true,
+                false,
+                "Microsoft.NETCore.App 8.0.1",
+            ),
+            (
+                "dotnet exec --roll-forward Major /app/Api.dll",
+                "/usr/bin/dotnet",
+                "dotnet",
+                "assembly /app/Api.dll",
+                true,
+                false,
+                "runs the assembly",
+            ),
+            (
+                "dotnet Text.dll",
+                "/usr/bin/dotnet",
+                "dotnet",
+                "assembly /app/Text.dll",
+                false,
+                false,
+                "no /app/Text.runtimeconfig.json",
+            ),
+            (
+                "dotnet Gone.dll",
+                "/usr/bin/dotnet",
+                "dotnet",
+                "assembly /app/Gone.dll",
+                false,
+                true,
+                "missing",
+            ),
+            (
+                "/app/Api",
+                "/app/Api",
+                "c",
+                "assembly /app/Api.dll",
+                true,
+                false,
+                "apphost of /app/Api.dll",
+            ),
+            (
+                "/app/App.exe",
+                "/app/App.exe",
+                "dotnet",
+                "assembly /app/App.exe",
+                false,
+                false,
+                "is a .NET executable",
+            ),
+        ];
+        for (line, path, family, artefact, f6, missing, evidence) in cases {
+            let d = detect_line(&v, line, family, (path, "/app", &[]));
+            assert_eq!(d.artefact.as_deref(), Some(*artefact), "{line}: {d:?}");
+            assert_eq!(
+                (d.validated.is_some(), d.missing.is_some()),
+                (*f6, *missing),
+                "{line}: {d:?}"
+            );
+            assert!(
+                d.evidence.iter().any(|e| e.contains(evidence)),
+                "{line}: {d:?}"
+            );
+        }
+        let apphost = detect_line(&v, "/app/Api", "c", ("/app/Api", "/app", &[]));
+        assert_eq!(apphost.family, Some("dotnet"));
+    }
 
     #[test]
     fn runtimeconfigs_name_their_frameworks() {

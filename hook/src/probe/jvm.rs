@@ -84,12 +84,7 @@ pub fn detect(s: &Subject<'_>) -> Option<Detection> {
         return Some(jar_detection(s, jar));
     }
     if let Some(module) = option_value(argv, &["-m", "--module"], VALUE_OPTIONS) {
-        let mut d = Detection::found(
-            format!("module {module}"),
-            format!("java runs module {module} from the module path"),
-        );
-        d.resolved = None;
-        return Some(d);
+        return Some(module_detection(s, module));
     }
     let (_, main) = first_operand(argv, VALUE_OPTIONS, &[])?;
     if main.ends_with(".java") {
@@ -109,6 +104,45 @@ pub fn detect(s: &Subject<'_>) -> Option<Detection> {
         .or_else(|| s.env("CLASSPATH").map(str::to_string))
         .unwrap_or_else(|| ".".into());
     Some(classpath_detection(s, &cp, main))
+}
+
+/// `-m module[/class]`: the class looked up in the module path's jars and exploded
+/// modules. A module not found is not called missing: it may be linked into the runtime
+/// image (`jlink`).
+fn module_detection(s: &Subject<'_>, module: &str) -> Detection {
+    let (name, class) = match module.split_once('/') {
+        Some((m, c)) => (m, Some(c)),
+        None => (module, None),
+    };
+    let path = option_value(s.argv, &["-p", "--module-path"], VALUE_OPTIONS);
+    let mut d = Detection {
+        artefact: Some(format!("module {module}")),
+        evidence: vec![format!(
+            "java runs module {module} (module path {})",
+            path.unwrap_or("none")
+        )],
+        ..Detection::default()
+    };
+    let (Some(class), Some(path)) = (class, path) else {
+        return d;
+    };
+    let items: Vec<String> = path
+        .split(':')
+        .filter(|i| !i.is_empty())
+        .flat_map(|i| match s.is_dir(i) {
+            true => vec![format!("{i}/*"), format!("{i}/{name}")],
+            false => vec![i.to_string()],
+        })
+        .collect();
+    let found = classpath_detection(s, &items.join(":"), class);
+    match found.validated {
+        Some(v) => {
+            d.resolved = Some(format!("module {name} found on the module path {path}"));
+            d.validated = Some(v);
+        }
+        None => d.evidence.extend(found.missing),
+    }
+    d
 }
 
 fn jar_detection(s: &Subject<'_>, jar: &str) -> Detection {
@@ -281,6 +315,7 @@ mod tests {
             &build_zip(&[("a/b/Main.class", class, false)]),
         );
         v.add_file("/app/classes/c/Main.class", 0o644, class);
+        v.add_file("/app/mods/web/w/Main.class", 0o644, class);
         v.add_file("/app/bad.jar", 0o644, b"PK\x03\x04 not really");
         // (line, artefact, f3, f6, missing)
         let cases: &[(&str, &str, bool, bool, bool)] = &[
@@ -333,6 +368,20 @@ mod tests {
                 "module app/a.Main",
                 false,
                 false,
+                false,
+            ),
+            (
+                "java -p lib -m dep/a.b.Main",
+                "module dep/a.b.Main",
+                true,
+                true,
+                false,
+            ),
+            (
+                "java --module-path mods --module web/w.Main",
+                "module web/w.Main",
+                true,
+                true,
                 false,
             ),
         ];
