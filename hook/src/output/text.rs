@@ -83,6 +83,9 @@ fn terminal(s: &mut String, t: &Terminal, title: &str, indent: &str) {
     for e in &t.runtime.evidence {
         let _ = writeln!(s, "{indent}  {:<11}  {e}", "");
     }
+    if let Some(a) = &t.runtime.artefact {
+        row(s, "artefact", a);
+    }
     row(s, "confidence", &format!("{:.2}", t.confidence));
     for f in &t.features {
         let _ = writeln!(
