@@ -180,22 +180,39 @@ fn build_jar() -> Option<Vec<u8>> {
     std::fs::read(&jar).ok()
 }
 
+/// Scans the image with its artefact (`files(true)`) and without it (`files(false)`): the
+/// first must show `want`, the second must score lower and name `missing` in its f9.
+/// Returns the first result; `None` when a host file is missing (after saying why).
+fn with_and_without(
+    files: impl Fn(bool) -> Vec<File>,
+    elves: &[&str],
+    cfg: Value,
+    want: &Want<'_>,
+    missing: &str,
+) -> Option<Value> {
+    let what = cfg["Cmd"].to_string();
+    let r = scan(files(true), elves, cfg.clone())?;
+    let present = check(&r, want, &what);
+    let gone = scan(files(false), elves, cfg)?;
+    check_missing(
+        &gone,
+        present,
+        missing,
+        &format!("{what} without {missing}"),
+    );
+    Some(r)
+}
+
 #[test]
 fn a_java_jar_names_its_main_class_and_a_missing_jar_lowers_confidence() {
     let Some(jar) = build_jar() else { return };
     let java = ["usr/bin/java"];
-    let with_jar = || {
-        vec![
+    let jars = |with: bool| match with {
+        true => vec![
             ("app/app.jar".to_string(), 0o644, jar.clone()),
             ("app/lib/dep.jar".to_string(), 0o644, jar.clone()),
-        ]
-    };
-    let Some(r) = scan(
-        with_jar(),
-        &java,
-        config(&["java", "-Xmx256m", "-jar", "app.jar"], "/app", &[]),
-    ) else {
-        return;
+        ],
+        false => vec![],
     };
     let want = Want {
         family: "java",
@@ -203,56 +220,32 @@ fn a_java_jar_names_its_main_class_and_a_missing_jar_lowers_confidence() {
         features: &["f2", "f3", "f6"],
         evidence: "Main-Class demo.Main",
     };
-    let present = check(&r, &want, "java -jar");
-    let Some(r) = scan(
-        with_jar(),
-        &java,
-        config(&["java", "-cp", "/app/lib/*", "demo.Main"], "/", &[]),
-    ) else {
+    let cmd = config(&["java", "-Xmx256m", "-jar", "app.jar"], "/app", &[]);
+    if with_and_without(jars, &java, cmd, &want, "/app/app.jar").is_none() {
         return;
-    };
+    }
     let want = Want {
         family: "java",
         artefact: "class demo.Main (/app/lib/dep.jar!demo/Main.class)",
         features: &["f3", "f6"],
         evidence: "classpath",
     };
-    check(&r, &want, "java -cp");
-    let Some(r) = scan(
-        vec![],
-        &java,
-        config(&["java", "-jar", "app.jar"], "/app", &[]),
-    ) else {
-        return;
-    };
-    check_missing(&r, present, "/app/app.jar", "java -jar, no jar");
+    let cmd = config(&["java", "-cp", "/app/lib/*", "demo.Main"], "/", &[]);
+    with_and_without(jars, &java, cmd, &want, "demo/Main.class");
 }
 
 #[test]
 fn npm_start_is_reduced_through_its_package_script_to_node_and_its_file() {
-    let files = |server: bool| {
+    let files = |manifest: &str, server: bool| {
         let mut f = vec![
             script("usr/bin/npm", "#!/usr/bin/node\nrequire('npm')\n"),
-            text(
-                "app/package.json",
-                r#"{"name":"web","scripts":{"start":"node server.js --port 3000"}}"#,
-            ),
+            script("usr/local/bin/yarn", "#!/usr/bin/node\nrequire('yarn')\n"),
+            text("app/package.json", manifest),
         ];
         if server {
-            f.push(text(
-                "app/server.js",
-                "require('http').createServer().listen(3000)\n",
-            ));
+            f.push(text("app/server.js", "require('http').createServer()\n"));
         }
         f
-    };
-    let node = ["usr/bin/node"];
-    let Some(r) = scan(
-        files(true),
-        &node,
-        config(&["npm", "start"], "/app", &["3000/tcp"]),
-    ) else {
-        return;
     };
     let want = Want {
         family: "node",
@@ -260,31 +253,25 @@ fn npm_start_is_reduced_through_its_package_script_to_node_and_its_file() {
         features: &["f3", "f6"],
         evidence: "node runs /app/server.js",
     };
-    let present = check(&r, &want, "npm start");
-    let from_manifest = r["chain"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .any(|s| s["location"] == "/app/package.json");
-    assert!(from_manifest, "no chain step at package.json: {r:#}");
-    let mut yarn = files(true);
-    yarn.retain(|(p, _, _)| p != "app/package.json");
-    yarn.push(script(
-        "usr/local/bin/yarn",
-        "#!/usr/bin/node\nrequire('yarn')\n",
-    ));
-    yarn.push(text(
-        "app/package.json",
-        r#"{"scripts":{"web":"exec node server.js"}}"#,
-    ));
-    let Some(r) = scan(yarn, &node, config(&["yarn", "web"], "/app", &[])) else {
-        return;
-    };
-    check(&r, &want, "yarn web");
-    let Some(r) = scan(files(false), &node, config(&["npm", "start"], "/app", &[])) else {
-        return;
-    };
-    check_missing(&r, present, "/app/server.js", "npm start, no server.js");
+    let npm = r#"{"name":"web","scripts":{"start":"node server.js --port 3000"}}"#;
+    let yarn = r#"{"scripts":{"web":"exec node server.js"}}"#;
+    for (manifest, cmd) in [(npm, ["npm", "start"]), (yarn, ["yarn", "web"])] {
+        let cfg = config(&cmd, "/app", &[]);
+        let with = |server| files(manifest, server);
+        let Some(r) = with_and_without(with, &["usr/bin/node"], cfg, &want, "/app/server.js")
+        else {
+            return;
+        };
+        let from_manifest = r["chain"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|s| s["location"] == "/app/package.json");
+        assert!(
+            from_manifest,
+            "{cmd:?}: no chain step at package.json: {r:#}"
+        );
+    }
 }
 
 #[test]
@@ -296,34 +283,15 @@ fn python_dash_m_finds_the_package_and_needs_its_main() {
         }
         f
     };
-    let py = ["usr/local/bin/python3"];
-    let Some(r) = scan(
-        files(true),
-        &py,
-        config(&["python3", "-m", "svc"], "/app", &[]),
-    ) else {
-        return;
-    };
     let want = Want {
         family: "python",
         artefact: "module svc (/app/svc/__init__.py)",
         features: &["f3", "f6"],
         evidence: "package at /app/svc/__init__.py",
     };
-    let present = check(&r, &want, "python -m");
-    let Some(r) = scan(
-        files(false),
-        &py,
-        config(&["python3", "-m", "svc"], "/app", &[]),
-    ) else {
-        return;
-    };
-    check_missing(
-        &r,
-        present,
-        "/app/svc/__main__.py",
-        "python -m, no __main__",
-    );
+    let cfg = config(&["python3", "-m", "svc"], "/app", &[]);
+    let py = ["usr/local/bin/python3"];
+    with_and_without(files, &py, cfg, &want, "/app/svc/__main__.py");
 }
 
 #[test]
@@ -363,20 +331,16 @@ fn dotnet_runs_its_dll_with_the_framework_of_its_runtimeconfig() {
         }
         f
     };
-    let Some(r) = scan(
-        files(true),
-        &["usr/bin/dotnet"],
-        config(&["dotnet", "Api.dll"], "/app", &[]),
-    ) else {
-        return;
-    };
     let want = Want {
         family: "dotnet",
         artefact: "assembly /app/Api.dll",
         features: &["f3", "f6"],
         evidence: "Microsoft.AspNetCore.App 8.0.0",
     };
-    let present = check(&r, &want, "dotnet Api.dll");
+    let cfg = config(&["dotnet", "Api.dll"], "/app", &[]);
+    if with_and_without(files, &["usr/bin/dotnet"], cfg, &want, "/app/Api.dll").is_none() {
+        return;
+    }
     let Some(r) = scan(
         files(true),
         &["app/Api"],
@@ -391,14 +355,6 @@ fn dotnet_runs_its_dll_with_the_framework_of_its_runtimeconfig() {
         evidence: "apphost of /app/Api.dll",
     };
     check(&r, &want, "apphost");
-    let Some(r) = scan(
-        files(false),
-        &["usr/bin/dotnet"],
-        config(&["dotnet", "Api.dll"], "/app", &[]),
-    ) else {
-        return;
-    };
-    check_missing(&r, present, "/app/Api.dll", "dotnet, no dll");
 }
 
 #[test]
@@ -420,29 +376,14 @@ fn bundle_exec_puma_serves_the_rack_app_of_the_workdir() {
         }
         f
     };
-    let ruby = ["usr/local/bin/ruby"];
-    let Some(r) = scan(
-        files(true),
-        &ruby,
-        config(&["bundle", "exec", "puma"], "/app", &[]),
-    ) else {
-        return;
-    };
     let want = Want {
         family: "ruby",
         artefact: "rack app /app/config.ru",
         features: &["f3", "f5", "f6"],
         evidence: "puma serves the rack app /app/config.ru",
     };
-    let present = check(&r, &want, "bundle exec puma");
-    let Some(r) = scan(
-        files(false),
-        &ruby,
-        config(&["bundle", "exec", "puma"], "/app", &[]),
-    ) else {
-        return;
-    };
-    check_missing(&r, present, "/app/config.ru", "puma, no config.ru");
+    let cfg = config(&["bundle", "exec", "puma"], "/app", &[]);
+    with_and_without(files, &["usr/local/bin/ruby"], cfg, &want, "/app/config.ru");
 }
 
 #[test]
@@ -451,11 +392,8 @@ fn php_fpm_pools_and_php_scripts_are_found() {
         "usr/local/etc/php-fpm.d/www.conf",
         "[www]\nuser = www-data\nlisten = 9000\n",
     );
-    let Some(r) = scan(
-        vec![pool],
-        &["usr/local/sbin/php-fpm"],
-        config(&["php-fpm"], "/var/www/html", &["9000/tcp"]),
-    ) else {
+    let cfg = config(&["php-fpm"], "/var/www/html", &["9000/tcp"]);
+    let Some(r) = scan(vec![pool], &["usr/local/sbin/php-fpm"], cfg) else {
         return;
     };
     let want = Want {
@@ -465,20 +403,9 @@ fn php_fpm_pools_and_php_scripts_are_found() {
         evidence: "server class php-fpm",
     };
     check(&r, &want, "php-fpm");
-    let files = |with: bool| {
-        if with {
-            vec![text("var/www/worker.php", "<?php echo 1;\n")]
-        } else {
-            vec![]
-        }
-    };
-    let php = ["usr/local/bin/php"];
-    let Some(r) = scan(
-        files(true),
-        &php,
-        config(&["php", "worker.php"], "/var/www", &[]),
-    ) else {
-        return;
+    let files = |with: bool| match with {
+        true => vec![text("var/www/worker.php", "<?php echo 1;\n")],
+        false => vec![],
     };
     let want = Want {
         family: "php",
@@ -486,15 +413,14 @@ fn php_fpm_pools_and_php_scripts_are_found() {
         features: &["f3", "f6"],
         evidence: "php runs /var/www/worker.php",
     };
-    let present = check(&r, &want, "php script");
-    let Some(r) = scan(
-        files(false),
-        &php,
-        config(&["php", "worker.php"], "/var/www", &[]),
-    ) else {
-        return;
-    };
-    check_missing(&r, present, "/var/www/worker.php", "php, no script");
+    let cfg = config(&["php", "worker.php"], "/var/www", &[]);
+    with_and_without(
+        files,
+        &["usr/local/bin/php"],
+        cfg,
+        &want,
+        "/var/www/worker.php",
+    );
 }
 
 #[test]

@@ -223,6 +223,15 @@ pub(crate) mod tests {
     use super::*;
     use crate::vfs::mem::MemVfs;
 
+    /// `(f3, f6, missing)` of a detection, for test tables.
+    pub(crate) fn facts(d: &Detection) -> (bool, bool, bool) {
+        (
+            d.resolved.is_some(),
+            d.validated.is_some(),
+            d.missing.is_some(),
+        )
+    }
+
     /// Runs [`detect`] on `line` as a terminal of `family` at `path`, probed from `v` when
     /// it is there (else of unknown format), started in `cwd` with `env`.
     pub(crate) fn detect_line(

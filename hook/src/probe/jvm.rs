@@ -207,7 +207,13 @@ fn classpath_detection(s: &Subject<'_>, cp: &str, main: &str) -> Detection {
     let mut looked = Vec::new();
     for item in cp.split(':').filter(|i| !i.is_empty()) {
         let jars: Vec<String> = match item.strip_suffix("/*").or((item == "*").then_some("")) {
-            Some(dir) => wildcard_jars(s, if dir.is_empty() { "." } else { dir }),
+            Some(dir) => {
+                let jars = wildcard_jars(s, if dir.is_empty() { "." } else { dir });
+                if jars.is_empty() {
+                    looked.push(format!("{item} (no jars)"));
+                }
+                jars
+            }
             None if item.ends_with(".jar") || item.ends_with(".zip") => vec![item.to_string()],
             None => {
                 let file = format!("{}/{entry}", item.trim_end_matches('/'));
@@ -265,7 +271,7 @@ fn wildcard_jars(s: &Subject<'_>, dir: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::detect::tests::detect_line;
+    use crate::probe::detect::tests::{detect_line, facts};
     use crate::probe::zip::tests::build_zip;
     use crate::vfs::mem::MemVfs;
 
@@ -388,15 +394,7 @@ mod tests {
         for (line, artefact, f3, f6, missing) in cases {
             let d = run(&v, line, "/app");
             assert_eq!(d.artefact.as_deref(), Some(*artefact), "{line}: {d:?}");
-            assert_eq!(
-                (
-                    d.resolved.is_some(),
-                    d.validated.is_some(),
-                    d.missing.is_some()
-                ),
-                (*f3, *f6, *missing),
-                "{line}: {d:?}"
-            );
+            assert_eq!(facts(&d), (*f3, *f6, *missing), "{line}: {d:?}");
         }
         let gone = run(&v, "java -jar gone.jar", "/app");
         assert!(

@@ -231,7 +231,7 @@ pub fn sys_path(s: &Subject<'_>, first: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::detect::tests::detect_line;
+    use crate::probe::detect::tests::{detect_line, facts};
     use crate::vfs::mem::MemVfs;
 
     fn run(v: &MemVfs, line: &str, env: &[&str]) -> Detection {
@@ -367,15 +367,7 @@ mod tests {
         for (line, env, artefact, f3, f6, missing) in cases {
             let d = run(&v, line, env);
             assert_eq!(d.artefact.as_deref(), Some(*artefact), "{line}: {d:?}");
-            assert_eq!(
-                (
-                    d.resolved.is_some(),
-                    d.validated.is_some(),
-                    d.missing.is_some()
-                ),
-                (*f3, *f6, *missing),
-                "{line}: {d:?}"
-            );
+            assert_eq!(facts(&d), (*f3, *f6, *missing), "{line}: {d:?}");
         }
         let lib = run(&v, "python3 -m lib", &[]);
         assert!(

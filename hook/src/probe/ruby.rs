@@ -215,7 +215,7 @@ pub fn port_of(addr: &str) -> Option<u16> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::detect::tests::detect_line;
+    use crate::probe::detect::tests::{detect_line, facts};
     use crate::vfs::mem::MemVfs;
 
     #[test]
@@ -328,12 +328,7 @@ mod tests {
         for (line, family, cwd, artefact, f3, f6, missing) in cases {
             let d = detect_line(&v, line, family, ("/usr/local/bin/x", cwd, &[]));
             assert_eq!(d.artefact.as_deref(), Some(*artefact), "{line}: {d:?}");
-            let got = (
-                d.resolved.is_some(),
-                d.validated.is_some(),
-                d.missing.is_some(),
-            );
-            assert_eq!(got, (*f3, *f6, *missing), "{line}: {d:?}");
+            assert_eq!(facts(&d), (*f3, *f6, *missing), "{line}: {d:?}");
         }
         let php_s = detect_line(&v, "php -S 0.0.0.0:8000", "php", ("/usr/bin/php", "/", &[]));
         assert_eq!(php_s.listens.map(|l| l.0), Some(vec![8000]));
