@@ -486,3 +486,30 @@ fn a_real_go_binary_gives_its_version_and_main_package() {
     };
     check(&r, &want, "runc");
 }
+
+#[test]
+fn native_binaries_are_told_apart_by_their_build() {
+    // (host binary, family, evidence): hyperfine is a Rust program (setup.sh installs it).
+    let cases = [
+        ("/usr/bin/hyperfine", "rust", "Rust markers"),
+        ("/bin/true", "c", "linked against glibc"),
+        ("/usr/bin/tini-static", "c", "statically linked"),
+    ];
+    for (host, family, evidence) in cases {
+        if !require(&format!("host file {host}"), Path::new(host).exists()) {
+            continue;
+        }
+        let body = std::fs::read(host).expect("read host binary");
+        let files = vec![("usr/local/bin/app".to_string(), 0o755, body)];
+        let Some(r) = scan(files, &[], config(&["app"], "/", &[])) else {
+            return;
+        };
+        let want = Want {
+            family,
+            artefact: "",
+            features: &["f1", "f2"],
+            evidence,
+        };
+        check(&r, &want, host);
+    }
+}
