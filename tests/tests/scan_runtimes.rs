@@ -387,7 +387,7 @@ fn bundle_exec_puma_serves_the_rack_app_of_the_workdir() {
 }
 
 #[test]
-fn php_fpm_pools_and_php_scripts_are_found() {
+fn php_fpm_pools_php_scripts_and_mod_php_apache_are_found() {
     let pool = text(
         "usr/local/etc/php-fpm.d/www.conf",
         "[www]\nuser = www-data\nlisten = 9000\n",
@@ -403,6 +403,26 @@ fn php_fpm_pools_and_php_scripts_are_found() {
         evidence: "server class php-fpm",
     };
     check(&r, &want, "php-fpm");
+    let apache = vec![
+        script(
+            "usr/local/bin/apache2-foreground",
+            "#!/bin/sh\nset -e\nrm -f /var/run/apache2/apache2.pid\nexec apache2 -DFOREGROUND \"$@\"\n",
+        ),
+        text("etc/apache2/mods-enabled/php.load", "LoadModule php_module x.so\n"),
+        text("etc/apache2/ports.conf", "Listen 8081\n"),
+    ];
+    let cfg = config(&["apache2-foreground"], "/var/www/html", &["8081/tcp"]);
+    let Some(r) = scan(apache, &["usr/sbin/apache2"], cfg) else {
+        return;
+    };
+    let want = Want {
+        family: "c",
+        artefact: "",
+        features: &["f2", "f4"],
+        evidence: "apache2 runs PHP through mod_php (/etc/apache2/mods-enabled/php.load)",
+    };
+    check(&r, &want, "apache2-foreground");
+    assert_eq!(r["terminals"][0]["path"], "/usr/sbin/apache2", "{r:#}");
     let files = |with: bool| match with {
         true => vec![text("var/www/worker.php", "<?php echo 1;\n")],
         false => vec![],

@@ -16,6 +16,9 @@ use entrytrace_config::Limits;
 use super::{FileProbe, Format};
 use crate::vfs::{normalize, FileKind, Vfs};
 
+/// The largest config file (package.json, runtimeconfig, nginx.conf …) a detector reads.
+pub const CONFIG_CAP: u64 = 256 << 10;
+
 /// What one terminal is found to run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Detection {
@@ -66,10 +69,12 @@ impl Subject<'_> {
         matches!(self.vfs.stat(&p), Ok(Some(m)) if m.kind == FileKind::Dir)
     }
 
-    /// The text of a small file, bounded by `limits.max_metadata_bytes`.
+    /// The text of a small config file: none when it is larger than [`CONFIG_CAP`] (or
+    /// `limits.max_metadata_bytes`), so that the few dozen a detector may read stay cheap.
     pub fn read_text(&self, path: &str) -> Option<String> {
         let p = normalize(path, self.cwd);
-        let body = self.vfs.read(&p, self.limits.max_metadata_bytes).ok()?;
+        let cap = self.limits.max_metadata_bytes.min(CONFIG_CAP);
+        let body = self.vfs.read(&p, cap).ok()?;
         Some(String::from_utf8_lossy(&body).into_owned())
     }
 

@@ -7,7 +7,8 @@
 //! [`MANIFEST_CAP`]); the main class is validated when `a/b/Main.class` is an entry of the
 //! jar or a file under a classpath directory. Class-path entries of the command line are
 //! image paths relative to the working directory; `Class-Path` lines of a manifest are not
-//! followed. It does not read module descriptors (`module-info.class`) nor run the JVM.
+//! followed. A classpath search stops once its jars' directories add up to
+//! `limits.max_metadata_bytes`. It does not read module descriptors (`module-info.class`) nor run the JVM.
 
 use super::detect::{first_operand, option_value, Detection, Subject};
 use super::zip::ZipIndex;
@@ -205,6 +206,8 @@ fn jar_detection(s: &Subject<'_>, jar: &str) -> Detection {
 fn classpath_detection(s: &Subject<'_>, cp: &str, main: &str) -> Detection {
     let entry = class_entry(main);
     let mut looked = Vec::new();
+    // The jars' directories read so far: a classpath of many huge jars stops here.
+    let mut spent = 0u64;
     for item in cp.split(':').filter(|i| !i.is_empty()) {
         let jars: Vec<String> = match item.strip_suffix("/*").or((item == "*").then_some("")) {
             Some(dir) => {
@@ -225,11 +228,16 @@ fn classpath_detection(s: &Subject<'_>, cp: &str, main: &str) -> Detection {
             }
         };
         for jar in jars {
+            if spent > s.limits.max_metadata_bytes {
+                looked.push(format!("{jar} (not read: classpath read budget spent)"));
+                continue;
+            }
             let Some((real, size)) = s.file(&jar) else {
                 looked.push(format!("{jar} (missing)"));
                 continue;
             };
             if let Ok(z) = ZipIndex::open(s.vfs, &real, size, s.limits) {
+                spent += z.directory_bytes();
                 if z.contains(&entry) {
                     return found_class(main, &format!("{real}!{entry}"), cp);
                 }

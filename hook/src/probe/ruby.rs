@@ -167,6 +167,7 @@ fn fpm(s: &Subject<'_>) -> Detection {
             );
         }
     }
+    files.truncate(32);
     let mut pools = Vec::new();
     let mut ports = Vec::new();
     for f in &files {

@@ -57,6 +57,8 @@ pub struct ZipIndex<'a> {
     reader: RangeReader<'a>,
     path: &'a str,
     entries: HashMap<String, EntryInfo>,
+    /// Bytes of the central directory read.
+    directory_bytes: u64,
 }
 
 impl<'a> ZipIndex<'a> {
@@ -102,7 +104,13 @@ impl<'a> ZipIndex<'a> {
             reader,
             path,
             entries,
+            directory_bytes: cd_size,
         })
+    }
+
+    /// How many bytes of central directory were read to open it.
+    pub fn directory_bytes(&self) -> u64 {
+        self.directory_bytes
     }
 
     /// Number of entries.
