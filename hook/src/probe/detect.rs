@@ -303,4 +303,40 @@ pub(crate) mod tests {
             assert_eq!(option_value(&w(line), &names, &["-p"]), want, "{line}");
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_command_line_over_hostile_files_gives_a_consistent_detection(
+            words in proptest::collection::vec(proptest::sample::select(vec![
+                "-jar", "-m", "-cp", "-p", "--", "-", "-c", "-e", "-S", "-y", "exec", "server",
+                "app.jar", "bomb.jar", "lib/*", "a.Main", "mod/a.Main", "app:app", "pkg",
+                "Api.dll", "index.js", "dir", "config.ru", "x.php", "../../etc", "/", "",
+                "--port", "7000", "-C", "--chdir", "/app",
+            ]), 0..8),
+            host in proptest::sample::select(vec![
+                ("java", "java"), ("python3", "python"), ("gunicorn", "python"),
+                ("node", "node"), ("dotnet", "dotnet"), ("ruby", "ruby"), ("php", "php"),
+                ("php-fpm", "php"), ("nginx", "c"), ("redis-server", "c"), ("app", "c"),
+            ]),
+            junk in proptest::collection::vec(proptest::num::u8::ANY, 0..300),
+        ) {
+            let mut v = MemVfs::new();
+            let bomb = crate::probe::zip::tests::build_zip(&[
+                ("META-INF/MANIFEST.MF", &vec![b'A'; 1 << 20], true),
+            ]);
+            v.add_file("/app/bomb.jar", 0o644, &bomb);
+            for f in [
+                "/app/app.jar", "/app/lib/x.jar", "/app/Api.dll", "/app/Api.runtimeconfig.json",
+                "/app/dir/package.json", "/app/pkg/__init__.py", "/app/config.ru",
+                "/etc/nginx/nginx.conf", "/usr/local/etc/php-fpm.d/www.conf", "/app/7000",
+            ] {
+                v.add_file(f, 0o644, &junk);
+            }
+            let line = std::iter::once(host.0).chain(words.iter().copied()).collect::<Vec<_>>().join(" ");
+            let d = detect_line(&v, &line, host.1, ("/usr/bin/x", "/app", &["PYTHONPATH=/app:/nowhere"]));
+            proptest::prop_assert!(d.missing.is_none() || d.artefact.is_some(), "{line}: {d:?}");
+            proptest::prop_assert!(d.missing.is_none() || d.resolved.is_none(), "{line}: {d:?}");
+            proptest::prop_assert!(d.validated.is_none() || d.artefact.is_some(), "{line}: {d:?}");
+        }
+    }
 }
