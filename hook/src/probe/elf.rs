@@ -5,9 +5,10 @@
 //! musl's `ld-musl*`), `PT_DYNAMIC` with its string table (`DT_NEEDED`), `.comment` (the
 //! compiler), `.go.buildinfo` (see [`super::go`]), Rust markers (a `.rustc` section, `rustc`
 //! in `.comment`, `/rustc/` or `library/core/src/` panic paths in `.rodata`,
-//! `rust_begin_unwind` in `.strtab`) and the .NET single-file bundle signature in `.data`. Headers that lie (offsets past the end,
-//! absurd counts) make the probe return an [`ElfError`] or skip a piece, never panic. It does
-//! not read DWARF, relocate, or parse symbol tables beyond a string search.
+//! `rust_begin_unwind` in `.strtab`) and the .NET single-file bundle signature in `.data`.
+//! Headers that lie (offsets past the end, absurd counts) make the probe return an
+//! [`ElfError`] or skip a piece, never panic. It does not read DWARF, relocate, or parse
+//! symbol tables beyond a string search.
 
 use goblin::container::{Container, Ctx};
 use goblin::elf::program_header::{ProgramHeader, PT_DYNAMIC, PT_INTERP, PT_LOAD};

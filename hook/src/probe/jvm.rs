@@ -8,7 +8,8 @@
 //! jar or a file under a classpath directory. Class-path entries of the command line are
 //! image paths relative to the working directory; `Class-Path` lines of a manifest are not
 //! followed. A classpath search stops once its jars' directories add up to
-//! `limits.max_metadata_bytes`. It does not read module descriptors (`module-info.class`) nor run the JVM.
+//! `limits.max_metadata_bytes`. It does not read module descriptors (`module-info.class`)
+//! nor run the JVM.
 
 use super::detect::{first_operand, option_value, Detection, Subject};
 use super::zip::ZipIndex;

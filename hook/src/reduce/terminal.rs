@@ -1,10 +1,11 @@
 //! Turning the end of a walk into a [`Terminal`]: its path, user, kind, runtime family, the
 //! facts of the confidence model (static seed §7) and the score.
 //!
-//! Facts are decided here from what the walk saw: f2 (ends in a non-wrapper binary), f3/f4/f6
-//! and the artefact from the runtime detectors (see [`super::runtime`]), f5 (the `#!`
-//! interpreter is of the terminal's family), f8/f10 (a script not followed), f9 (nothing runnable). f1 and skipped
-//! non-executable PATH hits come from the walk itself.
+//! Facts are decided here from what the walk saw: f2 (ends in a non-wrapper binary),
+//! f3/f4/f6 and the artefact from the runtime detectors (see [`super::runtime`]), f5 (the
+//! `#!` interpreter is of the terminal's family), f8/f10 (a script not followed), f9
+//! (nothing runnable, or an artefact the image lacks). f1 and skipped non-executable PATH
+//! hits come from the walk itself.
 
 use entrytrace_config::Config;
 
@@ -35,16 +36,8 @@ pub(crate) fn build(
     let mut facts = walker.facts.clone();
     let argv0 = cur.argv.first().map(String::as_str).unwrap_or("");
     let (path, mut runtime) = ending_facts(ending, argv0, &mut facts);
-    let limits = &cfg.limits;
-    super::runtime::apply(
-        &mut facts,
-        &mut runtime,
-        ending,
-        cur,
-        vfs,
-        limits,
-        exposed_ports,
-    );
+    let (limits, ports) = (&cfg.limits, exposed_ports);
+    super::runtime::apply(&mut facts, &mut runtime, ending, cur, vfs, limits, ports);
     if let Some(interp) = &walker.shebang_interpreter {
         // A shell script ending in a shell says nothing: only language hosts count.
         let family = runtime.family.as_str();
