@@ -63,6 +63,23 @@ impl Subject<'_> {
         (m.kind == FileKind::File).then_some((real, m.size))
     }
 
+    /// The regular file `path` that `who` (`java -jar`, `dotnet`) runs as its `kind`
+    /// (`jar`, `assembly`), or the detection saying the image lacks it.
+    pub fn artefact_file(
+        &self,
+        path: &str,
+        kind: &str,
+        who: &str,
+    ) -> Result<(String, u64), Box<Detection>> {
+        self.file(path).ok_or_else(|| {
+            let p = normalize(path, self.cwd);
+            Box::new(Detection::lacking(
+                format!("{kind} {p}"),
+                format!("{who} {p}: {p} is missing from the image"),
+            ))
+        })
+    }
+
     /// Whether `path` is a directory (after symlinks).
     pub fn is_dir(&self, path: &str) -> bool {
         let p = normalize(path, self.cwd);

@@ -86,12 +86,9 @@ pub fn apphost(s: &Subject<'_>) -> Option<Detection> {
 }
 
 fn dll_detection(s: &Subject<'_>, dll: &str, host: &str) -> Detection {
-    let Some((real, size)) = s.file(dll) else {
-        let path = crate::vfs::normalize(dll, s.cwd);
-        return Detection::lacking(
-            format!("assembly {path}"),
-            format!("{host} {path}: {path} is missing from the image"),
-        );
+    let (real, size) = match s.artefact_file(dll, "assembly", host) {
+        Ok(found) => found,
+        Err(lacking) => return *lacking,
     };
     let mut d = Detection::found(
         format!("assembly {real}"),

@@ -148,12 +148,9 @@ fn module_detection(s: &Subject<'_>, module: &str) -> Detection {
 }
 
 fn jar_detection(s: &Subject<'_>, jar: &str) -> Detection {
-    let Some((real, size)) = s.file(jar) else {
-        let path = crate::vfs::normalize(jar, s.cwd);
-        return Detection::lacking(
-            format!("jar {path}"),
-            format!("java -jar {path}: {path} is missing from the image"),
-        );
+    let (real, size) = match s.artefact_file(jar, "jar", "java -jar") {
+        Ok(found) => found,
+        Err(lacking) => return *lacking,
     };
     let mut zip = match ZipIndex::open(s.vfs, &real, size, s.limits) {
         Ok(z) => z,

@@ -68,11 +68,9 @@ pub fn detect(s: &Subject<'_>) -> Option<Detection> {
 /// A script an interpreter runs: present (f3) and text (f6), or missing.
 pub fn script_detection(s: &Subject<'_>, script: &str, host: &str) -> Detection {
     let path = crate::vfs::normalize(script, s.cwd);
-    let Some((real, size)) = s.file(&path) else {
-        return Detection::lacking(
-            format!("script {path}"),
-            format!("{host} {path}: {path} is missing from the image"),
-        );
+    let (real, size) = match s.artefact_file(&path, "script", host) {
+        Ok(found) => found,
+        Err(lacking) => return *lacking,
     };
     let mut d = Detection::found(
         format!("script {path}"),
