@@ -15,6 +15,8 @@ PACKAGES=(
   musl-tools
   # the dynamic tests' server
   python3
+  # the runtime-detector tests compile a tiny Main.java into a real jar
+  openjdk-17-jdk-headless
   # journald, tools used by tests and benchmarks
   systemd hyperfine zstd gzip jq zip procps
 )

@@ -173,6 +173,7 @@ mod tests {
             runtime: Runtime {
                 family: "c".into(),
                 evidence: vec![],
+                artefact: None,
             },
             confidence,
             features: vec![],

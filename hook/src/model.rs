@@ -76,6 +76,11 @@ pub struct Runtime {
     /// `c`, `go`, `rust`, `java`, `dotnet`, `python`, `node`, `ruby`, `php`, `shell`, `unknown` ...
     pub family: String,
     pub evidence: Vec<String>,
+    /// What the terminal really runs inside its host, when a detector found it: a JAR and
+    /// its `Main-Class`, a Python module, a script, a DLL, a `package.json` script, a Go main
+    /// package. Added to the v1 contract; absent when unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artefact: Option<String>,
 }
 
 /// One scored feature of the logistic model, with the evidence for it.
@@ -243,6 +248,7 @@ mod tests {
             runtime: Runtime {
                 family: "c".into(),
                 evidence: vec!["PT_INTERP /lib64/ld-linux-x86-64.so.2".into()],
+                artefact: None,
             },
             confidence: 0.87,
             features: vec![Feature {

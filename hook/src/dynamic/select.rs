@@ -126,6 +126,7 @@ fn to_terminal(c: &Candidate, classify: &Classify<'_>) -> Terminal {
         runtime: Runtime {
             family: "unknown".into(),
             evidence: Vec::new(),
+            artefact: None,
         },
         confidence: c.confidence,
         features: Vec::new(),
@@ -576,6 +577,7 @@ mod tests {
                 runtime: Runtime {
                     family: "python".into(),
                     evidence: vec![],
+                    artefact: None,
                 },
                 confidence: 0.1,
                 features: vec![],

@@ -83,6 +83,9 @@ fn terminal(s: &mut String, t: &Terminal, title: &str, indent: &str) {
     for e in &t.runtime.evidence {
         let _ = writeln!(s, "{indent}  {:<11}  {e}", "");
     }
+    if let Some(a) = &t.runtime.artefact {
+        row(s, "artefact", a);
+    }
     row(s, "confidence", &format!("{:.2}", t.confidence));
     for f in &t.features {
         let _ = writeln!(
@@ -177,6 +180,7 @@ mod tests {
             runtime: Runtime {
                 family: "c".into(),
                 evidence: vec![],
+                artefact: None,
             },
             confidence: 0.7,
             features: vec![],
@@ -198,6 +202,7 @@ mod tests {
             runtime: Runtime {
                 family: "python".into(),
                 evidence: vec!["#! interpreter /usr/bin/python3".into()],
+                artefact: None,
             },
             confidence: 0.5,
             features: vec![Feature {

@@ -4,10 +4,11 @@
 //! only the pieces it needs through a [`RangeReader`]: `PT_INTERP` (glibc's `ld-linux*` or
 //! musl's `ld-musl*`), `PT_DYNAMIC` with its string table (`DT_NEEDED`), `.comment` (the
 //! compiler), `.go.buildinfo` (see [`super::go`]), Rust markers (a `.rustc` section, `rustc`
-//! in `.comment`, `/rustc/` panic paths in `.rodata`, `rust_begin_unwind` in `.strtab`) and the
-//! .NET single-file bundle signature in `.data`. Headers that lie (offsets past the end,
-//! absurd counts) make the probe return an [`ElfError`] or skip a piece, never panic. It does
-//! not read DWARF, relocate, or parse symbol tables beyond a string search.
+//! in `.comment`, `/rustc/` or `library/core/src/` panic paths in `.rodata`,
+//! `rust_begin_unwind` in `.strtab`) and the .NET single-file bundle signature in `.data`.
+//! Headers that lie (offsets past the end, absurd counts) make the probe return an
+//! [`ElfError`] or skip a piece, never panic. It does not read DWARF, relocate, or parse
+//! symbol tables beyond a string search.
 
 use goblin::container::{Container, Ctx};
 use goblin::elf::program_header::{ProgramHeader, PT_DYNAMIC, PT_INTERP, PT_LOAD};
@@ -351,10 +352,13 @@ fn rust_markers(
     if sections.find(".rustc").is_some() {
         info.rust_markers.push(".rustc section".into());
     }
-    let probes: [(&str, &[u8]); 3] = [
+    // Stripped distribution builds remap `/rustc/<hash>/` away but keep the standard
+    // library's panic locations (`library/core/src/…`) in `.rodata`.
+    let probes: [(&str, &[u8]); 4] = [
         (".strtab", b"rust_begin_unwind"),
         (".dynstr", b"rust_begin_unwind"),
         (".rodata", b"/rustc/"),
+        (".rodata", b"library/core/src/"),
     ];
     for (name, needle) in probes {
         if !info.rust_markers.is_empty() {

@@ -4,19 +4,28 @@
 //! [`path`] resolves a command word the way `execvp` and runc do (PATH walk, execute bit,
 //! relative names against the working directory); [`probe_file`] classifies a file by its
 //! first bytes — ELF ([`elf`], with [`go`] build info), PE ([`pe`]), a `#!` script
-//! ([`shebang`]) — and [`runtime`] names the language family. Every read is bounded by
+//! ([`shebang`]) — and [`runtime`] names the language family; [`detect`] and its detectors
+//! ([`jvm`], [`dotnet`], [`python`], [`node`], [`ruby`], [`server`], over [`zip`]) find what
+//! a language host or a server runs and where it listens. Every read is bounded by
 //! `limits.max_probe_bytes` through [`reader::RangeReader`]; hostile or truncated files give
 //! evidence such as "unparseable ELF: …", never a panic. Probes report findings; they do not
 //! decide what the container runs (that is `reduce`).
 
-pub mod artefact;
+pub mod detect;
+pub mod dotnet;
 pub mod elf;
 pub mod go;
+pub mod jvm;
+pub mod node;
 pub mod path;
 pub mod pe;
+pub mod python;
 pub mod reader;
+pub mod ruby;
 pub mod runtime;
+pub mod server;
 pub mod shebang;
+pub mod zip;
 
 use entrytrace_config::Limits;
 

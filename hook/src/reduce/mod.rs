@@ -10,7 +10,9 @@
 //! nothing here fails: problems become diagnostics in the result.
 
 pub mod compose;
+pub mod launcher;
 pub mod package;
+pub mod runtime;
 pub mod script;
 pub mod shellbridge;
 pub mod supervisor;

@@ -45,4 +45,22 @@ mod tests {
             assert_eq!(script(&v, m, n, &l), None, "{m} {n}");
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_manifests_never_panic_and_give_only_strings(
+            body in proptest::collection::vec(proptest::num::u8::ANY, 0..512),
+            json in "\\{\"scripts\":\\{\"start\":[\"a-z 0-9\\[\\]\\{\\}:,]{0,40}",
+        ) {
+            for b in [body, json.into_bytes()] {
+                let mut v = MemVfs::new();
+                v.add_file("/p.json", 0o644, &b);
+                let got = script(&v, "/p.json", "start", &Limits::default());
+                if let Some(text) = got {
+                    let parsed: serde_json::Value = serde_json::from_slice(&b).expect("parsed before");
+                    proptest::prop_assert_eq!(parsed["scripts"]["start"].as_str(), Some(text.as_str()));
+                }
+            }
+        }
+    }
 }

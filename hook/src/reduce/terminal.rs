@@ -1,17 +1,16 @@
 //! Turning the end of a walk into a [`Terminal`]: its path, user, kind, runtime family, the
 //! facts of the confidence model (static seed §7) and the score.
 //!
-//! Facts are decided here from what the walk saw: f2 (ends in a non-wrapper binary), f3/f6
-//! (a VM host's artefact found and validated, see [`crate::probe::artefact`]), f4 (exposed
-//! ports match what a well-known server listens on), f5 (the `#!` interpreter is of the
-//! terminal's family), f8/f10 (a script not followed), f9 (nothing runnable). f1 and skipped
-//! non-executable PATH hits come from the walk itself.
+//! Facts are decided here from what the walk saw: f2 (ends in a non-wrapper binary),
+//! f3/f4/f6 and the artefact from the runtime detectors (see [`super::runtime`]), f5 (the
+//! `#!` interpreter is of the terminal's family), f8/f10 (a script not followed), f9
+//! (nothing runnable, or an artefact the image lacks). f1 and skipped non-executable PATH
+//! hits come from the walk itself.
 
 use entrytrace_config::Config;
 
 use super::walk::{Cursor, Ending, Walker};
 use crate::model::{Runtime, Terminal, TerminalKind};
-use crate::probe::artefact::find_artefact;
 use crate::probe::runtime::{family, family_by_name};
 use crate::score::{score, Facts};
 use crate::vfs::Vfs;
@@ -33,21 +32,6 @@ const SUPERVISORS: &[&str] = &[
     "honcho",
 ];
 
-/// Ports well-known servers listen on by default.
-const SERVER_PORTS: &[(&str, &[u16])] = &[
-    ("nginx", &[80, 443]),
-    ("httpd", &[80, 443]),
-    ("apache2", &[80, 443]),
-    ("caddy", &[80, 443, 2019]),
-    ("postgres", &[5432]),
-    ("mysqld", &[3306]),
-    ("mariadbd", &[3306]),
-    ("redis-server", &[6379]),
-    ("mongod", &[27017]),
-    ("memcached", &[11211]),
-    ("rabbitmq-server", &[5672]),
-];
-
 /// Builds the terminal the walk ended at.
 pub(crate) fn build(
     cur: &Cursor,
@@ -59,11 +43,9 @@ pub(crate) fn build(
 ) -> Terminal {
     let mut facts = walker.facts.clone();
     let argv0 = cur.argv.first().map(String::as_str).unwrap_or("");
-    let (path, runtime) = ending_facts(ending, argv0, &mut facts);
-    if matches!(ending, Ending::Binary { .. }) {
-        artefact_facts(&mut facts, vfs, &runtime.family, cur);
-        facts.ports_align = ports_align(argv0, exposed_ports);
-    }
+    let (path, mut runtime) = ending_facts(ending, argv0, &mut facts);
+    let (limits, ports) = (&cfg.limits, exposed_ports);
+    super::runtime::apply(&mut facts, &mut runtime, ending, cur, vfs, limits, ports);
     if let Some(interp) = &walker.shebang_interpreter {
         // A shell script ending in a shell says nothing: only language hosts count.
         let family = runtime.family.as_str();
@@ -107,6 +89,7 @@ fn ending_facts(ending: &Ending, argv0: &str, facts: &mut Facts) -> (Option<Stri
                 Runtime {
                     family: fam,
                     evidence: ev,
+                    artefact: None,
                 },
             )
         }
@@ -124,6 +107,7 @@ fn ending_facts(ending: &Ending, argv0: &str, facts: &mut Facts) -> (Option<Stri
             let runtime = Runtime {
                 family: "shell".into(),
                 evidence: notes.clone(),
+                artefact: None,
             };
             (Some(path.clone()), runtime)
         }
@@ -132,30 +116,9 @@ fn ending_facts(ending: &Ending, argv0: &str, facts: &mut Facts) -> (Option<Stri
             let runtime = Runtime {
                 family: "unknown".into(),
                 evidence: vec![why.clone()],
+                artefact: None,
             };
             (path.clone(), runtime)
         }
     }
-}
-
-fn artefact_facts(facts: &mut Facts, vfs: &dyn Vfs, family: &str, cur: &Cursor) {
-    let Some(a) = find_artefact(vfs, family, &cur.argv, &cur.cwd) else {
-        return;
-    };
-    if a.exists {
-        facts.vm_artefact = Some(format!("{family} runs {}, present in the image", a.path));
-        facts.artefact_validated = a.validated;
-    }
-}
-
-fn ports_align(argv0: &str, exposed: &[String]) -> Option<String> {
-    let base = argv0.rsplit('/').next().unwrap_or(argv0);
-    let (_, ports) = SERVER_PORTS.iter().find(|(n, _)| *n == base)?;
-    let hit = exposed.iter().find(|p| {
-        let n = p.split('/').next().unwrap_or("");
-        n.parse::<u16>().is_ok_and(|n| ports.contains(&n))
-    })?;
-    Some(format!(
-        "{base} listens on {hit} by default and the image exposes it"
-    ))
 }

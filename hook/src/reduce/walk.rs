@@ -290,8 +290,13 @@ impl<'a> Walker<'a> {
             }
             Applied::PackageScript(script) => self.package_script(cur, &name, &script),
             Applied::NotWrapping(why) => {
-                self.evidence.push(why);
-                None
+                match super::launcher::implicit_script(&cur.argv).map(str::to_string) {
+                    Some(script) => self.package_script(cur, &name, &script),
+                    None => {
+                        self.evidence.push(why);
+                        None
+                    }
+                }
             }
         }
     }
