@@ -87,20 +87,13 @@ impl<'a> RangeReader<'a> {
     }
 }
 
-/// The index of the first occurrence of `needle` in `hay`.
+/// The index of the first occurrence of `needle` in `hay` (`memchr`'s SIMD substring search:
+/// marker strings are looked for in megabytes of binary on the hook's critical path).
 pub fn find_bytes(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    let (&first, _) = needle.split_first()?;
-    let last_start = hay.len().checked_sub(needle.len())?;
-    let mut i = 0;
-    while i <= last_start {
-        // Skip to the next occurrence of the first byte (vectorised by the compiler).
-        let at = i + hay[i..=last_start].iter().position(|&b| b == first)?;
-        if &hay[at..at + needle.len()] == needle {
-            return Some(at);
-        }
-        i = at + 1;
+    if needle.is_empty() {
+        return None;
     }
-    None
+    memchr::memmem::find(hay, needle)
 }
 
 #[cfg(test)]

@@ -53,14 +53,19 @@ pub fn detect(s: &Subject<'_>) -> Option<ServerClass> {
     })?;
     let class = names[0];
     let mut out = ServerClass::default();
-    out.evidence.push(match has_marker(s, marker) {
-        true => format!(
-            "server class {class} ({} carries {:?})",
-            s.path,
-            String::from_utf8_lossy(marker).trim()
-        ),
-        false => format!("server class {class} (by name)"),
-    });
+    // A multi-call binary (busybox httpd) is not the server's own: only a file named like the
+    // server is searched, which also keeps megabytes of busybox off the hook's critical path.
+    let file = s.path.rsplit('/').next().unwrap_or(s.path);
+    let own_binary = names.iter().any(|n| file.starts_with(n));
+    out.evidence
+        .push(match own_binary && has_marker(s, marker) {
+            true => format!(
+                "server class {class} ({} carries {:?})",
+                s.path,
+                String::from_utf8_lossy(marker).trim()
+            ),
+            false => format!("server class {class} (by name)"),
+        });
     if class == "httpd" {
         out.evidence.extend(mod_php(s));
     }
