@@ -153,7 +153,7 @@ fn failed(msg: String) -> Analysis {
 }
 
 fn initial_state(inv: &Invocation, file: &str) -> State {
-    let mut vars = std::collections::BTreeMap::new();
+    let mut vars = interp::state::VarMap::new();
     for (k, v) in &inv.env {
         let var = interp::state::Var {
             value: interp::state::VarValue::Scalar(Val::lit(v.clone())),
@@ -169,7 +169,7 @@ fn initial_state(inv: &Invocation, file: &str) -> State {
         },
     };
     State {
-        vars: std::rc::Rc::new(vars),
+        vars,
         positionals: positionals.into_iter().map(Val::lit).collect(),
         arg0: Val::lit(arg0),
         funcs: Default::default(),

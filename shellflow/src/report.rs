@@ -129,7 +129,7 @@ fn candidate(inv: &Invocation, st: &State, t: &Terminal) -> Candidate {
         .filter(|(k, v)| !inv.env.iter().any(|(ik, iv)| ik == k && iv == v))
         .cloned()
         .collect();
-    let mut reasons = (*st.reasons).clone();
+    let mut reasons = st.reasons.to_vec();
     let how = match t.how {
         EndKind::Exec => "execs",
         EndKind::FellOffEnd => "runs in the foreground, then the script ends without exec:",
@@ -154,6 +154,6 @@ fn candidate(inv: &Invocation, st: &State, t: &Terminal) -> Candidate {
         confidence: 0.0,
         how: t.how,
         reasons,
-        assumptions: (*st.assumptions).clone(),
+        assumptions: st.assumptions.to_vec(),
     }
 }

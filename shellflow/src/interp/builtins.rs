@@ -394,7 +394,7 @@ impl Interp<'_> {
             st.export(n);
         }
         if unexport {
-            if let Some(v) = std::rc::Rc::make_mut(&mut st.vars).get_mut(n) {
+            if let Some(v) = st.vars.get_mut(n) {
                 v.exported = false;
             }
         }

@@ -4,8 +4,6 @@
 //! Loops are unrolled up to `Limits::max_unroll` iterations; a loop still running then is
 //! summarised (the path leaves it, with a diagnostic). Case patterns with unknown subjects fork.
 
-use std::rc::Rc;
-
 use crate::parse::{self, ast};
 use crate::pattern;
 use crate::value::Val;
@@ -295,10 +293,10 @@ impl Interp<'_> {
             for (n, old) in s.locals.pop().unwrap_or_default().into_iter().rev() {
                 match old {
                     Some(v) => {
-                        Rc::make_mut(&mut s.vars).insert(n, v);
+                        s.vars.insert(n, v);
                     }
                     None => {
-                        Rc::make_mut(&mut s.vars).remove(&n);
+                        s.vars.remove(&n);
                     }
                 }
             }

@@ -211,7 +211,12 @@ impl Interp<'_> {
             return Vec::new();
         }
         let mut next = st.clone();
-        std::rc::Rc::make_mut(&mut next.vars).retain(|_, v| v.exported);
+        next.vars = next
+            .vars
+            .iter()
+            .filter(|(_, v)| v.exported)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         if let Some(home) = self.passwd_uid(user.uid).map(|e| e.home) {
             next.set("HOME", Val::lit(home));
             next.export("HOME");

@@ -6,12 +6,14 @@
 //! Paths at different points (different positionals, user, or call depth) are never merged,
 //! so the command words that decide the terminal stay exact whenever they can.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 
 use crate::value::Val;
 
-use super::state::{State, Var, VarValue};
+use imbl::ordmap::DiffItem;
+
+use super::state::{State, Var, VarMap, VarValue};
 use super::{Flow, Paths};
 
 /// Merges paths that are at the same point; keeps the order of first appearance.
@@ -78,28 +80,35 @@ fn same_point(a: &State, b: &State) -> bool {
         && a.status == b.status
         && a.background.len() == b.background.len()
         && a.last_fg.as_ref().map(|r| &r.argv) == b.last_fg.as_ref().map(|r| &r.argv)
-        && a.funcs.len() == b.funcs.len()
-        && a.funcs.keys().all(|k| b.funcs.contains_key(k))
+        && same_funcs(a, b)
+}
+
+/// Whether both paths define the same function names (O(1) when they share the table).
+fn same_funcs(a: &State, b: &State) -> bool {
+    std::rc::Rc::ptr_eq(&a.funcs, &b.funcs)
+        || (a.funcs.len() == b.funcs.len() && a.funcs.keys().all(|k| b.funcs.contains_key(k)))
 }
 
 fn join_into(a: &mut State, b: State) {
     let heavier_b = b.weight > a.weight;
     a.weight += b.weight;
-    if !std::rc::Rc::ptr_eq(&a.vars, &b.vars) && a.vars != b.vars {
-        join_vars(std::rc::Rc::make_mut(&mut a.vars), &b.vars);
-    }
-    if a.assumptions != b.assumptions {
-        std::rc::Rc::make_mut(&mut a.assumptions).retain(|x| b.assumptions.contains(x));
+    join_vars(&mut a.vars, &b.vars);
+    if !a.assumptions.same(&b.assumptions) {
+        a.assumptions = a.assumptions.intersect(&b.assumptions);
     }
     if heavier_b {
         a.reasons = b.reasons;
     }
-    a.created.extend(b.created);
+    if !a.created.ptr_eq(&b.created) {
+        a.created = std::mem::take(&mut a.created).union(b.created);
+    }
     a.unset.retain(|n| b.unset.contains(n));
     a.pending = None;
 }
 
-fn join_vars(a: &mut BTreeMap<String, Var>, b: &BTreeMap<String, Var>) {
+/// Variables that differ become unknown; walks only the parts of the two maps that are not
+/// shared (`diff` skips common subtrees), so joining two forks of one path is cheap.
+fn join_vars(a: &mut VarMap, b: &VarMap) {
     let differ = |name: &str, exported: bool| Var {
         value: VarValue::Scalar(Val::unknown(
             format!("${name}"),
@@ -107,15 +116,18 @@ fn join_vars(a: &mut BTreeMap<String, Var>, b: &BTreeMap<String, Var>) {
         )),
         exported,
     };
-    for (name, v) in a.iter_mut() {
-        match b.get(name) {
-            Some(w) if w == v => {}
-            other => *v = differ(name, v.exported || other.is_some_and(|w| w.exported)),
-        }
-    }
-    for (name, w) in b {
-        if !a.contains_key(name) {
-            a.insert(name.clone(), differ(name, w.exported));
-        }
+    let changes: Vec<(String, Var)> = a
+        .diff(b)
+        .map(|d| match d {
+            DiffItem::Add(name, w) => (name.clone(), differ(name, w.exported)),
+            DiffItem::Remove(name, v) => (name.clone(), differ(name, v.exported)),
+            DiffItem::Update {
+                old: (name, v),
+                new: (_, w),
+            } => (name.clone(), differ(name, v.exported || w.exported)),
+        })
+        .collect();
+    for (name, var) in changes {
+        a.insert(name, var);
     }
 }

@@ -19,6 +19,7 @@ pub(crate) mod expand;
 mod external;
 mod merge;
 mod params;
+pub(crate) mod plist;
 mod simple;
 mod source;
 pub mod state;

@@ -1,11 +1,15 @@
 //! The state of one path through a script: variables, positionals, functions, options,
 //! identity, and the evidence gathered so far.
 //!
-//! A path forks by cloning its state; that is why functions are reference-counted and the
-//! rest is plain data. Nothing here evaluates shell code.
+//! A path forks by cloning its state, so everything that grows with the script is persistent
+//! and shared between forks: variables and created files are `imbl` B-trees (a change copies
+//! one root-to-leaf path, not the map), evidence is a [`PList`], functions are
+//! reference-counted. What stays plain data is small. Nothing here evaluates shell code.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::rc::Rc;
+
+use super::plist::{OnceList, PList};
 
 use crate::api::{Location, Reason, User};
 use crate::parse::ast;
@@ -95,11 +99,14 @@ pub struct Frame {
     pub file: String,
 }
 
+/// Variables by name (persistent: clones share structure).
+pub type VarMap = imbl::OrdMap<String, Var>;
+
 /// Everything one path knows.
 #[derive(Debug, Clone)]
 pub struct State {
     /// Variables.
-    pub vars: Rc<BTreeMap<String, Var>>,
+    pub vars: VarMap,
     /// `$1…`.
     pub positionals: Vec<Val>,
     /// `$0`.
@@ -123,15 +130,15 @@ pub struct State {
     /// Probability weight of the path.
     pub weight: f64,
     /// Evidence.
-    pub reasons: Rc<Vec<Reason>>,
+    pub reasons: PList<Reason>,
     /// Run-time assumptions.
-    pub assumptions: Rc<Vec<String>>,
+    pub assumptions: OnceList<String>,
     /// Commands started with `&`.
     pub background: Vec<Recorded>,
     /// Last foreground external command.
     pub last_fg: Option<Recorded>,
     /// Files and directories created by the script (redirections, `mkdir`, `touch`).
-    pub created: BTreeSet<String>,
+    pub created: imbl::OrdSet<String>,
     /// Captured standard output inside `$( )`.
     pub stdout: Option<Val>,
     /// Source/eval nesting depth.
@@ -217,15 +224,15 @@ impl State {
     pub fn set_value(&mut self, name: &str, value: VarValue) {
         let exported = self.vars.get(name).is_some_and(|v| v.exported);
         self.unset.remove(name);
-        Rc::make_mut(&mut self.vars).insert(name.to_string(), Var { value, exported });
+        self.vars.insert(name.to_string(), Var { value, exported });
     }
 
     /// Marks a variable exported (creating it empty-unset when missing).
     pub fn export(&mut self, name: &str) {
-        if let Some(v) = Rc::make_mut(&mut self.vars).get_mut(name) {
+        if let Some(v) = self.vars.get_mut(name) {
             v.exported = true;
         } else {
-            Rc::make_mut(&mut self.vars).insert(
+            self.vars.insert(
                 name.to_string(),
                 Var {
                     value: VarValue::Scalar(Val::default()),
@@ -248,14 +255,14 @@ impl State {
     /// Adds a reason.
     pub fn reason(&mut self, message: String, location: Option<Location>) {
         if self.reasons.len() < 200 {
-            Rc::make_mut(&mut self.reasons).push(Reason { message, location });
+            self.reasons.push(Reason { message, location });
         }
     }
 
     /// Adds an assumption once.
     pub fn assume(&mut self, a: String) {
-        if !self.assumptions.contains(&a) && self.assumptions.len() < 100 {
-            Rc::make_mut(&mut self.assumptions).push(a);
+        if self.assumptions.len() < 100 {
+            self.assumptions.push(a);
         }
     }
 
