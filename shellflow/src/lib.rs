@@ -149,6 +149,7 @@ fn failed(msg: String) -> Analysis {
         diagnostics: vec![msg],
         capped: false,
         steps: 0,
+        services: Vec::new(),
     }
 }
 
@@ -192,6 +193,7 @@ fn initial_state(inv: &Invocation, file: &str) -> State {
         subshell: 0,
         cond_depth: 0,
         in_background: false,
+        waited: false,
         calls: 0,
         unset: Default::default(),
         pending: None,

@@ -123,7 +123,7 @@ pub fn reduce_argv(launch: &Launch, vfs: &dyn Vfs, cfg: &Config) -> Reduction {
         );
     }
     let ending = walker.run(&mut cur);
-    let terminals = match &ending {
+    let mut terminals = match &ending {
         Some(e) => vec![terminal::build(
             &cur,
             e,
@@ -134,6 +134,9 @@ pub fn reduce_argv(launch: &Launch, vfs: &dyn Vfs, cfg: &Config) -> Reduction {
         )],
         None => Vec::new(),
     };
+    if let Some(t) = terminals.first_mut() {
+        shellbridge::supervise(t, &walker.services, &cur, vfs, cfg);
+    }
     if let Some(t) = terminals.first() {
         walker.evidence.extend(
             t.features

@@ -104,6 +104,7 @@ fn join_into(a: &mut State, b: State) {
     }
     a.unset.retain(|n| b.unset.contains(n));
     a.pending = None;
+    a.waited |= b.waited;
 }
 
 /// Variables that differ become unknown; walks only the parts of the two maps that are not

@@ -88,6 +88,9 @@ pub struct Recorded {
     pub location: Option<Location>,
     /// User it runs as.
     pub user: User,
+    /// For a background command started through a privilege dropper: where the dropped
+    /// command starts (`user` is then the dropper's target).
+    pub inner_from: Option<usize>,
 }
 
 /// One entry of the call stack (`FUNCNAME`, `BASH_SOURCE`).
@@ -149,6 +152,8 @@ pub struct State {
     pub subshell: usize,
     /// Depth of condition contexts (`if`, `while`, `&&`, `!`): `set -e` is off inside.
     pub cond_depth: usize,
+    /// Whether `wait` ran while background children were alive.
+    pub waited: bool,
     /// Whether the command being run was started with `&`.
     pub in_background: bool,
     /// Depth of function calls.
