@@ -24,8 +24,8 @@
 //! * Unknown words are rendered `<$VAR: reason>` and flagged in `unknown`.
 //!
 //! It does no I/O of its own and never runs anything. It does not classify or resolve the
-//! terminal command beyond PATH (the caller's reducer does), and does not model signals, job
-//! control or globbing.
+//! terminal command beyond PATH (the caller's reducer does), and does not model signals or
+//! job control. Pathname patterns in command words are expanded against the image.
 //!
 //! ```
 //! use shellflow::{analyze, Invocation, Limits, MemFs};

@@ -8,8 +8,9 @@
 //! end by `exec` (a terminal), `exit`, or falling off the end. Bounds (paths, steps, unrolling,
 //! depth) come from [`Limits`]; hitting one is a diagnostic, never a hang.
 //!
-//! Deliberately not modelled: signals and `trap`, job control, pathname expansion, the
-//! contents of files written by the script (only their existence is tracked).
+//! Deliberately not modelled: signals and `trap`, job control (background children are
+//! recorded, see `Analysis::services`), the contents of files written by the script (only
+//! their existence is tracked).
 
 pub mod arith;
 mod builtins;
@@ -17,6 +18,7 @@ mod cond;
 mod control;
 pub(crate) mod expand;
 mod external;
+mod glob;
 mod merge;
 mod params;
 pub(crate) mod plist;
