@@ -160,7 +160,7 @@ fn initial_state(inv: &Invocation, file: &str) -> State {
             value: interp::state::VarValue::Scalar(Val::lit(v.clone())),
             exported: true,
         };
-        vars.insert(k.clone(), var);
+        vars.insert(k, var);
     }
     let (arg0, positionals) = match &inv.script {
         Script::File { name_called_as, .. } => (name_called_as.clone(), inv.args.clone()),

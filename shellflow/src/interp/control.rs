@@ -293,7 +293,7 @@ impl Interp<'_> {
             for (n, old) in s.locals.pop().unwrap_or_default().into_iter().rev() {
                 match old {
                     Some(v) => {
-                        s.vars.insert(n, v);
+                        s.vars.insert(&n, v);
                     }
                     None => {
                         s.vars.remove(&n);

@@ -224,7 +224,7 @@ impl Interp<'_> {
             .vars
             .iter()
             .filter(|(_, v)| v.exported)
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .map(|(k, v)| (k.to_string(), v.clone()))
             .collect();
         if let Some(home) = self.passwd_uid(user.uid).map(|e| e.home) {
             next.set("HOME", Val::lit(home));

@@ -11,8 +11,6 @@ use std::hash::{Hash, Hasher};
 
 use crate::value::Val;
 
-use imbl::ordmap::DiffItem;
-
 use super::state::{State, Var, VarMap, VarValue};
 use super::{Flow, Paths};
 
@@ -102,7 +100,9 @@ fn join_into(a: &mut State, b: State) {
     if !a.created.ptr_eq(&b.created) {
         a.created = std::mem::take(&mut a.created).union(b.created);
     }
-    a.unset.retain(|n| b.unset.contains(n));
+    if !a.unset.ptr_eq(&b.unset) {
+        a.unset = std::mem::take(&mut a.unset).intersection(b.unset);
+    }
     a.pending = None;
     a.waited |= b.waited;
 }
@@ -110,25 +110,14 @@ fn join_into(a: &mut State, b: State) {
 /// Variables that differ become unknown; walks only the parts of the two maps that are not
 /// shared (`diff` skips common subtrees), so joining two forks of one path is cheap.
 fn join_vars(a: &mut VarMap, b: &VarMap) {
-    let differ = |name: &str, exported: bool| Var {
-        value: VarValue::Scalar(Val::unknown(
-            format!("${name}"),
-            "differs between paths that were merged",
-        )),
-        exported,
-    };
-    let changes: Vec<(String, Var)> = a
-        .diff(b)
-        .map(|d| match d {
-            DiffItem::Add(name, w) => (name.clone(), differ(name, w.exported)),
-            DiffItem::Remove(name, v) => (name.clone(), differ(name, v.exported)),
-            DiffItem::Update {
-                old: (name, v),
-                new: (_, w),
-            } => (name.clone(), differ(name, v.exported || w.exported)),
-        })
-        .collect();
-    for (name, var) in changes {
-        a.insert(name, var);
+    for (name, exported) in a.differing(b) {
+        let var = Var {
+            value: VarValue::Scalar(Val::unknown(
+                format!("${name}"),
+                "differs between paths that were merged",
+            )),
+            exported,
+        };
+        a.insert(&name, var);
     }
 }

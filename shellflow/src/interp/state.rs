@@ -6,7 +6,7 @@
 //! one root-to-leaf path, not the map), evidence is a [`PList`], functions are
 //! reference-counted. What stays plain data is small. Nothing here evaluates shell code.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use super::plist::{OnceList, PList};
@@ -102,8 +102,73 @@ pub struct Frame {
     pub file: String,
 }
 
-/// Variables by name (persistent: clones share structure).
-pub type VarMap = imbl::OrdMap<String, Var>;
+/// Variables by name: a persistent B-tree whose keys and values are reference-counted, so
+/// that a fork shares it and a write copies one root-to-leaf path of pointers, not values.
+#[derive(Debug, Clone, Default)]
+pub struct VarMap(imbl::OrdMap<Rc<str>, Rc<Var>>);
+
+impl VarMap {
+    /// An empty map.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Reads a variable.
+    pub fn get(&self, name: &str) -> Option<&Var> {
+        self.0.get(name).map(|v| &**v)
+    }
+
+    /// A variable to change in place (copied first when shared).
+    pub fn get_mut(&mut self, name: &str) -> Option<&mut Var> {
+        self.0.get_mut(name).map(Rc::make_mut)
+    }
+
+    /// Sets a variable.
+    pub fn insert(&mut self, name: &str, v: Var) {
+        self.0.insert(Rc::from(name), Rc::new(v));
+    }
+
+    /// Removes a variable.
+    pub fn remove(&mut self, name: &str) {
+        self.0.remove(name);
+    }
+
+    /// Names and variables, sorted by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Var)> {
+        self.0.iter().map(|(k, v)| (&**k, &**v))
+    }
+
+    /// Names, sorted.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(|k| &**k)
+    }
+
+    /// The names whose variables differ between the two maps (present in one only, or
+    /// different), each with whether either side exports it. Skips shared subtrees.
+    pub fn differing(&self, other: &VarMap) -> Vec<(String, bool)> {
+        use imbl::ordmap::DiffItem;
+        self.0
+            .diff(&other.0)
+            .map(|d| match d {
+                DiffItem::Add(k, v) | DiffItem::Remove(k, v) => (k.to_string(), v.exported),
+                DiffItem::Update {
+                    old: (k, v),
+                    new: (_, w),
+                } => (k.to_string(), v.exported || w.exported),
+            })
+            .collect()
+    }
+}
+
+impl FromIterator<(String, Var)> for VarMap {
+    fn from_iter<I: IntoIterator<Item = (String, Var)>>(iter: I) -> Self {
+        VarMap(
+            iter.into_iter()
+                .map(|(k, v)| (Rc::from(k.as_str()), Rc::new(v)))
+                .collect(),
+        )
+    }
+}
 
 /// Everything one path knows.
 #[derive(Debug, Clone)]
@@ -159,7 +224,7 @@ pub struct State {
     /// Depth of function calls.
     pub calls: usize,
     /// Names explicitly `unset` (no longer "unset in the image env", just unset).
-    pub unset: BTreeSet<String>,
+    pub unset: imbl::OrdSet<String>,
     /// What the last test learns about an unset env variable, applied when its outcome forks.
     pub pending: Option<Refine>,
 }
@@ -229,7 +294,7 @@ impl State {
     pub fn set_value(&mut self, name: &str, value: VarValue) {
         let exported = self.vars.get(name).is_some_and(|v| v.exported);
         self.unset.remove(name);
-        self.vars.insert(name.to_string(), Var { value, exported });
+        self.vars.insert(name, Var { value, exported });
     }
 
     /// Marks a variable exported (creating it empty-unset when missing).
@@ -238,7 +303,7 @@ impl State {
             v.exported = true;
         } else {
             self.vars.insert(
-                name.to_string(),
+                name,
                 Var {
                     value: VarValue::Scalar(Val::default()),
                     exported: true,
@@ -276,7 +341,7 @@ impl State {
         self.vars
             .iter()
             .filter(|(_, v)| v.exported)
-            .map(|(k, v)| (k.clone(), v.scalar().to_string()))
+            .map(|(k, v)| (k.to_string(), v.scalar().to_string()))
             .collect()
     }
 
