@@ -305,3 +305,31 @@ fn pathname_patterns_list_the_init_scripts_the_image_holds_in_order() {
         assert_eq!(best, *argv, "{script}: {:?}", a.diagnostics);
     }
 }
+
+#[test]
+fn brace_words_expand_under_bash_and_stay_literal_under_sh() {
+    let fs = image()
+        .file(
+            ENTRY,
+            "#!/bin/bash\nmkdir -p /run/{a,b}\nfor d in /run/{a,b} {1..2}; do set -- \"$@\" \"$d\"; done\nexec server --{x,y} \"$@\"",
+            0o755,
+        )
+        .exe("/usr/local/bin/server");
+    let argv = |shell: shellflow::Dialect| {
+        let mut inv = Invocation::file(ENTRY, &[]);
+        inv.shell = shell;
+        let a = analyze(&inv, &fs, &Limits::default());
+        a.candidates
+            .first()
+            .map(|c| c.argv.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        argv(shellflow::Dialect::Bash),
+        ["server", "--x", "--y", "/run/a", "/run/b", "1", "2"]
+    );
+    assert_eq!(
+        argv(shellflow::Dialect::Sh),
+        ["server", "--{x,y}", "/run/{a,b}", "{1..2}"]
+    );
+}

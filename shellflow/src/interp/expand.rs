@@ -40,6 +40,12 @@ const DEFAULT_IFS: &str = " \t\n";
 impl Interp<'_> {
     /// Expands a command word into fields, then pathnames against the image.
     pub(crate) fn expand_word(&mut self, st: &mut State, text: &str) -> Vec<Val> {
+        if self.inv.shell == crate::api::Dialect::Bash && text.contains('{') {
+            let words = super::brace::expand(text);
+            if words.len() > 1 || words.first().is_some_and(|w| w != text) {
+                return words.iter().flat_map(|w| self.expand_word(st, w)).collect();
+            }
+        }
         let fields = self.expand(st, text, Mode::Split);
         if !super::glob::has_unquoted_glob(text) {
             return fields;

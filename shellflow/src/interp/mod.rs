@@ -13,6 +13,7 @@
 //! their existence is tracked).
 
 pub mod arith;
+mod brace;
 mod builtins;
 mod cond;
 mod control;
