@@ -269,8 +269,10 @@ impl<'a> Interp<'a> {
     }
 
     /// Counts one step; false once the step cap is exceeded.
+    /// Once the cap is hit every later call fails too (the paths still alive each end at
+    /// their next command), and the count stays at `max_steps + 1`.
     pub(crate) fn step(&mut self) -> bool {
-        self.steps += 1;
+        self.steps = (self.steps + 1).min(self.limits.max_steps + 1);
         if self.steps > self.limits.max_steps {
             let msg = format!(
                 "step cap of {} reached: analysis stopped",
