@@ -1,6 +1,10 @@
-//! Benchmarks (harness = false): a 1,000-line entrypoint script, and a script built to
-//! explode (20 independent unknown `if`s). Prints median times; run with
-//! `cargo bench -p shellflow --bench analyze`.
+//! Benchmarks (harness = false): a 1,000-line entrypoint script (the postgres entrypoint
+//! plus side work cycling through the idioms: defaults, indirection, `case`, arrays, `[[ ]]`,
+//! heredocs, pipelines into `while read`, `command -v`), and scripts built to explode (20
+//! independent unknown `if`s). Prints median wall and CPU times; run with
+//! `cargo bench -p shellflow --bench analyze [-- long|plain|explosion]`. On a shared machine,
+//! `SHELLFLOW_BENCH_RUNS=1 valgrind --tool=callgrind target/release/deps/analyze-* long`
+//! gives instruction counts that do not depend on the load.
 
 use std::time::{Duration, Instant};
 
