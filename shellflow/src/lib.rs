@@ -196,6 +196,7 @@ fn initial_state(inv: &Invocation, file: &str) -> State {
         waited: false,
         calls: 0,
         unset: Default::default(),
+        alts: Default::default(),
         pending: None,
     }
 }

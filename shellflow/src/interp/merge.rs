@@ -90,6 +90,7 @@ fn same_funcs(a: &State, b: &State) -> bool {
 fn join_into(a: &mut State, b: State) {
     let heavier_b = b.weight > a.weight;
     a.weight += b.weight;
+    join_alts(a, &b);
     join_vars(&mut a.vars, &b.vars);
     if !a.assumptions.same(&b.assumptions) {
         a.assumptions = a.assumptions.intersect(&b.assumptions);
@@ -105,6 +106,47 @@ fn join_into(a: &mut State, b: State) {
     }
     a.pending = None;
     a.waited |= b.waited;
+}
+
+/// Most values a variable's value set holds; beyond, the variable is just unknown.
+const MAX_ALTS: usize = 8;
+
+/// For each scalar that differs, the union of the known values both sides may hold (their
+/// own value sets, or their known values); absent when either side is not known.
+fn join_alts(a: &mut State, b: &State) {
+    let names: Vec<(String, bool)> = a.vars.differing(&b.vars);
+    for (name, _) in names {
+        let merged = values_of(a, &name)
+            .zip(values_of(b, &name))
+            .map(|(mut x, y)| {
+                for v in y {
+                    if !x.contains(&v) {
+                        x.push(v);
+                    }
+                }
+                x
+            });
+        match merged.filter(|m| m.len() <= MAX_ALTS) {
+            Some(m) => {
+                a.alts.insert(name, std::rc::Rc::new(m));
+            }
+            None => {
+                a.alts.remove(&name);
+            }
+        }
+    }
+}
+
+/// The known values a path's variable may hold: its value set, or its one known scalar.
+fn values_of(st: &State, name: &str) -> Option<Vec<String>> {
+    if let Some(set) = st.alts.get(name) {
+        return Some(set.to_vec());
+    }
+    match st.get(name).map(|v| &v.value) {
+        Some(VarValue::Scalar(v)) => v.known().map(|k| vec![k]),
+        Some(VarValue::Array(_)) => None,
+        None => Some(vec![String::new()]),
+    }
 }
 
 /// Variables that differ become unknown; walks only the parts of the two maps that are not

@@ -41,6 +41,7 @@ pub(super) fn unset(st: &mut State, rest: &[Val]) -> Flow {
             std::rc::Rc::make_mut(&mut st.funcs).remove(&n);
         } else {
             st.vars.remove(&n);
+            st.alts.remove(&n);
             st.unset.insert(n);
         }
     }

@@ -225,6 +225,9 @@ pub struct State {
     pub calls: usize,
     /// Names explicitly `unset` (no longer "unset in the image env", just unset).
     pub unset: imbl::OrdSet<String>,
+    /// Value sets: for a variable that paths merged with different known values (now
+    /// unknown, "differs between paths"), those values; a `case` on it forks per value.
+    pub alts: imbl::OrdMap<String, Rc<Vec<String>>>,
     /// What the last test learns about an unset env variable, applied when its outcome forks.
     pub pending: Option<Refine>,
 }
@@ -294,6 +297,7 @@ impl State {
     pub fn set_value(&mut self, name: &str, value: VarValue) {
         let exported = self.vars.get(name).is_some_and(|v| v.exported);
         self.unset.remove(name);
+        self.alts.remove(name);
         self.vars.insert(name, Var { value, exported });
     }
 
