@@ -1,27 +1,56 @@
-//! Benchmarks (harness = false): a 1,000-line entrypoint script, and a script built to
-//! explode (20 independent unknown `if`s). Prints median times; run with
-//! `cargo bench -p shellflow --bench analyze`.
+//! Benchmarks (harness = false): a 1,000-line entrypoint script (the postgres entrypoint
+//! plus side work cycling through the idioms: defaults, indirection, `case`, arrays, `[[ ]]`,
+//! heredocs, pipelines into `while read`, `command -v`), and scripts built to explode (20
+//! independent unknown `if`s). Prints median wall and CPU times; run with
+//! `cargo bench -p shellflow --bench analyze [-- long|plain|explosion]`. On a shared machine,
+//! `SHELLFLOW_BENCH_RUNS=1 valgrind --tool=callgrind target/release/deps/analyze-* long`
+//! gives instruction counts that do not depend on the load.
 
 use std::time::{Duration, Instant};
 
 use shellflow::{analyze, Invocation, Limits, MemFs};
 
-/// A long entrypoint in the style of the official images: helpers, defaults, a root check,
-/// a re-exec under gosu, and side work repeated to reach `lines` lines.
+/// A long entrypoint in the style of the official images: the postgres entrypoint (helpers,
+/// `file_env`, a root check, a re-exec under gosu) with side work before its final dispatch,
+/// cycling through the idioms of `shellflow-idioms.md` until the script has `lines` lines.
 fn long_script(lines: usize) -> String {
     let main = include_str!("../tests/corpus/postgres-entrypoint.sh");
-    // Filler helpers run before the final dispatch, so every line is analysed.
+    // Filler runs before the final dispatch, so every line is analysed (twice: the script
+    // re-executes itself under gosu).
     let (body, dispatch) = main.split_at(main.rfind("if ! _is_sourced").unwrap_or(main.len()));
     let mut s = String::from(body);
     let mut i = 0;
     while s.lines().count() + dispatch.lines().count() < lines {
-        s.push_str(&format!(
-            "helper_{i}() {{\n\tlocal v=\"${{1:-default_{i}}}\"\n\t: \"${{CFG_{i}:=$v}}\"\n\tif [ \"$CFG_{i}\" = 'x' ]; then echo x; fi\n\tmkdir -p \"/tmp/d{i}\"\n}}\nhelper_{i} value\n"
-        ));
+        s.push_str(&filler(i));
         i += 1;
     }
     s.push_str(dispatch);
     s
+}
+
+/// One block of side work, varied by `i`: defaults and `local`, indirection, `case` on
+/// globs, arrays, `[[ ]]` and file tests, a heredoc, a pipeline loop, `command -v`.
+fn filler(i: usize) -> String {
+    match i % 6 {
+        0 => format!(
+            "helper_{i}() {{\n\tlocal v=\"${{1:-default_{i}}}\"\n\t: \"${{CFG_{i}:=$v}}\"\n\tif [ \"$CFG_{i}\" = 'x' ]; then echo x; fi\n\tmkdir -p \"/tmp/d{i}\"\n}}\nhelper_{i} value\n"
+        ),
+        1 => format!(
+            "var_{i}=\"OPT_{i}\"\nfile_{i}=\"${{var_{i}}}_FILE\"\nval_{i}=\"${{!var_{i}:-fallback}}\"\nif [ -n \"${{!file_{i}:-}}\" ]; then val_{i}=\"$(cat \"${{!file_{i}}}\")\"; fi\nexport OPT_{i}=\"$val_{i}\"\n"
+        ),
+        2 => format!(
+            "mode_{i}=\"${{MODE_{i}:-server-{i}}}\"\ncase \"$mode_{i}\" in\n\tclient-*|cli) role_{i}=client ;;\n\tserver-*) role_{i}=server ;;\n\t*) role_{i}=other ;;\nesac\n[ \"$role_{i}\" = server ] && echo \"role $role_{i}\"\n"
+        ),
+        3 => format!(
+            "args_{i}=( --port \"${{PORT_{i}:-80{i}}}\" )\nargs_{i}+=( --name \"n{i}\" )\nif [[ \"${{args_{i}[1]}}\" == 80* ]] && [ -x /usr/local/bin/postgres ]; then\n\tn_{i}=${{#args_{i}[@]}}\nfi\nunset args_{i}\n"
+        ),
+        4 => format!(
+            "cat > \"/tmp/conf.{i}\" <<EOF\nlisten ${{LISTEN_{i}:-0.0.0.0}}\nname conf-{i}\nEOF\nchmod 0644 \"/tmp/conf.{i}\"\n"
+        ),
+        _ => format!(
+            "if command -v postgres > /dev/null; then have_{i}=1; else have_{i}=0; fi\nprintf '%s\\n' a b | while read -r line; do echo \"$line\"; done\nwhich_{i}=\"$(basename /usr/local/bin/postgres)\"\n"
+        ),
+    }
 }
 
 /// `n` independent unknown `if`s; with `argv` each one changes the arguments, so paths
@@ -69,6 +98,13 @@ impl std::fmt::Display for Timing {
 }
 
 fn median(mut f: impl FnMut(), runs: usize) -> Timing {
+    // `SHELLFLOW_BENCH_RUNS=1` runs each case once (for `valgrind --tool=callgrind`, whose
+    // instruction counts do not depend on the load of a shared machine).
+    let runs = std::env::var("SHELLFLOW_BENCH_RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(runs)
+        .max(1);
     let mut wall = Vec::with_capacity(runs);
     let mut cpu = Vec::with_capacity(runs);
     for _ in 0..runs {
@@ -85,9 +121,25 @@ fn median(mut f: impl FnMut(), runs: usize) -> Timing {
     }
 }
 
+/// Whether the section `name` runs: all of them, or those named on the command line
+/// (`cargo bench -p shellflow --bench analyze -- long`).
+fn wanted(name: &str) -> bool {
+    let picked: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    picked.is_empty() || picked.iter().any(|p| name.contains(p.as_str()))
+}
+
 fn main() {
     let passwd = "root:x:0:0::/root:/bin/sh\npostgres:x:999:999::/var/lib/postgresql:/bin/sh\n";
     let script = long_script(1000);
+    // `SHELLFLOW_BENCH_DUMP=/tmp/long.sh` writes the script out, to read it or `bash -n` it.
+    if let Some(path) = std::env::var_os("SHELLFLOW_BENCH_DUMP") {
+        if let Err(e) = std::fs::write(&path, &script) {
+            eprintln!("cannot write {}: {e}", path.to_string_lossy());
+        }
+    }
     let fs = MemFs::new()
         .file("/etc/passwd", passwd, 0o644)
         .file("/entry.sh", &script, 0o755)
@@ -101,14 +153,27 @@ fn main() {
     inv.env
         .push(("PGDATA".into(), "/var/lib/postgresql/data".into()));
     inv.env.push(("POSTGRES_PASSWORD".into(), "pw".into()));
-    let a = analyze(&inv, &fs, &limits);
+    if wanted("long") {
+        bench_long(&script, &inv, &fs, &limits);
+    }
+    if wanted("plain") {
+        bench_plain(&inv, &fs, &limits);
+    }
+    if wanted("explosion") {
+        bench_explosion(&fs, &limits);
+    }
+}
+
+/// The long script as the image gives it: most env unset, so tests on it fork.
+fn bench_long(script: &str, inv: &Invocation, fs: &MemFs, limits: &Limits) {
+    let a = analyze(inv, fs, limits);
     let best = a
         .candidates
         .first()
         .map(|c| (c.argv.clone(), c.user.display()));
-    let t = median(|| drop(analyze(&inv, &fs, &limits)), 21);
+    let t = median(|| drop(analyze(inv, fs, limits)), 21);
     let tp = median(
-        || drop(shellflow::parse::parse_program("/entry.sh", &script)),
+        || drop(shellflow::parse::parse_program("/entry.sh", script)),
         21,
     );
     println!("parse only: median {tp}");
@@ -118,6 +183,10 @@ fn main() {
         a.steps,
         a.candidates.len()
     );
+}
+
+/// The long script with the env its tests look at given: few forks.
+fn bench_plain(inv: &Invocation, fs: &MemFs, limits: &Limits) {
     let plain = long_script(1000).replace(
         "file_env 'POSTGRES_USER' 'postgres'",
         "POSTGRES_USER=postgres",
@@ -135,19 +204,23 @@ fn main() {
     ] {
         inv_plain.env.push((k.into(), v.into()));
     }
-    let a = analyze(&inv_plain, &fs_plain, &limits);
-    let t = median(|| drop(analyze(&inv_plain, &fs_plain, &limits)), 21);
+    let a = analyze(&inv_plain, &fs_plain, limits);
+    let t = median(|| drop(analyze(&inv_plain, &fs_plain, limits)), 21);
     println!(
         "long script with its env given (few forks): median {t}, {} steps",
         a.steps
     );
+}
+
+/// Scripts built to explode: 20 independent unknown `if`s.
+fn bench_explosion(fs: &MemFs, limits: &Limits) {
     for (path, what) in [
         ("/explode.sh", "variables"),
         ("/explode-argv.sh", "arguments"),
     ] {
         let inv = Invocation::file(path, &[]);
-        let a = analyze(&inv, &fs, &limits);
-        let t = median(|| drop(analyze(&inv, &fs, &limits)), 11);
+        let a = analyze(&inv, fs, limits);
+        let t = median(|| drop(analyze(&inv, fs, limits)), 11);
         println!(
             "explosion (20 unknown ifs changing {what}): median {t}, {} steps, capped {}, {} candidates, diagnostics {:?}",
             a.steps,

@@ -286,4 +286,9 @@ pub struct Analysis {
     pub capped: bool,
     /// Commands evaluated over all paths (at most `Limits::max_steps` + 1).
     pub steps: usize,
+    /// The supervisor shape: when the likeliest path starts two or more commands with `&`
+    /// and then `wait`s, execs a foreground command or ends in one, the commands the shell
+    /// keeps running (the background ones in order, then the foreground one). Empty
+    /// otherwise. A background job later killed (`kill "$pid"`) is not told apart.
+    pub services: Vec<Candidate>,
 }

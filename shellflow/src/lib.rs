@@ -24,8 +24,8 @@
 //! * Unknown words are rendered `<$VAR: reason>` and flagged in `unknown`.
 //!
 //! It does no I/O of its own and never runs anything. It does not classify or resolve the
-//! terminal command beyond PATH (the caller's reducer does), and does not model signals, job
-//! control or globbing.
+//! terminal command beyond PATH (the caller's reducer does), and does not model signals or
+//! job control. Pathname patterns in command words are expanded against the image.
 //!
 //! ```
 //! use shellflow::{analyze, Invocation, Limits, MemFs};
@@ -151,17 +151,18 @@ fn failed(msg: String) -> Analysis {
         diagnostics: vec![msg],
         capped: false,
         steps: 0,
+        services: Vec::new(),
     }
 }
 
 fn initial_state(inv: &Invocation, file: &str) -> State {
-    let mut vars = std::collections::BTreeMap::new();
+    let mut vars = interp::state::VarMap::new();
     for (k, v) in &inv.env {
         let var = interp::state::Var {
             value: interp::state::VarValue::Scalar(Val::lit(v.clone())),
             exported: true,
         };
-        vars.insert(k.clone(), var);
+        vars.insert(k, var);
     }
     let (arg0, positionals) = match &inv.script {
         Script::File { name_called_as, .. } => (name_called_as.clone(), inv.args.clone()),
@@ -171,7 +172,7 @@ fn initial_state(inv: &Invocation, file: &str) -> State {
         },
     };
     State {
-        vars: std::rc::Rc::new(vars),
+        vars,
         positionals: positionals.into_iter().map(Val::lit).collect(),
         arg0: Val::lit(arg0),
         funcs: Default::default(),
@@ -194,8 +195,10 @@ fn initial_state(inv: &Invocation, file: &str) -> State {
         subshell: 0,
         cond_depth: 0,
         in_background: false,
+        waited: false,
         calls: 0,
         unset: Default::default(),
+        alts: Default::default(),
         pending: None,
     }
 }

@@ -37,7 +37,7 @@ pub(crate) fn build(
                 let t = Terminal {
                     cmd: b.clone(),
                     how: EndKind::Background,
-                    inner_from: None,
+                    inner_from: b.inner_from,
                 };
                 cands.push((e.state.weight, candidate(inv, &e.state, &t)));
             }
@@ -50,6 +50,13 @@ pub(crate) fn build(
     if silent > 0 {
         diagnostics.push(format!(
             "{silent} path(s) end without running a command (exit or error)"
+        ));
+    }
+    let services = services(inv, &endings);
+    if !services.is_empty() {
+        diagnostics.push(format!(
+            "supervisor shape: the script keeps {} commands running",
+            services.len()
         ));
     }
     let merged = merge(cands);
@@ -86,7 +93,41 @@ pub(crate) fn build(
         diagnostics,
         capped,
         steps,
+        services,
     }
+}
+
+/// The services of the heaviest ending when it has the supervisor shape: two or more
+/// background children, and the shell either waits for them or runs a foreground command.
+fn services(inv: &Invocation, endings: &[Ending]) -> Vec<Candidate> {
+    let Some(e) = endings
+        .iter()
+        .max_by(|a, b| a.state.weight.total_cmp(&b.state.weight))
+    else {
+        return Vec::new();
+    };
+    if e.background.len() < 2 || !(e.state.waited || e.terminal.is_some()) {
+        return Vec::new();
+    }
+    let mut out: Vec<Candidate> = e
+        .background
+        .iter()
+        .map(|b| {
+            let t = Terminal {
+                cmd: b.clone(),
+                how: EndKind::Background,
+                inner_from: b.inner_from,
+            };
+            candidate(inv, &e.state, &t)
+        })
+        .collect();
+    out.extend(e.terminal.as_ref().map(|t| candidate(inv, &e.state, t)));
+    let total: f64 = endings.iter().map(|e| e.state.weight).sum();
+    let share = (e.state.weight / total.max(f64::MIN_POSITIVE)).clamp(0.0, 1.0);
+    for c in &mut out {
+        c.confidence = share;
+    }
+    out
 }
 
 fn merge(cands: Vec<(f64, Candidate)>) -> Vec<(f64, Candidate)> {
@@ -115,6 +156,7 @@ fn candidate(inv: &Invocation, st: &State, t: &Terminal) -> Candidate {
         env_extra,
         location,
         user,
+        ..
     } = &t.cmd;
     let words: Vec<String> = argv.iter().map(Val::to_string).collect();
     let unknown: Vec<bool> = argv.iter().map(Val::is_unknown).collect();
@@ -129,7 +171,7 @@ fn candidate(inv: &Invocation, st: &State, t: &Terminal) -> Candidate {
         .filter(|(k, v)| !inv.env.iter().any(|(ik, iv)| ik == k && iv == v))
         .cloned()
         .collect();
-    let mut reasons = (*st.reasons).clone();
+    let mut reasons = st.reasons.to_vec();
     let how = match t.how {
         EndKind::Exec => "execs",
         EndKind::FellOffEnd => "runs in the foreground, then the script ends without exec:",
@@ -154,6 +196,6 @@ fn candidate(inv: &Invocation, st: &State, t: &Terminal) -> Candidate {
         confidence: 0.0,
         how: t.how,
         reasons,
-        assumptions: (*st.assumptions).clone(),
+        assumptions: st.assumptions.to_vec(),
     }
 }

@@ -4,7 +4,7 @@
 //! A [`Val`] is one string; [`Fields`] builds the list of words a shell word expands to,
 //! applying field splitting (XCU 2.6.5) to unquoted known text. Unknown pieces are never
 //! split: where an unknown value would be split the result is one field marked unknown.
-//! Pathname expansion (globbing) is deliberately not modelled.
+//! Pathname expansion happens after, on whole fields (`interp::glob`).
 
 use std::fmt;
 

@@ -261,3 +261,75 @@ fn idiom_41_droppers_around_every_command_even_a_shell() {
     });
     let _ = MemFs::new();
 }
+
+#[test]
+fn pathname_patterns_list_the_init_scripts_the_image_holds_in_order() {
+    let fs = image()
+        .file(ENTRY, "", 0o755)
+        .file("/docker-entrypoint.d/20-port.sh", "PORT=9090\n", 0o755)
+        .file(
+            "/docker-entrypoint.d/10-port.sh",
+            "PORT=8080\nWORKERS=4\n",
+            0o755,
+        )
+        .file("/docker-entrypoint.d/README", "", 0o644)
+        .exe("/usr/local/bin/server");
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "for f in /docker-entrypoint.d/*.sh; do . \"$f\"; done\nexec server \"${PORT:-80}\" \"${WORKERS:-1}\"",
+            &["server", "9090", "4"],
+        ),
+        (
+            "cd /docker-entrypoint.d\nset -- *.sh\nexec server \"$#\" \"$1\"",
+            &["server", "2", "10-port.sh"],
+        ),
+        // Quoted, the pattern is a plain word: no such file, the defaults stay.
+        (
+            "for f in \"/docker-entrypoint.d/*.sh\"; do [ -f \"$f\" ] && . \"$f\"; done\nexec server \"${PORT:-80}\" \"${WORKERS:-1}\"",
+            &["server", "80", "1"],
+        ),
+        // Matching nothing, the word stays as written.
+        (
+            "exec server /docker-entrypoint.d/*.py",
+            &["server", "/docker-entrypoint.d/*.py"],
+        ),
+    ];
+    for (script, argv) in cases {
+        let fs = fs.clone().file(ENTRY, script, 0o755);
+        let a = analyze(&Invocation::file(ENTRY, &[]), &fs, &Limits::default());
+        let best = a
+            .candidates
+            .first()
+            .map(|c| c.argv.clone())
+            .unwrap_or_default();
+        assert_eq!(best, *argv, "{script}: {:?}", a.diagnostics);
+    }
+}
+
+#[test]
+fn brace_words_expand_under_bash_and_stay_literal_under_sh() {
+    let fs = image()
+        .file(
+            ENTRY,
+            "#!/bin/bash\nmkdir -p /run/{a,b}\nfor d in /run/{a,b} {1..2}; do set -- \"$@\" \"$d\"; done\nexec server --{x,y} \"$@\"",
+            0o755,
+        )
+        .exe("/usr/local/bin/server");
+    let argv = |shell: shellflow::Dialect| {
+        let mut inv = Invocation::file(ENTRY, &[]);
+        inv.shell = shell;
+        let a = analyze(&inv, &fs, &Limits::default());
+        a.candidates
+            .first()
+            .map(|c| c.argv.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        argv(shellflow::Dialect::Bash),
+        ["server", "--x", "--y", "/run/a", "/run/b", "1", "2"]
+    );
+    assert_eq!(
+        argv(shellflow::Dialect::Sh),
+        ["server", "--{x,y}", "/run/{a,b}", "{1..2}"]
+    );
+}

@@ -621,3 +621,35 @@ fn falling_off_the_end_makes_the_last_foreground_command_the_terminal() {
         how: FellOffEnd,
     });
 }
+
+#[test]
+fn a_case_on_a_variable_merged_from_several_branches_is_decided_per_value() {
+    // Five unknown tests keep more paths alive than the interpreter keeps apart, so the
+    // paths are joined and `$mode` holds a set of values rather than one.
+    let mut script = String::from("#!/bin/sh\n");
+    for i in 0..5 {
+        script.push_str(&format!("if [ -n \"$UNSET_{i}\" ]; then echo {i}; fi\n"));
+    }
+    script.push_str(
+        "if [ -f /run/secrets/x ]; then mode=server; elif [ -n \"$WORKER\" ]; then mode=worker; else mode=server; fi\n",
+    );
+    for i in 5..8 {
+        script.push_str(&format!("if [ -n \"$UNSET_{i}\" ]; then echo {i}; fi\n"));
+    }
+    script.push_str(
+        "case \"$mode\" in\n  server) exec server --http ;;\n  worker) exec worker --queue ;;\n  *) exec fallback ;;\nesac\n",
+    );
+    let fs = shellflow::MemFs::new()
+        .file("/entry.sh", &script, 0o755)
+        .exe("/usr/local/bin/server")
+        .exe("/usr/local/bin/worker")
+        .exe("/usr/local/bin/fallback");
+    let inv = shellflow::Invocation::file("/entry.sh", &[]);
+    let a = shellflow::analyze(&inv, &fs, &shellflow::Limits::default());
+    let mut argv0s: Vec<&str> = a.candidates.iter().map(|c| c.argv[0].as_str()).collect();
+    argv0s.sort_unstable();
+    argv0s.dedup();
+    // Never the fallback: every value the variable can hold is a known one.
+    assert_eq!(argv0s, ["server", "worker"], "{:?}", a.candidates);
+    assert!(a.candidates.iter().all(|c| !c.unknown.iter().any(|u| *u)));
+}

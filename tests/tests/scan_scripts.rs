@@ -545,34 +545,43 @@ fn backgrounding() -> Option<Image> {
 }
 
 #[test]
-fn a_script_that_backgrounds_two_daemons_reports_both_with_low_confidence() {
+fn a_script_that_backgrounds_two_daemons_keeps_the_script_as_a_low_confidence_supervisor() {
     let Some(img) = backgrounding() else {
         return;
     };
     let tmp = tempfile::tempdir().expect("tempdir");
     let r = scan_json(&oci(&img, tmp.path()), &[]);
-    let mut argv0s: Vec<String> = r["terminals"]
-        .as_array()
-        .into_iter()
-        .chain(r["alternates"].as_array())
-        .flatten()
-        .filter_map(|t| strs(&t["argv"]).first().cloned())
-        .collect();
-    argv0s.sort_unstable();
-    assert_eq!(argv0s, ["crond", "php-fpm"], "{r:#}");
     let t = &r["terminals"][0];
+    assert_eq!(t["path"], "/usr/local/bin/start.sh", "{r:#}");
+    // The shell stays as the parent of both: no exec, so the terminal is not confident.
     assert!(t["confidence"].as_f64().is_some_and(|c| c < 0.5), "{r:#}");
-    let child = t["features"].as_array().into_iter().flatten().any(|f| {
+    let no_exec = t["features"].as_array().into_iter().flatten().any(|f| {
         f["contribution"].as_f64().is_some_and(|c| c < 0.0)
             && f["evidence"]
                 .as_str()
-                .is_some_and(|e| e.contains("as a child"))
+                .is_some_and(|e| e.contains("no exec"))
     });
-    assert!(child, "no negative evidence for running as a child: {r:#}");
+    assert!(no_exec, "no negative evidence for the shell staying: {r:#}");
+    let step = r["chain"].as_array().into_iter().flatten().any(|s| {
+        s["step"] == "shellflow"
+            && s["location"] == "/usr/local/bin/start.sh"
+            && s["why"].as_str().is_some_and(|w| w.contains("supervisor"))
+    });
+    assert!(step, "no shellflow step naming the supervisor: {r:#}");
+    let services = t["services"].as_array().cloned().unwrap_or_default();
+    let mut argv0s: Vec<String> = services
+        .iter()
+        .filter_map(|s| strs(&s["argv"]).first().cloned())
+        .collect();
+    argv0s.sort_unstable();
+    assert_eq!(argv0s, ["crond", "php-fpm"], "{r:#}");
+    for s in &services {
+        assert_eq!(s["kind"], "service", "{s:#}");
+        assert_eq!(s["user"], "root", "{s:#}");
+    }
 }
 
 #[test]
-#[ignore = "bug: a script that backgrounds crond and php-fpm then `wait -n` is reported as terminal `crond -f` (kind process, php-fpm an alternate), not as a supervisor with both as services"]
 fn a_script_that_backgrounds_two_daemons_is_a_supervisor_with_both_as_services() {
     let Some(img) = backgrounding() else {
         return;

@@ -137,7 +137,7 @@ fn reduce_launch(launch: &Launch, vfs: &dyn Vfs, cfg: &Config, expand: bool) -> 
         );
     }
     let ending = walker.run(&mut cur);
-    let terminals = match &ending {
+    let mut terminals = match &ending {
         Some(e) => vec![terminal::build(
             &cur,
             e,
@@ -148,6 +148,9 @@ fn reduce_launch(launch: &Launch, vfs: &dyn Vfs, cfg: &Config, expand: bool) -> 
         )],
         None => Vec::new(),
     };
+    if let Some(t) = terminals.first_mut() {
+        shellbridge::supervise(t, &walker.services, &cur, vfs, cfg);
+    }
     if let Some(t) = terminals.first() {
         walker.evidence.extend(
             t.features

@@ -74,6 +74,9 @@ pub struct ScriptOutcome {
     pub uses_positional: bool,
     /// Why nothing (or only part) was followed.
     pub notes: Vec<String>,
+    /// The supervisor shape: the commands the script keeps running in the background (and
+    /// the foreground one it ends in). Non-empty only when there are at least two.
+    pub services: Vec<Candidate>,
 }
 
 /// Follows a script to the commands it may run, with shellflow. A `-c` string of plain
@@ -112,6 +115,7 @@ pub fn follow_script(req: &ScriptRequest<'_>, vfs: &dyn Vfs, limits: &Limits) ->
         candidates: followed.candidates,
         uses_positional: uses_positional(&text),
         notes,
+        services: followed.services,
     }
 }
 

@@ -8,13 +8,16 @@
 //! `gosu postgres postgres` is collapsed (and its user recorded) exactly as if the image had
 //! said it.
 
-use entrytrace_config::Limits;
+use entrytrace_config::{Config, Limits};
 use shellflow::{
     Dialect, EndKind, FileKind as SfKind, FileStat, FsError, ImageFs, Invocation, Script, User,
 };
 
 use super::script::{Candidate, ScriptRequest, ScriptSource};
 use super::users::Users;
+use super::walk::Cursor;
+use super::Launch;
+use crate::model::{Terminal, TerminalKind};
 use crate::vfs::{normalize, FileKind, Vfs, VfsError};
 
 /// shellflow's view of the image, through the confined [`Vfs`].
@@ -91,6 +94,8 @@ impl ImageFs for VfsImageFs<'_> {
 pub struct Followed {
     pub candidates: Vec<Candidate>,
     pub notes: Vec<String>,
+    /// The supervisor shape's services (see `shellflow::Analysis::services`).
+    pub services: Vec<Candidate>,
 }
 
 /// Runs shellflow on `req`.
@@ -148,6 +153,11 @@ pub fn follow(req: &ScriptRequest<'_>, vfs: &dyn Vfs, limits: &Limits) -> Follow
     if analysis.capped {
         notes.push("shellflow: an analysis bound was hit; some paths were not followed".into());
     }
+    let services = analysis
+        .services
+        .into_iter()
+        .map(|c| convert(c, &start))
+        .collect();
     let candidates = analysis
         .candidates
         .into_iter()
@@ -161,7 +171,11 @@ pub fn follow(req: &ScriptRequest<'_>, vfs: &dyn Vfs, limits: &Limits) -> Follow
             c
         })
         .collect();
-    Followed { candidates, notes }
+    Followed {
+        candidates,
+        notes,
+        services,
+    }
 }
 
 fn convert(c: shellflow::Candidate, start: &User) -> Candidate {
@@ -226,5 +240,103 @@ fn user_of(spec: Option<&str>, users: &Users) -> User {
             .name_of(uid)
             .map(str::to_string)
             .or_else(|| (u.parse::<u32>().is_err() && !u.is_empty()).then(|| u.to_string())),
+    }
+}
+
+thread_local! {
+    /// How many `supervise` calls are active: a service may itself be a supervisor-shaped
+    /// script (or the same one), so nesting is bounded.
+    static SUPERVISING: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Services deeper than this are not reduced (a script that backgrounds itself).
+const MAX_SUPERVISE_DEPTH: usize = 2;
+
+/// Makes `t` (the script a walk ended at) a supervisor when the script keeps several
+/// commands running: each service is reduced on its own, as the script would start it
+/// (its env, user and working directory), and kept as a terminal of kind `service`.
+/// Does nothing when `services` is empty.
+pub(crate) fn supervise(
+    t: &mut Terminal,
+    services: &[Candidate],
+    cur: &Cursor,
+    vfs: &dyn Vfs,
+    cfg: &Config,
+) {
+    if services.is_empty() {
+        return;
+    }
+    t.kind = TerminalKind::Supervisor;
+    let depth = SUPERVISING.with(|d| d.get());
+    if depth >= MAX_SUPERVISE_DEPTH {
+        t.runtime.evidence.push(format!(
+            "services nested {depth} deep are not reduced further"
+        ));
+        return;
+    }
+    SUPERVISING.with(|d| d.set(depth + 1));
+    for s in services {
+        let mut env = cur.env.clone();
+        env.extend(s.env.iter().cloned());
+        let launch = Launch {
+            argv: s.argv.clone(),
+            env,
+            user: s.user.clone().or_else(|| cur.user.clone()),
+            workdir: s
+                .cwd
+                .as_deref()
+                .map(|d| normalize(d, &cur.cwd))
+                .unwrap_or_else(|| cur.cwd.clone()),
+            exposed_ports: Vec::new(),
+        };
+        let red = super::reduce_argv(&launch, vfs, cfg);
+        if let Some(mut service) = red.terminals.into_iter().next() {
+            service.kind = TerminalKind::Service;
+            t.services.push(service);
+        }
+    }
+    SUPERVISING.with(|d| d.set(depth));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vfs::mem::MemVfs;
+
+    fn reduce(script: &[u8]) -> Terminal {
+        let mut v = MemVfs::new();
+        v.add_file("/bin/sh", 0o755, b"\x7fELF");
+        v.add_file("/start.sh", 0o755, script);
+        let launch = Launch {
+            argv: vec!["/start.sh".into()],
+            env: vec!["PATH=/usr/bin:/bin".into()],
+            user: None,
+            workdir: "/".into(),
+            exposed_ports: Vec::new(),
+        };
+        let red = super::super::reduce_argv(&launch, &v, &Config::default());
+        red.terminals.into_iter().next().expect("a terminal")
+    }
+
+    #[test]
+    fn a_script_that_keeps_two_children_is_a_supervisor_of_two_services() {
+        let t = reduce(b"#!/bin/sh\n/bin/sh -c 'exec a' &\n/bin/sh -c 'exec b' &\nwait\n");
+        assert_eq!(t.kind, TerminalKind::Supervisor, "{t:#?}");
+        let argv: Vec<&str> = t.services.iter().map(|s| s.argv[0].as_str()).collect();
+        assert_eq!(argv, ["a", "b"], "{t:#?}");
+        assert!(t.services.iter().all(|s| s.kind == TerminalKind::Service));
+    }
+
+    #[test]
+    fn a_script_that_backgrounds_itself_nests_a_bounded_number_of_supervisors() {
+        let t = reduce(b"#!/bin/sh\n/start.sh &\n/start.sh &\nwait\n");
+        let mut depth = 0;
+        let mut cur = &t;
+        while let Some(s) = cur.services.first() {
+            depth += 1;
+            cur = s;
+        }
+        assert_eq!(depth, MAX_SUPERVISE_DEPTH, "{t:#?}");
+        assert_eq!(t.kind, TerminalKind::Supervisor);
     }
 }

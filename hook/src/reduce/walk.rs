@@ -86,6 +86,8 @@ pub(crate) struct Walker<'a> {
     pub facts: Facts,
     /// The effective `#!` interpreter of the last script (`python3` for `env python3`).
     pub shebang_interpreter: Option<String>,
+    /// Commands a supervisor-shaped script keeps running (see `shellbridge::supervise`).
+    pub services: Vec<super::script::Candidate>,
     lookups: usize,
 }
 
@@ -107,6 +109,7 @@ impl<'a> Walker<'a> {
             alternates: Vec::new(),
             facts: Facts::default(),
             shebang_interpreter: None,
+            services: Vec::new(),
             lookups: 0,
         }
     }
@@ -436,6 +439,25 @@ impl<'a> Walker<'a> {
         location: Option<String>,
         shell_path: &str,
     ) -> Next {
+        if !out.services.is_empty() {
+            // Several children kept running: the script is the supervisor, they its services.
+            let why = format!(
+                "the script keeps {} commands running: a supervisor",
+                out.services.len()
+            );
+            self.step(
+                StepKind::Shellflow,
+                &cur.argv.clone(),
+                why,
+                location.clone(),
+            );
+            self.services = out.services;
+            return Next::End(Ending::Script {
+                path: location.unwrap_or_else(|| shell_path.to_string()),
+                uses_positional: false,
+                notes: out.notes,
+            });
+        }
         let mut candidates = out.candidates.into_iter();
         let Some(best) = candidates.next() else {
             let why = format!("{} (the chain ends at this script)", out.notes.join("; "));

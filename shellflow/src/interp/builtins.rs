@@ -202,8 +202,14 @@ impl Interp<'_> {
     ) -> Result<Paths, Box<NotBuiltin>> {
         let rest = fields(&args[1..]);
         let flow = match name {
-            ":" | "true" | "trap" | "umask" | "ulimit" | "shopt" | "hash" | "alias" | "wait"
-            | "times" => {
+            "wait" => {
+                // The shell stays as the parent of its background children: a supervisor
+                // shape when there are several (see `Analysis::services`).
+                st.waited |= !st.background.is_empty();
+                st.status = Status::OK;
+                Flow::Normal
+            }
+            ":" | "true" | "trap" | "umask" | "ulimit" | "shopt" | "hash" | "alias" | "times" => {
                 st.status = Status::OK;
                 Flow::Normal
             }
@@ -394,7 +400,7 @@ impl Interp<'_> {
             st.export(n);
         }
         if unexport {
-            if let Some(v) = std::rc::Rc::make_mut(&mut st.vars).get_mut(n) {
+            if let Some(v) = st.vars.get_mut(n) {
                 v.exported = false;
             }
         }

@@ -4,8 +4,6 @@
 //! Loops are unrolled up to `Limits::max_unroll` iterations; a loop still running then is
 //! summarised (the path leaves it, with a diagnostic). Case patterns with unknown subjects fork.
 
-use std::rc::Rc;
-
 use crate::parse::{self, ast};
 use crate::pattern;
 use crate::value::Val;
@@ -121,6 +119,29 @@ impl Interp<'_> {
     fn run_case(&mut self, st: State, c: &ast::CaseClauseCommand) -> Paths {
         let mut st = st;
         let subject = self.expand_str(&mut st, &c.value.value);
+        let Some((name, values)) = value_set(&st, &subject) else {
+            return self.run_case_on(st, subject, c);
+        };
+        // `case "$x"` on a value set: one path per value, each deciding the case itself.
+        let location = self.loc(&st, Some(c.loc.clone()));
+        let share = 1.0 / values.len() as f64;
+        let mut out = Vec::new();
+        for v in values.iter() {
+            let mut s = st.clone();
+            s.weight *= share;
+            s.set(&name, Val::lit(v.clone()));
+            s.assume(format!("${name} is `{v}` (one of {} values)", values.len()));
+            s.reason(
+                format!("${name} is one of {}: taking `{v}`", values.join(" | ")),
+                location.clone(),
+            );
+            let subject = self.expand_str(&mut s, &c.value.value);
+            out.extend(self.run_case_on(s, subject, c));
+        }
+        self.bound(out)
+    }
+
+    fn run_case_on(&mut self, st: State, subject: Val, c: &ast::CaseClauseCommand) -> Paths {
         let location = self.loc(&st, Some(c.loc.clone()));
         let mut out = Vec::new();
         let mut pending = vec![st];
@@ -295,10 +316,10 @@ impl Interp<'_> {
             for (n, old) in s.locals.pop().unwrap_or_default().into_iter().rev() {
                 match old {
                     Some(v) => {
-                        Rc::make_mut(&mut s.vars).insert(n, v);
+                        s.vars.insert(&n, v);
                     }
                     None => {
-                        Rc::make_mut(&mut s.vars).remove(&n);
+                        s.vars.remove(&n);
                     }
                 }
             }
@@ -317,6 +338,22 @@ fn loop_flow(s: State, flow: Flow, next: &mut Paths, done: &mut Paths) {
         Flow::Continue(n) => done.push((s, Flow::Continue(n - 1))),
         Flow::Return | Flow::Exit => done.push((s, flow)),
     }
+}
+
+/// The variable a `case` subject stands for when it is exactly a merged variable with a
+/// value set (`"$x"` after paths that set `x` differently were joined), and its values.
+fn value_set(st: &State, subject: &Val) -> Option<(String, std::rc::Rc<Vec<String>>)> {
+    let [crate::value::Part::Unknown { what, .. }] = subject.0.as_slice() else {
+        return None;
+    };
+    let name = what.strip_prefix('$')?;
+    let values = st.alts.get(name)?;
+    // The variable must still hold the value the join gave it (not reassigned or restored).
+    let current = st.get(name).map(super::state::Var::scalar);
+    if current.as_ref() != Some(subject) {
+        return None;
+    }
+    (values.len() > 1).then(|| (name.to_string(), std::rc::Rc::clone(values)))
 }
 
 /// Whether a subject matches any of the patterns; `None` when it depends on unknowns.

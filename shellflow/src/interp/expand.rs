@@ -4,7 +4,7 @@
 //! An environment-like name (no lowercase letters) that neither the image env nor the script
 //! set is "unset in the image": a raw read is unknown (the user may pass `-e`), while a
 //! default (`${VAR:-d}`, `${VAR:=d}`) is taken, with the assumption recorded. Pathname
-//! expansion is not performed.
+//! expansion of command words is done against the image by `glob`.
 
 use crate::parse::WordPieceWithSource;
 use crate::parse::{self, Parameter, ParameterExpr, SpecialParameter, WordPiece};
@@ -38,9 +38,30 @@ pub(super) enum PVal {
 const DEFAULT_IFS: &str = " \t\n";
 
 impl Interp<'_> {
-    /// Expands a command word into fields.
+    /// Expands a command word into fields, then pathnames against the image.
     pub(crate) fn expand_word(&mut self, st: &mut State, text: &str) -> Vec<Val> {
-        self.expand(st, text, Mode::Split)
+        if self.inv.shell == crate::api::Dialect::Bash && text.contains('{') {
+            let words = super::brace::expand(text);
+            if words.len() > 1 || words.first().is_some_and(|w| w != text) {
+                return words.iter().flat_map(|w| self.expand_word(st, w)).collect();
+            }
+        }
+        let fields = self.expand(st, text, Mode::Split);
+        if !super::glob::has_unquoted_glob(text) {
+            return fields;
+        }
+        let created: Vec<&str> = st.created.iter().map(String::as_str).collect();
+        let mut out = Vec::with_capacity(fields.len());
+        for f in fields {
+            match f
+                .known()
+                .and_then(|p| super::glob::expand(self.fs, &created, &st.cwd, &p))
+            {
+                Some(paths) => out.extend(paths.into_iter().map(Val::lit)),
+                None => out.push(f),
+            }
+        }
+        out
     }
 
     /// Expands a word into one string (no field splitting).

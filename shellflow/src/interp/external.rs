@@ -123,11 +123,18 @@ impl Interp<'_> {
             ))
         };
         if (!side || st.in_background) && st.subshell == 0 {
+            // A background child keeps running as whom its dropper names.
+            let dropped = self.dropper(&argv).filter(|_| st.in_background);
+            let (user, inner_from) = match dropped {
+                Some((u, from)) => (u, Some(from)),
+                None => (st.user.clone(), None),
+            };
             st.last_fg = Some(Recorded {
                 argv,
                 env_extra,
                 location,
-                user: st.user.clone(),
+                user,
+                inner_from,
             });
         }
         vec![(st, Flow::Normal)]
@@ -170,6 +177,7 @@ impl Interp<'_> {
             env_extra,
             location,
             user,
+            inner_from: None,
         };
         self.end_exec(st, rec, inner_from);
         Vec::new()
@@ -206,12 +214,18 @@ impl Interp<'_> {
                 env_extra: Vec::new(),
                 location,
                 user,
+                inner_from: None,
             };
             self.end_exec(st, rec, None);
             return Vec::new();
         }
         let mut next = st.clone();
-        std::rc::Rc::make_mut(&mut next.vars).retain(|_, v| v.exported);
+        next.vars = next
+            .vars
+            .iter()
+            .filter(|(_, v)| v.exported)
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
         if let Some(home) = self.passwd_uid(user.uid).map(|e| e.home) {
             next.set("HOME", Val::lit(home));
             next.export("HOME");

@@ -6,12 +6,12 @@
 //! Paths at different points (different positionals, user, or call depth) are never merged,
 //! so the command words that decide the terminal stay exact whenever they can.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 
 use crate::value::Val;
 
-use super::state::{State, Var, VarValue};
+use super::state::{State, Var, VarMap, VarValue};
 use super::{Flow, Paths};
 
 /// Merges paths that are at the same point; keeps the order of first appearance.
@@ -78,44 +78,88 @@ fn same_point(a: &State, b: &State) -> bool {
         && a.status == b.status
         && a.background.len() == b.background.len()
         && a.last_fg.as_ref().map(|r| &r.argv) == b.last_fg.as_ref().map(|r| &r.argv)
-        && a.funcs.len() == b.funcs.len()
-        && a.funcs.keys().all(|k| b.funcs.contains_key(k))
+        && same_funcs(a, b)
+}
+
+/// Whether both paths define the same function names (O(1) when they share the table).
+fn same_funcs(a: &State, b: &State) -> bool {
+    std::rc::Rc::ptr_eq(&a.funcs, &b.funcs)
+        || (a.funcs.len() == b.funcs.len() && a.funcs.keys().all(|k| b.funcs.contains_key(k)))
 }
 
 fn join_into(a: &mut State, b: State) {
     let heavier_b = b.weight > a.weight;
     a.weight += b.weight;
-    if !std::rc::Rc::ptr_eq(&a.vars, &b.vars) && a.vars != b.vars {
-        join_vars(std::rc::Rc::make_mut(&mut a.vars), &b.vars);
-    }
-    if a.assumptions != b.assumptions {
-        std::rc::Rc::make_mut(&mut a.assumptions).retain(|x| b.assumptions.contains(x));
+    join_alts(a, &b);
+    join_vars(&mut a.vars, &b.vars);
+    if !a.assumptions.same(&b.assumptions) {
+        a.assumptions = a.assumptions.intersect(&b.assumptions);
     }
     if heavier_b {
         a.reasons = b.reasons;
     }
-    a.created.extend(b.created);
-    a.unset.retain(|n| b.unset.contains(n));
+    if !a.created.ptr_eq(&b.created) {
+        a.created = std::mem::take(&mut a.created).union(b.created);
+    }
+    if !a.unset.ptr_eq(&b.unset) {
+        a.unset = std::mem::take(&mut a.unset).intersection(b.unset);
+    }
     a.pending = None;
+    a.waited |= b.waited;
 }
 
-fn join_vars(a: &mut BTreeMap<String, Var>, b: &BTreeMap<String, Var>) {
-    let differ = |name: &str, exported: bool| Var {
-        value: VarValue::Scalar(Val::unknown(
-            format!("${name}"),
-            "differs between paths that were merged",
-        )),
-        exported,
-    };
-    for (name, v) in a.iter_mut() {
-        match b.get(name) {
-            Some(w) if w == v => {}
-            other => *v = differ(name, v.exported || other.is_some_and(|w| w.exported)),
+/// Most values a variable's value set holds; beyond, the variable is just unknown.
+const MAX_ALTS: usize = 8;
+
+/// For each scalar that differs, the union of the known values both sides may hold (their
+/// own value sets, or their known values); absent when either side is not known.
+fn join_alts(a: &mut State, b: &State) {
+    let names: Vec<(String, bool)> = a.vars.differing(&b.vars);
+    for (name, _) in names {
+        let merged = values_of(a, &name)
+            .zip(values_of(b, &name))
+            .map(|(mut x, y)| {
+                for v in y {
+                    if !x.contains(&v) {
+                        x.push(v);
+                    }
+                }
+                x
+            });
+        match merged.filter(|m| m.len() <= MAX_ALTS) {
+            Some(m) => {
+                a.alts.insert(name, std::rc::Rc::new(m));
+            }
+            None => {
+                a.alts.remove(&name);
+            }
         }
     }
-    for (name, w) in b {
-        if !a.contains_key(name) {
-            a.insert(name.clone(), differ(name, w.exported));
-        }
+}
+
+/// The known values a path's variable may hold: its value set, or its one known scalar.
+fn values_of(st: &State, name: &str) -> Option<Vec<String>> {
+    if let Some(set) = st.alts.get(name) {
+        return Some(set.to_vec());
+    }
+    match st.get(name).map(|v| &v.value) {
+        Some(VarValue::Scalar(v)) => v.known().map(|k| vec![k]),
+        Some(VarValue::Array(_)) => None,
+        None => Some(vec![String::new()]),
+    }
+}
+
+/// Variables that differ become unknown; walks only the parts of the two maps that are not
+/// shared (`diff` skips common subtrees), so joining two forks of one path is cheap.
+fn join_vars(a: &mut VarMap, b: &VarMap) {
+    for (name, exported) in a.differing(b) {
+        let var = Var {
+            value: VarValue::Scalar(Val::unknown(
+                format!("${name}"),
+                "differs between paths that were merged",
+            )),
+            exported,
+        };
+        a.insert(&name, var);
     }
 }

@@ -8,17 +8,21 @@
 //! end by `exec` (a terminal), `exit`, or falling off the end. Bounds (paths, steps, unrolling,
 //! depth) come from [`Limits`]; hitting one is a diagnostic, never a hang.
 //!
-//! Deliberately not modelled: signals and `trap`, job control, pathname expansion, the
-//! contents of files written by the script (only their existence is tracked).
+//! Deliberately not modelled: signals and `trap`, job control (background children are
+//! recorded, see `Analysis::services`), the contents of files written by the script (only
+//! their existence is tracked).
 
 pub mod arith;
+mod brace;
 mod builtins;
 mod cond;
 mod control;
 pub(crate) mod expand;
 mod external;
+mod glob;
 mod merge;
 mod params;
+pub(crate) mod plist;
 mod simple;
 mod source;
 pub mod state;
@@ -265,8 +269,10 @@ impl<'a> Interp<'a> {
     }
 
     /// Counts one step; false once the step cap is exceeded.
+    /// Once the cap is hit every later call fails too (the paths still alive each end at
+    /// their next command), and the count stays at `max_steps + 1`.
     pub(crate) fn step(&mut self) -> bool {
-        self.steps += 1;
+        self.steps = (self.steps + 1).min(self.limits.max_steps + 1);
         if self.steps > self.limits.max_steps {
             let msg = format!(
                 "step cap of {} reached: analysis stopped",

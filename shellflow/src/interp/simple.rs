@@ -40,7 +40,8 @@ pub(super) fn unset(st: &mut State, rest: &[Val]) -> Flow {
         if funcs {
             std::rc::Rc::make_mut(&mut st.funcs).remove(&n);
         } else {
-            std::rc::Rc::make_mut(&mut st.vars).remove(&n);
+            st.vars.remove(&n);
+            st.alts.remove(&n);
             st.unset.insert(n);
         }
     }

@@ -1,11 +1,15 @@
 //! The state of one path through a script: variables, positionals, functions, options,
 //! identity, and the evidence gathered so far.
 //!
-//! A path forks by cloning its state; that is why functions are reference-counted and the
-//! rest is plain data. Nothing here evaluates shell code.
+//! A path forks by cloning its state, so everything that grows with the script is persistent
+//! and shared between forks: variables and created files are `imbl` B-trees (a change copies
+//! one root-to-leaf path, not the map), evidence is a [`PList`], functions are
+//! reference-counted. What stays plain data is small. Nothing here evaluates shell code.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::rc::Rc;
+
+use super::plist::{OnceList, PList};
 
 use crate::api::{Location, Reason, User};
 use crate::parse::ast;
@@ -84,6 +88,9 @@ pub struct Recorded {
     pub location: Option<Location>,
     /// User it runs as.
     pub user: User,
+    /// For a background command started through a privilege dropper: where the dropped
+    /// command starts (`user` is then the dropper's target).
+    pub inner_from: Option<usize>,
 }
 
 /// One entry of the call stack (`FUNCNAME`, `BASH_SOURCE`).
@@ -95,11 +102,79 @@ pub struct Frame {
     pub file: String,
 }
 
+/// Variables by name: a persistent B-tree whose keys and values are reference-counted, so
+/// that a fork shares it and a write copies one root-to-leaf path of pointers, not values.
+#[derive(Debug, Clone, Default)]
+pub struct VarMap(imbl::OrdMap<Rc<str>, Rc<Var>>);
+
+impl VarMap {
+    /// An empty map.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Reads a variable.
+    pub fn get(&self, name: &str) -> Option<&Var> {
+        self.0.get(name).map(|v| &**v)
+    }
+
+    /// A variable to change in place (copied first when shared).
+    pub fn get_mut(&mut self, name: &str) -> Option<&mut Var> {
+        self.0.get_mut(name).map(Rc::make_mut)
+    }
+
+    /// Sets a variable.
+    pub fn insert(&mut self, name: &str, v: Var) {
+        self.0.insert(Rc::from(name), Rc::new(v));
+    }
+
+    /// Removes a variable.
+    pub fn remove(&mut self, name: &str) {
+        self.0.remove(name);
+    }
+
+    /// Names and variables, sorted by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Var)> {
+        self.0.iter().map(|(k, v)| (&**k, &**v))
+    }
+
+    /// Names, sorted.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(|k| &**k)
+    }
+
+    /// The names whose variables differ between the two maps (present in one only, or
+    /// different), each with whether either side exports it. Skips shared subtrees.
+    pub fn differing(&self, other: &VarMap) -> Vec<(String, bool)> {
+        use imbl::ordmap::DiffItem;
+        self.0
+            .diff(&other.0)
+            .map(|d| match d {
+                DiffItem::Add(k, v) | DiffItem::Remove(k, v) => (k.to_string(), v.exported),
+                DiffItem::Update {
+                    old: (k, v),
+                    new: (_, w),
+                } => (k.to_string(), v.exported || w.exported),
+            })
+            .collect()
+    }
+}
+
+impl FromIterator<(String, Var)> for VarMap {
+    fn from_iter<I: IntoIterator<Item = (String, Var)>>(iter: I) -> Self {
+        VarMap(
+            iter.into_iter()
+                .map(|(k, v)| (Rc::from(k.as_str()), Rc::new(v)))
+                .collect(),
+        )
+    }
+}
+
 /// Everything one path knows.
 #[derive(Debug, Clone)]
 pub struct State {
     /// Variables.
-    pub vars: Rc<BTreeMap<String, Var>>,
+    pub vars: VarMap,
     /// `$1…`.
     pub positionals: Vec<Val>,
     /// `$0`.
@@ -123,15 +198,15 @@ pub struct State {
     /// Probability weight of the path.
     pub weight: f64,
     /// Evidence.
-    pub reasons: Rc<Vec<Reason>>,
+    pub reasons: PList<Reason>,
     /// Run-time assumptions.
-    pub assumptions: Rc<Vec<String>>,
+    pub assumptions: OnceList<String>,
     /// Commands started with `&`.
     pub background: Vec<Recorded>,
     /// Last foreground external command.
     pub last_fg: Option<Recorded>,
     /// Files and directories created by the script (redirections, `mkdir`, `touch`).
-    pub created: BTreeSet<String>,
+    pub created: imbl::OrdSet<String>,
     /// Captured standard output inside `$( )`.
     pub stdout: Option<Val>,
     /// Source/eval nesting depth.
@@ -142,12 +217,17 @@ pub struct State {
     pub subshell: usize,
     /// Depth of condition contexts (`if`, `while`, `&&`, `!`): `set -e` is off inside.
     pub cond_depth: usize,
+    /// Whether `wait` ran while background children were alive.
+    pub waited: bool,
     /// Whether the command being run was started with `&`.
     pub in_background: bool,
     /// Depth of function calls.
     pub calls: usize,
     /// Names explicitly `unset` (no longer "unset in the image env", just unset).
-    pub unset: BTreeSet<String>,
+    pub unset: imbl::OrdSet<String>,
+    /// Value sets: for a variable that paths merged with different known values (now
+    /// unknown, "differs between paths"), those values; a `case` on it forks per value.
+    pub alts: imbl::OrdMap<String, Rc<Vec<String>>>,
     /// What the last test learns about an unset env variable, applied when its outcome forks.
     pub pending: Option<Refine>,
 }
@@ -217,16 +297,17 @@ impl State {
     pub fn set_value(&mut self, name: &str, value: VarValue) {
         let exported = self.vars.get(name).is_some_and(|v| v.exported);
         self.unset.remove(name);
-        Rc::make_mut(&mut self.vars).insert(name.to_string(), Var { value, exported });
+        self.alts.remove(name);
+        self.vars.insert(name, Var { value, exported });
     }
 
     /// Marks a variable exported (creating it empty-unset when missing).
     pub fn export(&mut self, name: &str) {
-        if let Some(v) = Rc::make_mut(&mut self.vars).get_mut(name) {
+        if let Some(v) = self.vars.get_mut(name) {
             v.exported = true;
         } else {
-            Rc::make_mut(&mut self.vars).insert(
-                name.to_string(),
+            self.vars.insert(
+                name,
                 Var {
                     value: VarValue::Scalar(Val::default()),
                     exported: true,
@@ -248,14 +329,14 @@ impl State {
     /// Adds a reason.
     pub fn reason(&mut self, message: String, location: Option<Location>) {
         if self.reasons.len() < 200 {
-            Rc::make_mut(&mut self.reasons).push(Reason { message, location });
+            self.reasons.push(Reason { message, location });
         }
     }
 
     /// Adds an assumption once.
     pub fn assume(&mut self, a: String) {
-        if !self.assumptions.contains(&a) && self.assumptions.len() < 100 {
-            Rc::make_mut(&mut self.assumptions).push(a);
+        if self.assumptions.len() < 100 {
+            self.assumptions.push(a);
         }
     }
 
@@ -264,7 +345,7 @@ impl State {
         self.vars
             .iter()
             .filter(|(_, v)| v.exported)
-            .map(|(k, v)| (k.clone(), v.scalar().to_string()))
+            .map(|(k, v)| (k.to_string(), v.scalar().to_string()))
             .collect()
     }
 

@@ -1,0 +1,211 @@
+//! A persistent, append-only list (a cons list that shares its older entries): what the
+//! evidence of a path (reasons, assumptions) needs, since paths fork often and each fork
+//! then appends a little.
+//!
+//! Cloning and pushing are O(1); nothing is ever copied when paths fork. Reading the whole
+//! list (`to_vec`) is O(n) and happens once per reported candidate. It deliberately offers no
+//! removal: a join keeps one side's list or filters into a new one.
+
+use std::hash::{Hash, Hasher};
+use std::rc::Rc;
+
+#[derive(Debug)]
+struct Node<T> {
+    item: T,
+    len: usize,
+    prev: Option<Rc<Node<T>>>,
+}
+
+/// The list; `Default` is empty.
+#[derive(Debug)]
+pub struct PList<T>(Option<Rc<Node<T>>>);
+
+impl<T> Default for PList<T> {
+    fn default() -> Self {
+        PList(None)
+    }
+}
+
+impl<T> Clone for PList<T> {
+    fn clone(&self) -> Self {
+        PList(self.0.clone())
+    }
+}
+
+impl<T> Drop for PList<T> {
+    /// Unlinks iteratively: a long unshared list must not recurse once per entry.
+    fn drop(&mut self) {
+        let mut cur = self.0.take();
+        while let Some(node) = cur {
+            match Rc::try_unwrap(node) {
+                Ok(mut n) => cur = n.prev.take(),
+                Err(_) => break,
+            }
+        }
+    }
+}
+
+impl<T: PartialEq> PartialEq for PList<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.same(other) || (self.len() == other.len() && self.iter().eq(other.iter()))
+    }
+}
+
+impl<T> PList<T> {
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, |n| n.len)
+    }
+
+    /// Whether both are the very same list (O(1)).
+    pub fn same(&self, other: &Self) -> bool {
+        match (&self.0, &other.0) {
+            (Some(a), Some(b)) => Rc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        }
+    }
+
+    /// Appends an entry.
+    pub fn push(&mut self, item: T) {
+        let len = self.len() + 1;
+        let prev = self.0.take();
+        self.0 = Some(Rc::new(Node { item, len, prev }));
+    }
+
+    /// Entries, newest first.
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
+        let mut cur = self.0.as_deref();
+        std::iter::from_fn(move || {
+            let n = cur?;
+            cur = n.prev.as_deref();
+            Some(&n.item)
+        })
+    }
+
+    /// Entries, oldest first.
+    pub fn to_vec(&self) -> Vec<T>
+    where
+        T: Clone,
+    {
+        let mut v: Vec<T> = self.iter().cloned().collect();
+        v.reverse();
+        v
+    }
+}
+
+/// A [`PList`] whose entries are distinct, with O(1) membership: a persistent set of the
+/// entries' 64-bit hashes stands beside the list (two entries with equal hashes count as
+/// one; with 64 bits that is never in practice).
+#[derive(Debug, Clone)]
+pub struct OnceList<T> {
+    list: PList<T>,
+    seen: imbl::HashSet<u64>,
+}
+
+impl<T> Default for OnceList<T> {
+    fn default() -> Self {
+        OnceList {
+            list: PList::default(),
+            seen: imbl::HashSet::new(),
+        }
+    }
+}
+
+fn hash_of<T: Hash>(x: &T) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    x.hash(&mut h);
+    h.finish()
+}
+
+impl<T: Hash + Clone> OnceList<T> {
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// Whether both are the very same list (O(1)).
+    pub fn same(&self, other: &Self) -> bool {
+        self.list.same(&other.list)
+    }
+
+    /// Whether an equal entry is present.
+    pub fn contains(&self, x: &T) -> bool {
+        self.seen.contains(&hash_of(x))
+    }
+
+    /// Appends `x` unless an equal entry is present.
+    pub fn push(&mut self, x: T) {
+        if self.seen.insert(hash_of(&x)).is_none() {
+            self.list.push(x);
+        }
+    }
+
+    /// Entries, oldest first.
+    pub fn to_vec(&self) -> Vec<T> {
+        self.list.to_vec()
+    }
+
+    /// The entries also present in `other`, in this list's order.
+    pub fn intersect(&self, other: &Self) -> Self {
+        if self.same(other) || self.list.iter().all(|x| other.contains(x)) {
+            return self.clone();
+        }
+        let mut out = OnceList::default();
+        for x in self.to_vec() {
+            if other.contains(&x) {
+                out.push(x);
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_once_list_keeps_first_occurrences_and_intersects_in_order() {
+        let mut a = OnceList::default();
+        for x in ["u", "v", "u", "w"] {
+            a.push(x.to_string());
+        }
+        assert_eq!(a.to_vec(), ["u", "v", "w"]);
+        let mut b = a.clone();
+        b.push("z".into());
+        let mut c = OnceList::default();
+        for x in ["w", "z", "u"] {
+            c.push(x.to_string());
+        }
+        assert_eq!(b.intersect(&c).to_vec(), ["u", "w", "z"]);
+        assert!(b.contains(&"z".to_string()) && !a.contains(&"z".to_string()));
+        assert_eq!(a.len(), 3);
+    }
+
+    #[test]
+    fn forks_share_their_past_and_diverge_after() {
+        let mut a = PList::default();
+        a.push(1);
+        a.push(2);
+        let mut b = a.clone();
+        assert!(a.same(&b));
+        b.push(3);
+        a.push(4);
+        assert_eq!(a.to_vec(), [1, 2, 4]);
+        assert_eq!(b.to_vec(), [1, 2, 3]);
+        assert_eq!(b.len(), 3);
+        assert_eq!(b.iter().next(), Some(&3));
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn a_long_list_drops_without_deep_recursion() {
+        let mut a = PList::default();
+        for i in 0..1_000_000 {
+            a.push(i);
+        }
+        assert_eq!(a.len(), 1_000_000);
+        drop(a);
+    }
+}
