@@ -86,6 +86,16 @@ impl Entry {
             target: target.into(),
         }
     }
+    /// A copy of the host file `host` at `path` (mode 0755); `None`, after saying why through
+    /// [`crate::require`], when the host has no such file.
+    pub fn from_host(path: &str, host: &str) -> Option<Self> {
+        if !crate::require(&format!("host file {host}"), Path::new(host).exists()) {
+            return None;
+        }
+        let body = std::fs::read(host).ok()?;
+        Some(Self::file(path, 0o755, &body))
+    }
+
     pub fn hardlink(path: &str, target: &str) -> Self {
         Entry::HardLink {
             path: path.into(),

@@ -7,22 +7,13 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use entrytrace_tests::entrytrace_bin;
 use entrytrace_tests::imagegen::{Compression, Entry, Image, Layer};
-use entrytrace_tests::{entrytrace_bin, require};
 use serde_json::{json, Value};
 
 const PATH: &str =
     "PATH=/usr/local/sbin:/usr/local/bin:/usr/lib/postgresql/17/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const SCRIPT: &str = "/usr/local/bin/docker-entrypoint.sh";
-
-/// A host file copied into the image; `None` (after saying why) when it is missing.
-fn host(inside: &str, host: &str) -> Option<Entry> {
-    if !require(&format!("host file {host}"), Path::new(host).exists()) {
-        return None;
-    }
-    let body = std::fs::read(host).ok()?;
-    Some(Entry::file(inside, 0o755, &body))
-}
 
 fn corpus(name: &str) -> Vec<u8> {
     let p = entrytrace_tests::runtime::repo_root()
@@ -54,13 +45,13 @@ fn base(user: &str) -> Option<Vec<Entry>> {
     let group = format!("root:x:0:\n{user}:x:999:\n");
     e.push(Entry::file("etc/passwd", 0o644, passwd.as_bytes()));
     e.push(Entry::file("etc/group", 0o644, group.as_bytes()));
-    e.push(host("bin/bash", "/bin/bash")?);
-    e.push(host("bin/busybox", "/bin/busybox")?);
+    e.push(Entry::from_host("bin/bash", "/bin/bash")?);
+    e.push(Entry::from_host("bin/busybox", "/bin/busybox")?);
     e.push(Entry::symlink("bin/sh", "busybox"));
     e.push(Entry::symlink("usr/bin/env", "../../bin/busybox"));
     e.push(Entry::symlink("usr/bin/id", "../../bin/busybox"));
-    e.push(host("usr/local/bin/gosu", "/usr/sbin/gosu")?);
-    e.push(host("usr/bin/tini", "/usr/bin/tini-static")?);
+    e.push(Entry::from_host("usr/local/bin/gosu", "/usr/sbin/gosu")?);
+    e.push(Entry::from_host("usr/bin/tini", "/usr/bin/tini-static")?);
     Some(e)
 }
 
@@ -72,7 +63,10 @@ fn postgres(config: Value) -> Option<Image> {
         &corpus("postgres-entrypoint.sh"),
     )];
     top.push(Entry::symlink("docker-entrypoint.sh", SCRIPT));
-    top.push(host("usr/lib/postgresql/17/bin/postgres", "/bin/true")?);
+    top.push(Entry::from_host(
+        "usr/lib/postgresql/17/bin/postgres",
+        "/bin/true",
+    )?);
     image(base("postgres")?, top, config)
 }
 
@@ -80,7 +74,7 @@ fn postgres(config: Value) -> Option<Image> {
 fn redis(config: Value) -> Option<Image> {
     let top = vec![
         Entry::file(&SCRIPT[1..], 0o755, &corpus("redis-entrypoint.sh")),
-        host("usr/local/bin/redis-server", "/bin/true")?,
+        Entry::from_host("usr/local/bin/redis-server", "/bin/true")?,
     ];
     image(base("redis")?, top, config)
 }
@@ -458,7 +452,7 @@ fn scripted(user: &str, script: &str, at: &str, servers: &[&str], config: Value)
         Entry::file(&at[1..], 0o755, &corpus(script)),
     ];
     for s in servers {
-        top.push(host(&s[1..], "/bin/true")?);
+        top.push(Entry::from_host(&s[1..], "/bin/true")?);
     }
     image(base(user)?, top, config)
 }
@@ -559,7 +553,7 @@ fn a_script_that_backgrounds_two_daemons_keeps_the_script_as_a_low_confidence_su
         f["contribution"].as_f64().is_some_and(|c| c < 0.0)
             && f["evidence"]
                 .as_str()
-                .is_some_and(|e| e.contains("no exec"))
+                .is_some_and(|e| e.contains("instead of exec'ing one"))
     });
     assert!(no_exec, "no negative evidence for the shell staying: {r:#}");
     let step = r["chain"].as_array().into_iter().flatten().any(|s| {

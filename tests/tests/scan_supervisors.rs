@@ -10,23 +10,13 @@
 //! It checks only the binary's JSON output.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::process::Command;
 
+use entrytrace_tests::entrytrace_bin;
 use entrytrace_tests::imagegen::{Compression, Entry, Image, Layer};
-use entrytrace_tests::{entrytrace_bin, require};
 use serde_json::{json, Value};
 
 const PATH: &str = "PATH=/command:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-/// A host file copied into the image; `None` (after saying why) when it is missing.
-fn host(inside: &str, host: &str) -> Option<Entry> {
-    if !require(&format!("host file {host}"), Path::new(host).exists()) {
-        return None;
-    }
-    let body = std::fs::read(host).ok()?;
-    Some(Entry::file(inside, 0o755, &body))
-}
 
 /// The base layer: passwd with `www-data` and `app`, busybox as sh, `/bin/true` as the two
 /// service programs, gosu and tini.
@@ -38,16 +28,19 @@ fn base() -> Option<Vec<Entry>> {
             b"root:x:0:0:root:/root:/bin/sh\nwww-data:x:33:33::/var/www:/bin/sh\napp:x:1000:1000::/app:/bin/sh\n",
         ),
         Entry::file("etc/group", 0o644, b"root:x:0:\nwww-data:x:33:\napp:x:1000:\n"),
-        host("bin/busybox", "/bin/busybox")?,
+        Entry::from_host("bin/busybox", "/bin/busybox")?,
         Entry::symlink("bin/sh", "busybox"),
         Entry::symlink("usr/bin/env", "../../bin/busybox"),
-        host("usr/bin/web-server", "/bin/true")?,
-        host("usr/bin/queue-worker", "/bin/true")?,
-        host("usr/local/bin/gosu", "/usr/sbin/gosu")?,
-        host("usr/bin/tini", "/usr/bin/tini-static")?,
+        Entry::from_host("usr/bin/web-server", "/bin/true")?,
+        Entry::from_host("usr/bin/queue-worker", "/bin/true")?,
+        Entry::from_host("usr/local/bin/gosu", "/usr/sbin/gosu")?,
+        Entry::from_host("usr/bin/tini", "/usr/bin/tini-static")?,
     ];
     let python = std::fs::canonicalize("/usr/bin/python3").ok()?;
-    e.push(host("usr/bin/python3", &python.to_string_lossy())?);
+    e.push(Entry::from_host(
+        "usr/bin/python3",
+        &python.to_string_lossy(),
+    )?);
     Some(e)
 }
 
@@ -160,7 +153,7 @@ fn s6_overlay_image() -> Vec<Entry> {
     vec![
         file("init", "#!/bin/sh -e\n# s6-overlay v3 /init\nexec /package/admin/s6-overlay/libexec/preinit \"$@\"\n"),
         Entry::dir("package/admin/s6-overlay/libexec"),
-        host("package/admin/s6-overlay/libexec/preinit", "/bin/true").expect("/bin/true"),
+        Entry::from_host("package/admin/s6-overlay/libexec/preinit", "/bin/true").expect("/bin/true"),
         file("etc/s6-overlay/s6-rc.d/user/type", "bundle\n"),
         file("etc/s6-overlay/s6-rc.d/user/contents.d/web", ""),
         file("etc/s6-overlay/s6-rc.d/user/contents.d/worker", ""),
@@ -180,9 +173,9 @@ fn s6_services_d_image() -> Vec<Entry> {
             "init",
             "#!/bin/sh\n# s6-overlay v2 stage 1\nexec /bin/s6-svscan /var/run/s6/services\n",
         ),
-        host("bin/s6-svscan", "/bin/true").expect("/bin/true"),
-        host("usr/bin/s6-setuidgid", "/bin/true").expect("/bin/true"),
-        host("usr/bin/with-contenv", "/bin/true").expect("/bin/true"),
+        Entry::from_host("bin/s6-svscan", "/bin/true").expect("/bin/true"),
+        Entry::from_host("usr/bin/s6-setuidgid", "/bin/true").expect("/bin/true"),
+        Entry::from_host("usr/bin/with-contenv", "/bin/true").expect("/bin/true"),
         file(
             "etc/services.d/web/run",
             "#!/usr/bin/with-contenv sh\nexec s6-setuidgid app web-server --port 8080\n",
@@ -197,8 +190,8 @@ fn s6_services_d_image() -> Vec<Entry> {
 
 fn runit_image() -> Vec<Entry> {
     vec![
-        host("usr/bin/runsvdir", "/bin/true").expect("/bin/true"),
-        host("usr/bin/chpst", "/bin/true").expect("/bin/true"),
+        Entry::from_host("usr/bin/runsvdir", "/bin/true").expect("/bin/true"),
+        Entry::from_host("usr/bin/chpst", "/bin/true").expect("/bin/true"),
         file(
             "etc/sv/web/run",
             "#!/bin/sh\nexec 2>&1\nexec chpst -u www-data /usr/bin/web-server --port 8080\n",
@@ -214,7 +207,7 @@ fn runit_image() -> Vec<Entry> {
 
 fn pm2_image() -> Vec<Entry> {
     vec![
-        host("usr/local/bin/node", "/bin/true").expect("/bin/true"),
+        Entry::from_host("usr/local/bin/node", "/bin/true").expect("/bin/true"),
         file("usr/local/bin/pm2-runtime", "#!/usr/bin/env node\nrequire('../lib/binaries/Runtime4Docker.js');\n"),
         file("app/ecosystem.config.json", "{\n  \"apps\": [\n    {\"name\": \"api\", \"script\": \"server.js\", \"uid\": \"app\"},\n    {\"name\": \"jobs\", \"script\": \"/usr/bin/queue-worker\", \"interpreter\": \"none\", \"args\": [\"-q\", \"default\"]}\n  ]\n}\n"),
         file("app/server.js", "require('http').createServer().listen(3000)\n"),

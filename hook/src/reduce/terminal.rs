@@ -44,6 +44,14 @@ pub(crate) fn build(
     let mut facts = walker.facts.clone();
     let argv0 = cur.argv.first().map(String::as_str).unwrap_or("");
     let (path, mut runtime) = ending_facts(ending, argv0, &mut facts);
+    if !walker.services.is_empty() {
+        if let (Ending::Script { path, .. }, Some(f)) = (ending, facts.shell_without_exec.as_mut())
+        {
+            *f = format!(
+                "{path}: followed; it keeps several commands running instead of exec'ing one"
+            );
+        }
+    }
     let (limits, ports) = (&cfg.limits, exposed_ports);
     super::runtime::apply(&mut facts, &mut runtime, ending, cur, vfs, limits, ports);
     if let Some(interp) = &walker.shebang_interpreter {
