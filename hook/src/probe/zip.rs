@@ -10,6 +10,10 @@
 //! caller's cap (a zip bomb stops at the cap and is reported). Entry names are compared as
 //! strings and never become host or image paths. It does not handle encryption, multi-disk
 //! archives or methods other than stored and deflate; it does not verify CRCs.
+//!
+//! Why not the `zip` crate: it reads through one `Read + Seek` handle and loads the whole
+//! central directory into its own structures with no cap of ours; the jar checks need two
+//! records of it, bounded by the image limits and read through the root-confined VFS.
 
 use std::collections::HashMap;
 use std::io::Read;

@@ -6,6 +6,11 @@
 //! Anything that is code — a bare identifier as a value (`__dirname`, `process.env.X`),
 //! template literals, calls, `require` — is refused with the reason, so the caller can say
 //! the file was not plain data. It evaluates nothing.
+//!
+//! Why not the `json5` crate: it parses a JSON5 document, not a JavaScript module, so
+//! `module.exports = …` and a code value such as `__dirname` both come back as one opaque
+//! syntax error; the caller needs the object and, when it cannot have it, which value was
+//! code. The rewrite into JSON is about a hundred lines and `serde_json` does the parsing.
 
 use serde_json::Value;
 
