@@ -37,6 +37,8 @@
 //! ```
 
 mod api;
+#[doc(hidden)]
+pub mod fuzzing;
 mod interp;
 mod memfs;
 pub mod parse;

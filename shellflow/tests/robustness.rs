@@ -197,41 +197,8 @@ fn inputs_the_fuzzer_found_keep_the_fuzz_target_invariants() {
     assert!(!files.is_empty(), "no inputs in {}", dir.display());
     for path in files {
         let data = std::fs::read(&path).expect("read input");
-        let text = String::from_utf8_lossy(&data);
-        let (script, args) = match text.split_once('\0') {
-            Some((s, a)) => (s.to_string(), a.split(' ').map(str::to_string).collect()),
-            None => (text.into_owned(), vec!["postgres".to_string()]),
-        };
-        let fs = MemFs::new()
-            .file(
-                "/etc/passwd",
-                "root:x:0:0::/root:/bin/sh\npostgres:x:999:999::/var/lib/postgresql:/bin/sh\n",
-                0o644,
-            )
-            .file("/entry.sh", &script, 0o755)
-            .file("/lib.sh", &script, 0o644)
-            .exe("/usr/local/bin/gosu")
-            .exe("/usr/local/bin/postgres");
-        let mut inv = Invocation::file("/entry.sh", &[]);
-        inv.args = args;
-        let limits = Limits {
-            max_steps: 5_000,
-            ..Limits::default()
-        };
-        let a = analyze(&inv, &fs, &limits);
-        let name = path.display();
-        assert!(a.steps <= limits.max_steps + 1, "{name}: {} steps", a.steps);
-        assert!(
-            !a.diagnostics.iter().any(|d| d.contains("panicked")),
-            "{name}: {:?}",
-            a.diagnostics
-        );
-        for c in &a.candidates {
-            assert_eq!(c.argv.len(), c.unknown.len(), "{name}");
-            assert!((0.0..=1.0).contains(&c.confidence), "{name}");
-            if let Some(inner) = &c.inner_argv {
-                assert!(c.argv.ends_with(inner), "{name}");
-            }
+        if let Err(e) = shellflow::fuzzing::check_one(&data) {
+            panic!("{}: {e}", path.display());
         }
     }
 }
