@@ -62,7 +62,20 @@ fn the_deb_installs_and_podman_runs_the_hook_from_the_standard_hooks_dir() {
         );
     }
     let _purge = Purge;
+    // The postinst fills the minimised-BTF cache: start from none (it is only a cache).
+    let cache = Path::new("/var/cache/entrytrace/btf");
+    let _ = std::fs::remove_dir_all(cache);
     run_ok(Command::new("dpkg").args(["-i", &deb])).expect("dpkg -i");
+    if require_tool("bpftool") {
+        let cached: Vec<_> = std::fs::read_dir(cache)
+            .map(|d| d.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        assert!(
+            cached.iter().any(|n| n.to_string_lossy().ends_with(".btf")),
+            "postinst left no BTF in {}: {cached:?}",
+            cache.display()
+        );
+    }
     run_ok(Command::new("/usr/bin/entrytrace").arg("--version")).expect("installed binary runs");
 
     let pm = Podman::new().expect("podman");

@@ -1,4 +1,5 @@
-//! `entrytrace hook`: the OCI hook entry point, and the hidden `__tracer` it starts.
+//! `entrytrace hook`: the OCI hook entry point, the hidden `__tracer` it starts, and the
+//! hidden `__btf-cache` the package runs at install.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -37,6 +38,15 @@ pub struct TracerCmdArgs {
     pub window_ms: Option<u64>,
 }
 
+/// Internal: fills the minimised-BTF cache for the running kernel now (the package's postinst
+/// runs it, so the first traced container already loads fast). Prints the file.
+#[derive(Debug, Args)]
+pub struct BtfCacheArgs {
+    /// Configuration file (missing = defaults); its `dynamic.btf_cache_dir` is filled.
+    #[arg(long, value_name = "FILE", env = "ENTRYTRACE_CONFIG", default_value = entrytrace_config::DEFAULT_PATH)]
+    pub config: PathBuf,
+}
+
 pub fn run(args: HookArgs) -> Result<(), CliError> {
     let exe = std::env::current_exe()
         .map_err(|e| CliError::Input(anyhow::anyhow!("/proc/self/exe: {e}")))?;
@@ -52,6 +62,19 @@ pub fn run(args: HookArgs) -> Result<(), CliError> {
         )));
     }
     Ok(())
+}
+
+pub fn run_btf_cache(args: BtfCacheArgs) -> Result<(), CliError> {
+    let cfg = entrytrace_config::Config::load(&args.config)
+        .map_err(|e| CliError::Input(anyhow::anyhow!(e)))?;
+    match crate::dynamic::capture::warm_btf_cache(&cfg.dynamic) {
+        None => Err(CliError::Usage(format!(
+            "{}: dynamic.btf_cache_dir is empty: the cache is turned off",
+            args.config.display()
+        ))),
+        Some(Err(e)) => Err(CliError::Input(anyhow::anyhow!(e))),
+        Some(Ok(path)) => super::emit(&format!("{}\n", path.display()), None),
+    }
 }
 
 pub fn run_tracer(args: TracerCmdArgs) -> Result<(), CliError> {

@@ -34,6 +34,8 @@ pub enum Command {
     Man,
     #[command(name = "__tracer", hide = true)]
     Tracer(hook::TracerCmdArgs),
+    #[command(name = "__btf-cache", hide = true)]
+    BtfCache(hook::BtfCacheArgs),
 }
 
 /// Output formats shared by the subcommands that print a result.
@@ -110,6 +112,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Completions(args) => generate::completions(args),
         Command::Man => generate::man(),
         Command::Tracer(args) => hook::run_tracer(args),
+        Command::BtfCache(args) => hook::run_btf_cache(args),
         Command::Trace(args) => trace::run(args),
     }
 }
