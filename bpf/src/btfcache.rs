@@ -80,7 +80,10 @@ impl BtfCache {
 
     /// The cached BTF for the running kernel, if present and trusted.
     pub fn lookup(&self) -> Option<PathBuf> {
-        let path = self.path().ok()?;
+        self.lookup_at(self.path().ok()?)
+    }
+
+    fn lookup_at(&self, path: PathBuf) -> Option<PathBuf> {
         trusted(&self.dir, true).ok()?;
         trusted(&path, false).ok()?;
         Some(path)
@@ -89,7 +92,8 @@ impl BtfCache {
     /// Makes the cached BTF for the running kernel unless it is there; `timeout` bounds the
     /// `bpftool` run. Returns the file.
     pub fn populate(&self, timeout: Duration) -> Result<PathBuf, BtfCacheError> {
-        if let Some(p) = self.lookup() {
+        let path = self.path()?;
+        if let Some(p) = self.lookup_at(path.clone()) {
             return Ok(p);
         }
         let io = |path: &Path| {
@@ -120,7 +124,6 @@ impl BtfCache {
         let out = temp(".btf")?;
         run_bpftool(bpftool, obj.path(), out.path(), timeout)?;
         check_btf(out.path())?;
-        let path = self.path()?;
         out.persist(&path).map_err(|e| BtfCacheError::Io {
             path: path.clone(),
             source: e.error,

@@ -49,6 +49,17 @@ impl Podman {
         Ok(())
     }
 
+    /// Saves image `name` as `format` (`docker-archive`, `oci-archive`) to `out`.
+    pub fn save(&self, name: &str, format: &str, out: &Path) -> Result<()> {
+        run_ok(
+            self.cmd()
+                .args(["save", "--format", format, "-o"])
+                .arg(out)
+                .arg(name),
+        )?;
+        Ok(())
+    }
+
     /// Imports the built-in demo (tini → script → gosu → httpd) as image `name`.
     pub fn import_demo(&self, name: &str) -> Result<()> {
         let demo = self.dir.path().join("demo");

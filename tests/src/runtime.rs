@@ -131,26 +131,30 @@ impl HookedBundle {
 
     /// Waits until `<bundle>/entrytrace.json` has `mode` (e.g. "merged"), returns it.
     pub fn wait_result(&self, mode: &str, timeout: Duration) -> Result<serde_json::Value> {
-        let file = self.bundle.join("entrytrace.json");
-        let t0 = Instant::now();
-        let mut last = None;
-        while t0.elapsed() < timeout {
-            if let Ok(bytes) = std::fs::read(&file) {
-                if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) {
-                    if v["mode"] == mode {
-                        return Ok(v);
-                    }
-                    last = Some(v);
-                }
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        bail!(
-            "{}: no {mode} result within {timeout:?}; last: {}",
-            file.display(),
-            last.map(|v| v.to_string()).unwrap_or_else(|| "none".into())
-        )
+        wait_for_result(&self.bundle.join("entrytrace.json"), mode, timeout)
     }
+}
+
+/// Waits until the result file `file` has `mode` (e.g. "merged"), returns it.
+pub fn wait_for_result(file: &Path, mode: &str, timeout: Duration) -> Result<serde_json::Value> {
+    let t0 = Instant::now();
+    let mut last = None;
+    while t0.elapsed() < timeout {
+        if let Ok(bytes) = std::fs::read(file) {
+            if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+                if v["mode"] == mode {
+                    return Ok(v);
+                }
+                last = Some(v);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    bail!(
+        "{}: no {mode} result within {timeout:?}; last: {}",
+        file.display(),
+        last.map(|v| v.to_string()).unwrap_or_else(|| "none".into())
+    )
 }
 
 /// A container started with `runtime run -d ID` from its bundle; deleted on drop.

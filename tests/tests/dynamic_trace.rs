@@ -54,7 +54,7 @@ impl Drop for TestCgroup {
             let procs = std::fs::read_to_string(self.0.join("cgroup.procs")).unwrap_or_default();
             for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
                 // SAFETY: kill has no memory preconditions; the pids are this test's processes.
-                unsafe { libc_kill(pid) };
+                unsafe { libc::kill(pid, libc::SIGKILL) };
             }
             if std::fs::remove_dir(&self.0).is_ok() {
                 return;
@@ -62,14 +62,6 @@ impl Drop for TestCgroup {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
-}
-
-unsafe fn libc_kill(pid: i32) {
-    extern "C" {
-        fn kill(pid: i32, sig: i32) -> i32;
-    }
-    // SAFETY: plain syscall wrapper.
-    unsafe { kill(pid, 9) };
 }
 
 /// A server that binds a loopback port, forks two workers that never exec, and waits.

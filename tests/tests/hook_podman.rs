@@ -2,10 +2,10 @@
 //! containers annotated `io.entrytrace.enabled=true`, and the merged result names the demo's
 //! server and user. Needs root.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use entrytrace_tests::podman::Podman;
-use entrytrace_tests::runtime::{ensure_journald, journal_entries};
+use entrytrace_tests::runtime::{ensure_journald, journal_entries, wait_for_result};
 use entrytrace_tests::{entrytrace_bin, require_root, require_tool, run_ok};
 
 #[test]
@@ -44,22 +44,7 @@ fn podman_runs_the_hook_only_for_annotated_containers() {
     let traced = run(true);
 
     let file = results.join(format!("{traced}.json"));
-    let t0 = Instant::now();
-    let r = loop {
-        if let Ok(b) = std::fs::read(&file) {
-            if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&b) {
-                if v["mode"] == "merged" {
-                    break v;
-                }
-            }
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(20),
-            "no merged result at {}",
-            file.display()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let r = wait_for_result(&file, "merged", Duration::from_secs(20)).expect("merged result");
     let top = &r["terminals"][0];
     assert!(top["argv"].to_string().contains("httpd"), "{r:#}");
     assert_eq!(top["user"], "www-data", "{r:#}");

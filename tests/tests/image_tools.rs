@@ -3,10 +3,10 @@
 //! `skopeo`. Podman runs with its own containers.conf/storage.conf in a temp dir.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use entrytrace::image::{open, OpenOptions};
-use entrytrace_tests::{require_root, require_tool, run_ok};
+use entrytrace_tests::podman::Podman;
+use entrytrace_tests::{require_root, require_tool};
 
 const APP: &[u8] = b"#!/bin/sh\nexec sleep 1\n";
 
@@ -18,11 +18,6 @@ fn rootfs(dir: &Path) {
     std::os::unix::fs::symlink("app", dir.join("bin/start")).expect("symlink");
 }
 
-/// A podman command confined to `tmp`'s configuration and storage.
-fn podman(tmp: &Path) -> Command {
-    entrytrace_tests::podman::command(tmp)
-}
-
 #[test]
 fn opens_podman_saved_docker_and_oci_archives() {
     if !require_root() || !require_tool("podman") {
@@ -31,42 +26,19 @@ fn opens_podman_saved_docker_and_oci_archives() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let root = tmp.path().join("rootfs");
     rootfs(&root);
-    let mut tar = Command::new("tar")
-        .arg("-C")
-        .arg(&root)
-        .args(["-c", "."])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("tar");
-    let mut import = podman(tmp.path());
-    import
-        .args([
-            "import",
-            "--change",
-            "ENTRYPOINT [\"/bin/start\"]",
-            "--change",
-            "ENV A=1",
-            "-",
-            "localhost/x:t",
-        ])
-        .stdin(tar.stdout.take().expect("tar stdout"));
-    run_ok(&mut import).expect("podman import");
-    assert!(
-        tar.wait().expect("tar").success(),
-        "tar of the rootfs failed"
-    );
+    let pm = Podman::new().expect("podman");
+    pm.import(
+        &root,
+        "localhost/x:t",
+        &["ENTRYPOINT [\"/bin/start\"]", "ENV A=1"],
+    )
+    .expect("podman import");
     for (format, transport) in [
         ("docker-archive", "docker-archive"),
         ("oci-archive", "oci-archive"),
     ] {
         let out = tmp.path().join(format!("{format}.tar"));
-        run_ok(
-            podman(tmp.path())
-                .args(["save", "--format", format, "-o"])
-                .arg(&out)
-                .arg("localhost/x:t"),
-        )
-        .expect("podman save");
+        pm.save("localhost/x:t", format, &out).expect("podman save");
         let img = open(
             &format!("{transport}:{}", out.display()),
             &OpenOptions::default(),
@@ -98,7 +70,6 @@ fn opens_podman_saved_docker_and_oci_archives() {
             img.diagnostics
         );
     }
-    let _ = podman(tmp.path()).args(["rmi", "-a", "-f"]).output();
 }
 
 #[test]

@@ -8,10 +8,10 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use entrytrace_tests::podman::Podman;
-use entrytrace_tests::runtime::repo_root;
+use entrytrace_tests::runtime::{repo_root, wait_for_result};
 use entrytrace_tests::{require_root, require_tool, run_ok};
 
 struct Purge;
@@ -94,23 +94,7 @@ fn the_deb_installs_and_podman_runs_the_hook_from_the_standard_hooks_dir() {
     .trim()
     .to_string();
     let file = Path::new("/run/entrytrace").join(format!("{id}.json"));
-    let t0 = Instant::now();
-    let r: serde_json::Value = loop {
-        if let Some(v) = std::fs::read(&file)
-            .ok()
-            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        {
-            if v["mode"] == "merged" {
-                break v;
-            }
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(20),
-            "no merged result at {}",
-            file.display()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let r = wait_for_result(&file, "merged", Duration::from_secs(20)).expect("merged result");
     let _ = std::fs::remove_file(&file);
     assert_eq!(r["terminals"][0]["user"], "www-data", "{r:#}");
     assert!(

@@ -5,10 +5,11 @@
 //! storage.conf in a temp dir, as in image_tools.rs. Image parsing itself is tested there.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use entrytrace_tests::imagegen::{Compression, Entry, Image, Layer};
-use entrytrace_tests::{entrytrace_bin, require, require_root, require_tool, run_ok};
+use entrytrace_tests::podman::Podman;
+use entrytrace_tests::{entrytrace_bin, require, require_root, require_tool};
 use serde_json::Value;
 
 /// A rootfs with a real ELF server reached through a symlink; `None` when /bin/true is missing.
@@ -26,11 +27,6 @@ fn rootfs(dir: &Path) -> Option<()> {
     )
     .expect("passwd");
     Some(())
-}
-
-/// A podman command confined to `tmp`'s configuration and storage.
-fn podman(tmp: &Path) -> Command {
-    entrytrace_tests::podman::command(tmp)
 }
 
 fn scan(source: &str, extra: &[&str]) -> Output {
@@ -80,37 +76,21 @@ fn scans_podman_saved_docker_and_oci_archives() {
     if rootfs(&root).is_none() {
         return;
     }
-    let mut tar = Command::new("tar")
-        .arg("-C")
-        .arg(&root)
-        .args(["-c", "."])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("tar");
-    let mut import = podman(tmp.path());
-    import
-        .args(["import", "--change", "ENTRYPOINT [\"/bin/start\"]"])
-        .args(["--change", "CMD [\"--serve\"]", "--change", "USER app"])
-        .args(["-", "localhost/scan:t"])
-        .stdin(tar.stdout.take().expect("tar stdout"));
-    run_ok(&mut import).expect("podman import");
-    assert!(
-        tar.wait().expect("tar").success(),
-        "tar of the rootfs failed"
-    );
+    let pm = Podman::new().expect("podman");
+    let changes = [
+        "ENTRYPOINT [\"/bin/start\"]",
+        "CMD [\"--serve\"]",
+        "USER app",
+    ];
+    pm.import(&root, "localhost/scan:t", &changes)
+        .expect("podman import");
     for format in ["docker-archive", "oci-archive"] {
         let out = tmp.path().join(format!("{format}.tar"));
-        run_ok(
-            podman(tmp.path())
-                .args(["save", "--format", format, "-o"])
-                .arg(&out)
-                .arg("localhost/scan:t"),
-        )
-        .expect("podman save");
+        pm.save("localhost/scan:t", format, &out)
+            .expect("podman save");
         let r = scan_json(&format!("{format}:{}", out.display()));
         assert_server(&r, "app", format);
     }
-    let _ = podman(tmp.path()).args(["rmi", "-a", "-f"]).output();
 }
 
 #[test]
