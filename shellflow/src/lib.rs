@@ -192,6 +192,7 @@ fn initial_state(inv: &Invocation, file: &str) -> State {
         last_fg: None,
         created: Default::default(),
         stdout: None,
+        stdin: None,
         depth: 0,
         reexecs: 0,
         subshell: 0,

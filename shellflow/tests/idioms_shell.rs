@@ -521,6 +521,23 @@ fn idiom_23_pipelines_and_while_read_do_not_leak_assignments() {
 }
 
 #[test]
+fn idiom_23_while_read_over_known_input_reads_its_lines() {
+    check(&Row {
+        scripts: &[
+            "set --\nwhile read -r w; do set -- \"$@\" \"$w\"; done <<EOF\n-m\napp.web\nEOF\nexec python3 \"$@\"",
+            "mods='-m app.web'\nread -r a b <<< \"$mods\"\nexec python3 \"$a\" \"$b\"",
+            "set --\nwhile IFS=: read -r k v; do set -- \"$@\" \"$k\" \"$v\"; done << 'EOF'\n-m:app.web\nEOF\nexec python3 \"$@\"",
+        ],
+        args: &[],
+        env: &[],
+        user: root(),
+        argv: &["python3", "-m", "app.web"],
+        run_as: "root",
+        how: Exec,
+    });
+}
+
+#[test]
 fn idiom_24_set_e_ends_the_script_at_a_known_failure() {
     let a = common::run_in(
         common::image(),

@@ -20,6 +20,9 @@ const WHOAMI: &str = "#!/bin/sh\necho \"${PRETEND_USER:-root}\"\n";
 const SERVER: &str = "#!/bin/sh\n{ printf '%s\\n' \"${PRETEND_USER:-root}\" \"${0##*/}\"; for a; do printf '%s\\n' \"$a\"; done; } > \"$OUT\"\nexit 0\n";
 const NOOP: &str = "#!/bin/sh\nexit 0\n";
 
+/// A list file the image holds, read line by line by one of the cases.
+const MODULES: &str = "# modules to load\nsearch  /opt/search.so\n\nbloom /opt/bloom.so extra\n";
+
 /// (script, args, shells it runs under)
 const CASES: &[(&str, &[&str], &[&str])] = &[
     ("#!/bin/sh\nset -e\nif [ \"${1#-}\" != \"$1\" ]; then set -- redis-server \"$@\"; fi\nif [ \"$1\" = redis-server ] && [ \"$(id -u)\" = 0 ]; then\n  chown -R redis @R@/data\n  exec gosu redis \"$0\" \"$@\"\nfi\nexec \"$@\"\n", &["--port", "7000"], &["bash", "dash"]),
@@ -34,6 +37,9 @@ const CASES: &[(&str, &[&str], &[&str])] = &[
     ("#!/bin/sh\nmkdir -p @R@/data/run\nredis-server --foreground\necho done\n", &[], &["bash", "dash"]),
     ("#!/bin/bash\nif [[ \"$*\" == *--help* ]]; then exec redis-server --help; fi\nif [ -x @R@/bin/postgres ]; then\n  exec setpriv --reuid=postgres --init-groups postgres \"$@\"\nfi\nexec redis-server\n", &["-p", "5433"], &["bash"]),
     ("#!/bin/sh\nset -e\nx=$(expr \"$1\" : '\\(--[a-z]*\\)')\nif [ -n \"$x\" ]; then set -- redis-server \"$@\"; fi\nshift 0\nexec \"$@\"\n", &["--save", "60"], &["bash", "dash"]),
+    ("#!/bin/sh\nset --\nwhile read -r name path; do\n  case \"$name\" in ''|'#'*) continue ;; esac\n  set -- \"$@\" --loadmodule \"$path\"\ndone < @R@/etc/modules\nexec redis-server \"$@\"\n", &[], &["bash", "dash"]),
+    ("#!/bin/sh\nset -- --port 1\nwhile IFS=: read -r key value; do\n  set -- \"$@\" \"--$key\" \"$value\"\ndone <<EOF\nsave:60 100\nappendonly:yes\nEOF\nprintf '%s\\n' a b | while read -r x; do set -- never; done\nexec redis-server \"$@\"\n", &[], &["bash", "dash"]),
+    ("#!/bin/bash\nread -r first rest <<< \"postgres -D @R@/data\"\nIFS=, read -r a b c <<< 'x,y'\nexec \"$first\" $rest \"$a\" \"$b\" \"$c\"\n", &[], &["bash"]),
 ];
 
 fn write_exe(path: &Path, body: &str) {
@@ -52,9 +58,11 @@ fn build_root(root: &Path) -> MemFs {
     std::fs::create_dir_all(root.join("data")).expect("data");
     std::fs::write(root.join("etc/passwd"), PASSWD).expect("passwd");
     std::fs::write(root.join("etc/redis.conf"), "port 1\n").expect("conf");
+    std::fs::write(root.join("etc/modules"), MODULES).expect("modules");
     fs = fs
         .file(&format!("{r}/etc/passwd"), PASSWD, 0o644)
         .file(&format!("{r}/etc/redis.conf"), "port 1\n", 0o644)
+        .file(&format!("{r}/etc/modules"), MODULES, 0o644)
         .dir(&format!("{r}/data"));
     let stubs: &[(&str, &str)] = &[
         ("gosu", DROPPER),

@@ -248,7 +248,14 @@ impl Interp<'_> {
                 self.builtin_print(&mut st, name, &rest);
                 Flow::Normal
             }
-            "read" => read(&mut st, &rest),
+            "read" => {
+                let ifs = env_extra
+                    .iter()
+                    .rev()
+                    .find(|(n, _)| n == "IFS")
+                    .map(|(_, v)| v.clone());
+                read(&mut st, &rest, ifs)
+            }
             "let" => let_arith(&mut st, &rest),
             "command" | "type" => return self.builtin_command(st, name, rest, env_extra, location),
             "getopts" => {

@@ -525,6 +525,10 @@ impl Interp<'_> {
     /// Files created by `>`/`>>` redirections (their content is not tracked).
     pub(crate) fn apply_redirects(&mut self, st: &mut State, redirects: &[ast::IoRedirect]) {
         for r in redirects {
+            if reads_stdin(r) {
+                st.stdin = self.input_of(st, r);
+                continue;
+            }
             if let ast::IoRedirect::File(_, kind, ast::IoFileRedirectTarget::Filename(w)) = r {
                 if matches!(
                     kind,
@@ -545,6 +549,64 @@ impl Interp<'_> {
                 }
             }
         }
+    }
+}
+
+impl Interp<'_> {
+    /// What an input redirection feeds the command, when the interpreter can know it: a
+    /// here-document or here-string with known words, or a file as the image holds it (not
+    /// one the script wrote, whose contents are not tracked).
+    fn input_of(&mut self, st: &mut State, r: &ast::IoRedirect) -> Option<Val> {
+        match r {
+            ast::IoRedirect::HereString(_, w) => {
+                let mut v = self.expand_str(st, &w.value);
+                v.push(&Val::lit("\n"));
+                Some(v)
+            }
+            ast::IoRedirect::HereDocument(_, doc) => {
+                let body = &doc.doc.value;
+                if !doc.requires_expansion {
+                    return Some(Val::lit(body.clone()));
+                }
+                if body.contains('\\') {
+                    return None;
+                }
+                // A here-document expands like a double-quoted word without the quotes.
+                Some(self.expand_str(st, &format!("\"{}\"", body.replace('"', "\\\""))))
+            }
+            ast::IoRedirect::File(_, _, ast::IoFileRedirectTarget::Filename(w)) => {
+                let p = self.expand_str(st, &w.value).known()?;
+                let abs = if p.starts_with('/') {
+                    normalize(&p)
+                } else {
+                    normalize(&format!("{}/{p}", st.cwd))
+                };
+                if abs.starts_with("/dev/")
+                    || abs.starts_with("/proc/")
+                    || st.created.contains(&abs)
+                {
+                    return None;
+                }
+                let meta = self.fs.stat(&abs)?;
+                if meta.kind != crate::api::FileKind::File || meta.size > self.limits.max_file_bytes
+                {
+                    return None;
+                }
+                let bytes = self.fs.read_file(&abs).ok()?;
+                Some(Val::lit(String::from_utf8_lossy(&bytes).into_owned()))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Whether a redirection replaces standard input (`<`, `<<`, `<<<` on fd 0).
+pub(crate) fn reads_stdin(r: &ast::IoRedirect) -> bool {
+    match r {
+        ast::IoRedirect::File(fd, ast::IoFileRedirectKind::Read, _)
+        | ast::IoRedirect::HereDocument(fd, _)
+        | ast::IoRedirect::HereString(fd, _) => matches!(fd, None | Some(0)),
+        _ => false,
     }
 }
 

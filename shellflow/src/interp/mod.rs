@@ -390,10 +390,27 @@ impl<'a> Interp<'a> {
         let mut paths = if pipe.seq.len() == 1 {
             self.run_command(st, &pipe.seq[0])
         } else {
+            // Each command runs in a subshell; what one writes (when the interpreter knows
+            // it) is the next one's standard input, so `printf … | while read` reads lines.
             let mut status = Status::OK;
-            for cmd in &pipe.seq {
-                let (s, _) = self.subshell(&st, |me, s| me.run_command(s, cmd));
+            let mut input = st.stdin.clone();
+            let last = pipe.seq.len() - 1;
+            for (i, cmd) in pipe.seq.iter().enumerate() {
+                let feed = input.take();
+                let capture = i < last || st.stdout.is_some();
+                let (s, out) = self.subshell(&st, |me, mut s| {
+                    s.stdin = feed;
+                    if capture {
+                        s.stdout = Some(Val::default());
+                    }
+                    me.run_command(s, cmd)
+                });
                 status = s;
+                if i < last {
+                    input = out;
+                } else if let (Some(buf), Some(out)) = (st.stdout.as_mut(), out) {
+                    buf.push(&out);
+                }
             }
             st.status = status;
             vec![(st, Flow::Normal)]
@@ -449,13 +466,30 @@ impl<'a> Interp<'a> {
 
     fn run_command(&mut self, st: State, cmd: &ast::Command) -> Paths {
         match cmd {
+            ast::Command::Simple(sc) if redirects_input(sc) => {
+                // `read x < file` reads from the file for this command only.
+                let saved = st.stdin.clone();
+                let mut paths = self.run_simple(st, sc);
+                for (s, _) in paths.iter_mut() {
+                    s.stdin.clone_from(&saved);
+                }
+                paths
+            }
             ast::Command::Simple(sc) => self.run_simple(st, sc),
             ast::Command::Compound(c, redirects) => {
                 let mut st = st;
-                if let Some(r) = redirects {
-                    self.apply_redirects(&mut st, &r.0);
+                let Some(r) = redirects else {
+                    return self.run_compound(st, c);
+                };
+                // Input redirected for the compound (`while read …; done < file`) lasts as
+                // long as it runs.
+                let saved = st.stdin.clone();
+                self.apply_redirects(&mut st, &r.0);
+                let mut paths = self.run_compound(st, c);
+                for (s, _) in paths.iter_mut() {
+                    s.stdin.clone_from(&saved);
                 }
-                self.run_compound(st, c)
+                paths
             }
             ast::Command::Function(def) => {
                 let mut st = st;
@@ -518,6 +552,16 @@ impl<'a> Interp<'a> {
         st.status = Status::OK;
         vec![(st, Flow::Normal)]
     }
+}
+
+/// Whether a simple command redirects its standard input.
+fn redirects_input(sc: &ast::SimpleCommand) -> bool {
+    let prefix = sc.prefix.iter().flat_map(|p| p.0.iter());
+    let suffix = sc.suffix.iter().flat_map(|p| p.0.iter());
+    prefix.chain(suffix).any(|it| match it {
+        ast::CommandPrefixOrSuffixItem::IoRedirect(r) => external::reads_stdin(r),
+        _ => false,
+    })
 }
 
 /// Combines the outcomes of a subshell's paths.

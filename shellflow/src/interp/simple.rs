@@ -109,20 +109,132 @@ pub(super) fn cd(st: &mut State, rest: &[Val]) -> bool {
     }
 }
 
-/// `read names`: the names get unknown values; whether a line comes depends on the input.
-pub(super) fn read(st: &mut State, rest: &[Val]) -> Flow {
-    for n in rest
-        .iter()
-        .filter_map(Val::known)
-        .filter(|n| !n.starts_with('-'))
-    {
-        st.set(
-            &n,
-            Val::unknown(format!("${n}"), "read from input at run time"),
-        );
+/// `read [-r] [-p prompt] [names…]`: with known input (a pipe from `printf`, a here-doc, a
+/// file of the image) it takes one line and splits it over the names; otherwise the names get
+/// unknown values and whether a line comes depends on the run.
+pub(super) fn read(st: &mut State, rest: &[Val], ifs: Option<Val>) -> Flow {
+    let mut names: Vec<String> = Vec::new();
+    let (mut raw, mut plain) = (false, true);
+    let mut i = 0;
+    while i < rest.len() {
+        let Some(a) = rest[i].known() else {
+            plain = false;
+            i += 1;
+            continue;
+        };
+        i += 1;
+        if !names.is_empty() || !a.starts_with('-') || a == "-" {
+            names.push(a);
+            continue;
+        }
+        if a == "--" {
+            names.extend(rest[i..].iter().filter_map(Val::known));
+            break;
+        }
+        for (j, c) in a.char_indices().skip(1) {
+            match c {
+                'r' => raw = true,
+                's' | 'e' => {}
+                // `-p prompt`, `-t secs`, `-i text`: no effect on what is read.
+                'p' | 't' | 'i' => {
+                    i += usize::from(j + 1 == a.len());
+                    break;
+                }
+                // `-a`, `-d`, `-n`, `-N`, `-u` change what is read: not modelled.
+                _ => {
+                    plain = false;
+                    i += usize::from(j + 1 == a.len() && "adnNu".contains(c));
+                    break;
+                }
+            }
+        }
     }
-    st.status = Status::Unknown("whether `read` gets a line depends on the input".into());
+    if names.is_empty() {
+        names.push("REPLY".into());
+    }
+    let input = if plain {
+        st.stdin.as_ref().and_then(Val::known)
+    } else {
+        None
+    };
+    let Some(input) = input else {
+        for n in &names {
+            st.set(
+                n,
+                Val::unknown(format!("${n}"), "read from input at run time"),
+            );
+        }
+        st.status = Status::Unknown("whether `read` gets a line depends on the input".into());
+        return Flow::Normal;
+    };
+    let (line, left, whole) = match input.find('\n') {
+        Some(k) => (&input[..k], &input[k + 1..], true),
+        None => (input.as_str(), "", false),
+    };
+    let line = if raw {
+        line.to_string()
+    } else {
+        unescape(line)
+    };
+    let ifs = ifs
+        .or_else(|| st.get("IFS").map(|v| v.scalar()))
+        .map_or_else(|| Some(" \t\n".to_string()), |v| v.known());
+    let Some(ifs) = ifs else {
+        for n in &names {
+            st.set(n, Val::unknown(format!("${n}"), "IFS is not known"));
+        }
+        st.stdin = Some(Val::lit(left));
+        st.status = Status::from_bool(whole);
+        return Flow::Normal;
+    };
+    for (n, v) in names.iter().zip(split_read(&line, &ifs, names.len())) {
+        st.set(n, Val::lit(v));
+    }
+    st.stdin = Some(Val::lit(left));
+    // A last line without its newline is still assigned, but `read` fails (bash and dash).
+    st.status = Status::from_bool(whole);
     Flow::Normal
+}
+
+/// `read` without `-r`: a backslash keeps the next character (a trailing one is dropped).
+fn unescape(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            if let Some(n) = chars.next() {
+                out.push(n);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Splits a line over `n` names the way `read` does (XCU `read`, field splitting): IFS
+/// whitespace around fields is dropped, each other IFS character ends one field, and the
+/// last name takes the rest of the line.
+fn split_read(line: &str, ifs: &str, n: usize) -> Vec<String> {
+    let is_ws = |c: char| ifs.contains(c) && c.is_whitespace();
+    let is_delim = |c: char| ifs.contains(c);
+    let mut out = Vec::with_capacity(n);
+    let mut rest = line.trim_start_matches(is_ws);
+    while out.len() + 1 < n {
+        let end = rest.find(is_delim).unwrap_or(rest.len());
+        out.push(rest[..end].to_string());
+        rest = &rest[end..];
+        // One delimiter: IFS whitespace, optionally one other IFS character, more whitespace.
+        rest = rest.trim_start_matches(is_ws);
+        if let Some(c) = rest.chars().next() {
+            if is_delim(c) && !is_ws(c) {
+                rest = rest[c.len_utf8()..].trim_start_matches(is_ws);
+            }
+        }
+    }
+    out.push(rest.trim_end_matches(is_ws).to_string());
+    out.resize(n, String::new());
+    out
 }
 
 /// `let expr…`.
@@ -135,4 +247,19 @@ pub(super) fn let_arith(st: &mut State, rest: &[Val]) -> Flow {
         Status::from_bool(n != 0)
     });
     Flow::Normal
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_read;
+
+    #[test]
+    fn read_splits_like_the_shell() {
+        let f = |line, ifs, n| split_read(line, ifs, n);
+        assert_eq!(f("  a  b  c d ", " \t\n", 2), ["a", "b  c d"]);
+        assert_eq!(f("a:b::c", ":", 3), ["a", "b", ":c"]);
+        assert_eq!(f("a : b", " :", 2), ["a", "b"]);
+        assert_eq!(f("  keep  ", "", 1), ["  keep  "]);
+        assert_eq!(f("one", " ", 3), ["one", "", ""]);
+    }
 }

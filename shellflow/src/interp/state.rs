@@ -209,6 +209,9 @@ pub struct State {
     pub created: imbl::OrdSet<String>,
     /// Captured standard output inside `$( )`.
     pub stdout: Option<Val>,
+    /// What standard input holds when it is known (a pipe from `printf`/`echo`, a here-doc,
+    /// a here-string, a file of the image); `None` when it depends on the run.
+    pub stdin: Option<Val>,
     /// Source/eval nesting depth.
     pub depth: usize,
     /// Times the script re-executed itself.
