@@ -57,6 +57,15 @@ impl Val {
         Some(out)
     }
 
+    /// The text when fully known, borrowed when it is one piece (the common case).
+    pub fn as_known(&self) -> Option<std::borrow::Cow<'_, str>> {
+        match self.0.as_slice() {
+            [] => Some("".into()),
+            [Part::Lit(s)] => Some(s.as_str().into()),
+            _ => self.known().map(Into::into),
+        }
+    }
+
     /// Whether any piece is unknown.
     pub fn is_unknown(&self) -> bool {
         self.0.iter().any(|p| matches!(p, Part::Unknown { .. }))

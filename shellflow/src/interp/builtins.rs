@@ -42,23 +42,19 @@ impl Interp<'_> {
         });
         let mut assigns = Vec::new();
         let mut redirects = Vec::new();
-        let mut items: Vec<&ast::CommandPrefixOrSuffixItem> = Vec::new();
+        let mut items: Vec<Item<'_>> = Vec::new();
         for it in sc.prefix.iter().flat_map(|p| p.0.iter()) {
             match it {
                 ast::CommandPrefixOrSuffixItem::AssignmentWord(a, _) => assigns.push(a),
                 ast::CommandPrefixOrSuffixItem::IoRedirect(r) => redirects.push(r),
-                other => items.push(other),
+                other => items.push(Item::Node(other)),
             }
         }
-        let name_item = sc
-            .word_or_name
-            .as_ref()
-            .map(|w| ast::CommandPrefixOrSuffixItem::Word(w.clone()));
-        items.extend(name_item.iter());
+        items.extend(sc.word_or_name.as_ref().map(Item::Name));
         for it in sc.suffix.iter().flat_map(|s| s.0.iter()) {
             match it {
                 ast::CommandPrefixOrSuffixItem::IoRedirect(r) => redirects.push(r),
-                other => items.push(other),
+                other => items.push(Item::Node(other)),
             }
         }
         st.status = Status::OK;
@@ -69,9 +65,8 @@ impl Interp<'_> {
             let (name, value) = self.assignment(&mut st, a);
             env_extra.push((name, value));
         }
-        let owned: Vec<ast::IoRedirect> = redirects.into_iter().cloned().collect();
-        self.apply_redirects(&mut st, &owned);
-        let Some(Arg::Field(first)) = args.first().cloned() else {
+        self.apply_redirects(&mut st, redirects);
+        let Some(Arg::Field(first)) = args.first() else {
             for (name, value) in env_extra {
                 st.set_value(&name, value);
             }
@@ -100,14 +95,22 @@ impl Interp<'_> {
         }
     }
 
-    fn expand_args(
-        &mut self,
-        st: &mut State,
-        items: &[&ast::CommandPrefixOrSuffixItem],
-    ) -> Vec<Arg> {
+    fn expand_args(&mut self, st: &mut State, items: &[Item<'_>]) -> Vec<Arg> {
         let mut args = Vec::new();
         let mut decl = false;
         for it in items {
+            let it = match it {
+                Item::Node(n) => *n,
+                Item::Name(w) => {
+                    for v in self.expand_word(st, &w.value) {
+                        if args.is_empty() {
+                            decl = v.as_known().is_some_and(|n| DECLARATIONS.contains(&&*n));
+                        }
+                        args.push(Arg::Field(v));
+                    }
+                    continue;
+                }
+            };
             match it {
                 ast::CommandPrefixOrSuffixItem::Word(w) => {
                     for v in self.expand_word(st, &w.value) {
@@ -200,6 +203,13 @@ impl Interp<'_> {
         env_extra: Vec<(String, Val)>,
         location: Option<crate::api::Location>,
     ) -> Result<Paths, Box<NotBuiltin>> {
+        if !BUILTINS.contains(&name) {
+            return Err(Box::new(NotBuiltin {
+                st,
+                env: env_extra,
+                location,
+            }));
+        }
         let rest = fields(&args[1..]);
         let flow = match name {
             "wait" => {
@@ -526,6 +536,20 @@ fn first_line(sc: &ast::SimpleCommand) -> Option<usize> {
             _ => None,
         })
 }
+
+/// A word of a simple command: an item of its prefix or suffix, or its name.
+enum Item<'a> {
+    Node(&'a ast::CommandPrefixOrSuffixItem),
+    Name(&'a ast::Word),
+}
+
+/// The names [`Interp::builtin`] handles; anything else is looked up on PATH.
+const BUILTINS: &[&str] = &[
+    "wait", ":", "true", "trap", "umask", "ulimit", "shopt", "hash", "alias", "times", "false",
+    "set", "shift", "export", "readonly", "local", "declare", "typeset", "unset", "source", ".",
+    "eval", "exec", "exit", "return", "break", "continue", "cd", "test", "[", "echo", "printf",
+    "pwd", "read", "let", "command", "type", "getopts",
+];
 
 /// Expanded fields of arguments (assignments rendered as `name=value`).
 pub(crate) fn fields(args: &[Arg]) -> Vec<Val> {

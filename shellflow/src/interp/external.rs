@@ -523,7 +523,11 @@ impl Interp<'_> {
     }
 
     /// Files created by `>`/`>>` redirections (their content is not tracked).
-    pub(crate) fn apply_redirects(&mut self, st: &mut State, redirects: &[ast::IoRedirect]) {
+    pub(crate) fn apply_redirects<'r>(
+        &mut self,
+        st: &mut State,
+        redirects: impl IntoIterator<Item = &'r ast::IoRedirect>,
+    ) {
         for r in redirects {
             if reads_stdin(r) {
                 st.stdin = self.input_of(st, r);

@@ -6,8 +6,7 @@
 //! Paths at different points (different positionals, user, or call depth) are never merged,
 //! so the command words that decide the terminal stay exact whenever they can.
 
-use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 
 use crate::value::Val;
 
@@ -15,19 +14,30 @@ use super::state::{State, Var, VarMap, VarValue};
 use super::{Flow, Paths};
 
 /// Merges paths that are at the same point; keeps the order of first appearance.
+///
+/// Runs after every command while many paths are alive, so the common case (no two paths
+/// at the same point) returns the paths untouched after hashing each once; there are at
+/// most `max_paths` of them, so pairs are compared directly.
 pub(crate) fn merge_paths(paths: Paths) -> Paths {
+    let keys: Vec<u64> = paths
+        .iter()
+        .map(|(st, flow)| point_key(st, *flow))
+        .collect();
+    let clash = keys.iter().enumerate().any(|(i, k)| keys[..i].contains(k));
+    if !clash {
+        return paths;
+    }
     let mut out: Paths = Vec::with_capacity(paths.len());
-    let mut by_key: HashMap<u64, Vec<usize>> = HashMap::new();
-    for (st, flow) in paths {
-        let slots = by_key.entry(point_key(&st, flow)).or_default();
-        let hit = slots
+    let mut out_keys: Vec<u64> = Vec::with_capacity(paths.len());
+    for ((st, flow), key) in paths.into_iter().zip(keys) {
+        let hit = out_keys
             .iter()
-            .copied()
-            .find(|&i| out[i].1 == flow && same_point(&out[i].0, &st));
+            .zip(out.iter())
+            .position(|(k, (o, f))| *k == key && *f == flow && same_point(o, &st));
         match hit {
             Some(i) => join_into(&mut out[i].0, st),
             None => {
-                slots.push(out.len());
+                out_keys.push(key);
                 out.push((st, flow));
             }
         }
@@ -37,7 +47,7 @@ pub(crate) fn merge_paths(paths: Paths) -> Paths {
 
 /// A hash of what must be equal for two paths to merge (cheap pre-filter).
 fn point_key(st: &State, flow: Flow) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let mut h = foldhash::fast::FixedState::with_seed(0).build_hasher();
     st.positionals.hash(&mut h);
     (
         st.user.uid,
@@ -75,6 +85,7 @@ fn same_point(a: &State, b: &State) -> bool {
         && a.frames.len() == b.frames.len()
         && a.locals.len() == b.locals.len()
         && a.stdout == b.stdout
+        && a.stdin == b.stdin
         && a.status == b.status
         && a.background.len() == b.background.len()
         && a.last_fg.as_ref().map(|r| &r.argv) == b.last_fg.as_ref().map(|r| &r.argv)
