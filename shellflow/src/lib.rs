@@ -193,6 +193,7 @@ fn initial_state(inv: &Invocation, file: &str) -> State {
         created: Default::default(),
         stdout: None,
         stdin: None,
+        deferred: None,
         depth: 0,
         reexecs: 0,
         subshell: 0,

@@ -1,24 +1,57 @@
-//! Joining paths under pressure: when too many paths are alive, paths at the same point of
-//! the script (same flow, arguments, user, call stack, options) are merged into one whose
-//! differing variables become unknown ("differs between paths"). This is the join of
-//! abstract interpretation; it trades precision on later tests for bounded work.
+//! Joining paths at the same point of the script (same flow, arguments, user, call stack,
+//! options, status, output).
 //!
-//! Paths at different points (different positionals, user, or call depth) are never merged,
-//! so the command words that decide the terminal stay exact whenever they can.
+//! The first kind of join is exact: the paths are kept as the members of one deferred path
+//! ([`Deferred`]). The joined path runs on once, holding a placeholder for each variable the
+//! members disagree on, and is split back into its members (each with its own values and
+//! evidence, plus what the joined path did since) right before a command that may read one
+//! of those variables, and where a path ends. A script that forks on twenty unrelated env
+//! variables thus runs each later command once instead of once per combination, while the
+//! candidates keep the values and assumptions of their own branches.
+//!
+//! The second kind is the lossy join of abstract interpretation, used under pressure (too
+//! many paths alive, too many members, or members that differ in a variable the shell reads
+//! implicitly, like `PATH` or `IFS`): differing variables become unknown ("differs between
+//! paths"). Paths at different points (different positionals, user, or call depth) are never
+//! joined, so the command words that decide the terminal stay exact whenever they can.
 
 use std::hash::{BuildHasher, Hash, Hasher};
+use std::rc::Rc;
 
 use crate::value::Val;
 
-use super::state::{State, Var, VarMap, VarValue};
+use super::state::{Deferred, State, Var, VarMap, VarValue};
 use super::{Flow, Paths};
 
-/// Merges paths that are at the same point; keeps the order of first appearance.
+/// Most paths one deferred path holds; beyond, joins are lossy.
+const MAX_MEMBERS: usize = 4;
+
+/// Variables the shell reads without naming them in the script's text: members that differ
+/// in one of them are not deferred.
+const IMPLICIT: &[&str] = &[
+    "PATH",
+    "IFS",
+    "HOME",
+    "CDPATH",
+    "PWD",
+    "OLDPWD",
+    "OPTIND",
+    "OPTARG",
+    "ENV",
+    "BASH_ENV",
+    "SHELLOPTS",
+    "BASHOPTS",
+    "PIPESTATUS",
+    "BASH_REMATCH",
+];
+
+/// Joins paths that are at the same point, deferred where it can be, lossily when `lossy`
+/// (else such paths stay apart); keeps the order of first appearance.
 ///
-/// Runs after every command while many paths are alive, so the common case (no two paths
+/// Runs after every command while several paths are alive, so the common case (no two paths
 /// at the same point) returns the paths untouched after hashing each once; there are at
 /// most `max_paths` of them, so pairs are compared directly.
-pub(crate) fn merge_paths(paths: Paths) -> Paths {
+pub(crate) fn merge_paths(paths: Paths, lossy: bool) -> Paths {
     let keys: Vec<u64> = paths
         .iter()
         .map(|(st, flow)| point_key(st, *flow))
@@ -34,15 +67,187 @@ pub(crate) fn merge_paths(paths: Paths) -> Paths {
             .iter()
             .zip(out.iter())
             .position(|(k, (o, f))| *k == key && *f == flow && same_point(o, &st));
-        match hit {
-            Some(i) => join_into(&mut out[i].0, st),
-            None => {
-                out_keys.push(key);
-                out.push((st, flow));
+        let st = match hit {
+            Some(i) => match defer_into(&mut out[i].0, st) {
+                None => continue,
+                Some(st) if lossy => {
+                    join_into(&mut out[i].0, st);
+                    continue;
+                }
+                Some(st) => st,
+            },
+            None => st,
+        };
+        out_keys.push(key);
+        out.push((st, flow));
+    }
+    out
+}
+
+/// Joins `b` into `a` as members of one deferred path (lossily when they would be more than
+/// [`MAX_MEMBERS`]); gives `b` back when that cannot be done (a differing variable the shell
+/// reads implicitly, or different `unset` names).
+fn defer_into(a: &mut State, b: State) -> Option<State> {
+    if a.unset != b.unset {
+        return Some(b);
+    }
+    let mut names: Vec<Rc<str>> = a
+        .vars
+        .differing(&b.vars)
+        .into_iter()
+        .map(|(n, _)| Rc::from(n.as_str()))
+        .collect();
+    for d in [&a.deferred, &b.deferred].into_iter().flatten() {
+        names.extend(d.names.iter().map(|(n, _)| Rc::clone(n)));
+    }
+    if names.iter().any(|n| IMPLICIT.contains(&&**n)) {
+        return Some(b);
+    }
+    if names.is_empty() {
+        // Same variables: only the evidence differs, and the plain join keeps what both share.
+        join_into(a, b);
+        return None;
+    }
+    let all: Vec<State> = split(a.clone()).into_iter().chain(split(b)).collect();
+    *a = build(all);
+    None
+}
+
+/// One path for `all` (at one point of the script, at least one of them): members whose
+/// variables agree are joined exactly; several distinct members make a deferred path, or,
+/// beyond [`MAX_MEMBERS`], the lossy join (from which deferring starts afresh).
+fn build(mut all: Vec<State>) -> State {
+    // The variables that differ: against the first path only, then members are told apart
+    // by those names alone.
+    let mut names: Vec<Rc<str>> = Vec::new();
+    for m in &all[1..] {
+        for (n, _) in all[0].vars.differing(&m.vars) {
+            if !names.iter().any(|x| **x == *n) {
+                names.push(Rc::from(n.as_str()));
             }
         }
     }
-    out
+    let mut members: Vec<State> = Vec::with_capacity(all.len());
+    for m in all.drain(..) {
+        let same = |x: &&mut State| names.iter().all(|n| x.vars.get(n) == m.vars.get(n));
+        match members.iter_mut().find(same) {
+            Some(x) => join_evidence(x, m),
+            None => members.push(m),
+        }
+    }
+    if members.len() > MAX_MEMBERS || members.len() == 1 {
+        let mut it = members.into_iter();
+        let mut rep = it.next().expect("one member at least");
+        for m in it {
+            join_into(&mut rep, m);
+        }
+        return rep;
+    }
+    let mut rep = members[0].clone();
+    for m in &members[1..] {
+        join_evidence(&mut rep, m.clone());
+    }
+    let names = names
+        .into_iter()
+        .map(|n| {
+            let exported = members
+                .iter()
+                .any(|m| m.vars.get(&n).is_some_and(|v| v.exported));
+            rep.vars.insert(
+                &n,
+                Var {
+                    value: VarValue::Scalar(Val::unknown(
+                        format!("${n}"),
+                        "differs between paths that were merged",
+                    )),
+                    exported,
+                },
+            );
+            rep.alts.remove(&*n);
+            let placeholder = rep.vars.get_rc(&n).cloned();
+            (n, placeholder)
+        })
+        .collect();
+    rep.deferred = Some(Rc::new(Deferred {
+        members,
+        names,
+        weight: rep.weight,
+        reasons_len: rep.reasons.len(),
+        assumptions_len: rep.assumptions.len(),
+    }));
+    rep
+}
+
+/// Splits a deferred path into groups of members that agree on `names`: one path per group,
+/// still deferred where the group has several members.
+pub(crate) fn split_on(st: State, names: &[Rc<str>]) -> Vec<State> {
+    let mut groups: Vec<Vec<State>> = Vec::new();
+    for m in split(st) {
+        let same = |g: &Vec<State>| names.iter().all(|n| g[0].vars.get(n) == m.vars.get(n));
+        match groups.iter().position(same) {
+            Some(i) => groups[i].push(m),
+            None => groups.push(vec![m]),
+        }
+    }
+    groups.into_iter().map(build).collect()
+}
+
+/// Splits a deferred path back into its members, each with its own values of the differing
+/// variables (unless the joined path has set them since), its own evidence followed by the
+/// evidence gathered since the join, and its share of the joined path's weight.
+pub(crate) fn split(mut rep: State) -> Vec<State> {
+    let Some(d) = rep.deferred.take() else {
+        return vec![rep];
+    };
+    let fresh = rep.reasons.len().saturating_sub(d.reasons_len);
+    let mut reasons: Vec<_> = rep.reasons.iter().take(fresh).cloned().collect();
+    reasons.reverse();
+    let fresh = rep.assumptions.len().saturating_sub(d.assumptions_len);
+    let mut assumptions: Vec<_> = rep.assumptions.iter().take(fresh).cloned().collect();
+    assumptions.reverse();
+    let scale = if d.weight > 0.0 {
+        rep.weight / d.weight
+    } else {
+        1.0
+    };
+    d.members
+        .iter()
+        .map(|m| {
+            let mut s = rep.clone();
+            for (name, placeholder) in &d.names {
+                let untouched = match (rep.vars.get_rc(name), placeholder) {
+                    (Some(x), Some(y)) => Rc::ptr_eq(x, y),
+                    (None, None) => true,
+                    _ => false,
+                };
+                if !untouched {
+                    continue;
+                }
+                match m.vars.get_rc(name) {
+                    Some(v) => s.vars.insert_rc(Rc::clone(name), Rc::clone(v)),
+                    None => s.vars.remove(name),
+                }
+                match m.alts.get(&**name) {
+                    Some(a) => {
+                        s.alts.insert(name.to_string(), Rc::clone(a));
+                    }
+                    None => {
+                        s.alts.remove(&**name);
+                    }
+                }
+            }
+            s.weight = m.weight * scale;
+            s.reasons = m.reasons.clone();
+            for r in &reasons {
+                s.reasons.push(r.clone());
+            }
+            s.assumptions = m.assumptions.clone();
+            for a in &assumptions {
+                s.assumptions.push(a.clone());
+            }
+            s
+        })
+        .collect()
 }
 
 /// A hash of what must be equal for two paths to merge (cheap pre-filter).
@@ -99,10 +304,16 @@ fn same_funcs(a: &State, b: &State) -> bool {
 }
 
 fn join_into(a: &mut State, b: State) {
-    let heavier_b = b.weight > a.weight;
-    a.weight += b.weight;
     join_alts(a, &b);
     join_vars(&mut a.vars, &b.vars);
+    join_evidence(a, b);
+}
+
+/// Joins what is not variables: weight, assumptions (those both rest on), reasons (the
+/// heavier path's), created files, `unset` names.
+fn join_evidence(a: &mut State, b: State) {
+    let heavier_b = b.weight > a.weight;
+    a.weight += b.weight;
     if !a.assumptions.same(&b.assumptions) {
         a.assumptions = a.assumptions.intersect(&b.assumptions);
     }

@@ -98,6 +98,8 @@ pub struct Interp<'a> {
     pub(crate) resolved: HashMap<(String, String), Option<String>>,
     /// Function definitions shared between paths, by node address and file.
     func_cache: HashMap<(usize, String), Rc<state::Func>>,
+    /// The names each command mentions, by node address (for deferred joins).
+    cmd_words: HashMap<usize, Rc<CmdWords>>,
 }
 
 impl std::fmt::Debug for Interp<'_> {
@@ -130,6 +132,7 @@ impl<'a> Interp<'a> {
             texts: HashMap::new(),
             parsed: HashMap::new(),
             func_cache: HashMap::new(),
+            cmd_words: HashMap::new(),
             words: HashMap::new(),
             resolved: HashMap::new(),
         }
@@ -170,6 +173,12 @@ impl<'a> Interp<'a> {
 
     /// Records the end of a path that did not exec.
     fn end_path(&mut self, st: State, flow: Flow) {
+        if st.deferred.is_some() {
+            for s in merge::split(st) {
+                self.end_path(s, flow);
+            }
+            return;
+        }
         let background = st.background.clone();
         let terminal = if flow == Flow::Exit {
             None
@@ -189,6 +198,12 @@ impl<'a> Interp<'a> {
 
     /// Records a path that execs `cmd`.
     pub(crate) fn end_exec(&mut self, st: State, cmd: Recorded, inner_from: Option<usize>) {
+        if st.deferred.is_some() {
+            for s in merge::split(st) {
+                self.end_exec(s, cmd.clone(), inner_from);
+            }
+            return;
+        }
         let background = st.background.clone();
         let terminal = Some(Terminal {
             cmd,
@@ -229,8 +244,9 @@ impl<'a> Interp<'a> {
     /// Keeps the number of paths bounded: merges paths at the same point under pressure,
     /// then drops the lightest beyond `max_paths`.
     pub(crate) fn bound(&mut self, mut paths: Paths) -> Paths {
-        if paths.len() > (self.limits.max_paths / 16).max(2) {
-            paths = merge::merge_paths(paths);
+        if paths.len() > 1 {
+            let lossy = paths.len() > (self.limits.max_paths / 16).max(2);
+            paths = merge::merge_paths(paths, lossy);
         }
         if paths.len() > self.limits.max_paths {
             self.cap(format!(
@@ -394,7 +410,7 @@ impl<'a> Interp<'a> {
             // it) is the next one's standard input, so `printf … | while read` reads lines.
             let mut status = Status::OK;
             let mut input = st.stdin.clone();
-            let last = pipe.seq.len() - 1;
+            let last = pipe.seq.len().saturating_sub(1);
             for (i, cmd) in pipe.seq.iter().enumerate() {
                 let feed = input.take();
                 let capture = i < last || st.stdout.is_some();
@@ -465,6 +481,17 @@ impl<'a> Interp<'a> {
     }
 
     fn run_command(&mut self, st: State, cmd: &ast::Command) -> Paths {
+        if let Some(read) = self.split_needed(&st, cmd) {
+            let parts = match read {
+                None => merge::split(st),
+                Some(names) => merge::split_on(st, &names),
+            };
+            let mut out = Vec::new();
+            for s in parts {
+                out.extend(self.run_command(s, cmd));
+            }
+            return out;
+        }
         match cmd {
             ast::Command::Simple(sc) if redirects_input(sc) => {
                 // `read x < file` reads from the file for this command only.
@@ -520,7 +547,66 @@ impl<'a> Interp<'a> {
         }
     }
 
+    /// The variables `cmd` may read before any command nested in it runs (the words of a
+    /// simple command or a `[[ ]]` test; the header of a compound command: `case` word and
+    /// patterns, `for` words, arithmetic; redirections), or `None` when that cannot be told
+    /// from its words (`exec`, whose environment is the candidate's; `${!prefix@}`;
+    /// `env`/`printenv`; an indirection through a variable that is not known). Nested
+    /// commands, function bodies, sourced files and `eval`'d text are judged when they run.
+    fn reads_of(&mut self, st: &State, cmd: &ast::Command) -> Option<Vec<Rc<str>>> {
+        let key = std::ptr::from_ref(cmd) as usize;
+        let words = match self.cmd_words.get(&key) {
+            Some(w) => Rc::clone(w),
+            None => {
+                let w = Rc::new(CmdWords::of(&own_words(cmd)));
+                if self.parsed.len() < 4096 {
+                    // Programs stay alive for the whole analysis (see `parsed`), so a node's
+                    // address names it; past the cap they may not, and nothing is cached.
+                    self.cmd_words.insert(key, Rc::clone(&w));
+                }
+                w
+            }
+        };
+        if words.all {
+            return None;
+        }
+        let mut out: Vec<Rc<str>> = words.names.iter().map(|n| Rc::from(&**n)).collect();
+        for n in &words.indirect {
+            match st.get(n) {
+                None => {}
+                Some(v) => {
+                    let target = v.scalar().known()?;
+                    if !target.is_empty() {
+                        out.push(Rc::from(target.as_str()));
+                    }
+                }
+            }
+        }
+        Some(out)
+    }
+
+    /// Whether `st`'s deferred join must split before `cmd`: `None` when `cmd` reads none of
+    /// the variables its members disagree on; else the ones it reads (`Some(None)`: any).
+    fn split_needed(&mut self, st: &State, cmd: &ast::Command) -> Option<Option<Vec<Rc<str>>>> {
+        let d = st.deferred.clone()?;
+        let Some(read) = self.reads_of(st, cmd) else {
+            return Some(None);
+        };
+        let hit: Vec<Rc<str>> = read
+            .into_iter()
+            .filter(|n| d.names.iter().any(|(m, _)| m == n))
+            .collect();
+        (!hit.is_empty()).then_some(Some(hit))
+    }
+
     fn run_background(&mut self, st: State, list: &ast::AndOrList) -> Paths {
+        if st.deferred.is_some() {
+            let mut out = Vec::new();
+            for s in merge::split(st) {
+                out.extend(self.run_background(s, list));
+            }
+            return out;
+        }
         let mut st = st;
         let single = list.additional.is_empty() && list.first.seq.len() == 1;
         if let (true, Some(ast::Command::Simple(sc))) = (single, list.first.seq.first()) {
@@ -562,6 +648,102 @@ fn redirects_input(sc: &ast::SimpleCommand) -> bool {
         ast::CommandPrefixOrSuffixItem::IoRedirect(r) => external::reads_stdin(r),
         _ => false,
     })
+}
+
+/// The text of what a command evaluates itself (see [`Interp::reads_of`]).
+fn own_words(cmd: &ast::Command) -> String {
+    use ast::CompoundCommand as C;
+    match cmd {
+        ast::Command::Simple(_) | ast::Command::ExtendedTest(..) => cmd.to_string(),
+        ast::Command::Function(_) => String::new(),
+        ast::Command::Compound(c, redirects) => {
+            let mut t = match c {
+                C::Arithmetic(a) => a.expr.value.clone(),
+                C::ArithmeticForClause(f) => [&f.initializer, &f.condition, &f.updater]
+                    .into_iter()
+                    .flatten()
+                    .map(|e| e.value.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ; "),
+                C::ForClause(f) => f
+                    .values
+                    .iter()
+                    .flatten()
+                    .map(|w| w.value.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                C::CaseClause(c) => {
+                    let mut t = c.value.value.clone();
+                    for p in c.cases.iter().flat_map(|i| i.patterns.iter()) {
+                        t.push(' ');
+                        t.push_str(&p.value);
+                    }
+                    t
+                }
+                C::Coprocess(_) => "exec".into(),
+                C::BraceGroup(_)
+                | C::Subshell(_)
+                | C::IfClause(_)
+                | C::WhileClause(_)
+                | C::UntilClause(_) => String::new(),
+            };
+            if let Some(r) = redirects {
+                t.push(' ');
+                t.push_str(&r.to_string());
+            }
+            t
+        }
+    }
+}
+
+/// The names a command's own words mention, for [`Interp::reads_of`].
+#[derive(Debug)]
+pub(crate) struct CmdWords {
+    /// Every name-like word (`[A-Za-z_][A-Za-z0-9_]*`), once each.
+    names: Vec<Box<str>>,
+    /// Names read through (`${!name}`).
+    indirect: Vec<Box<str>>,
+    /// What it reads cannot be told from its words.
+    all: bool,
+}
+
+impl CmdWords {
+    fn of(text: &str) -> Self {
+        let b = text.as_bytes();
+        let is_name = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+        let mut names: Vec<Box<str>> = Vec::new();
+        let mut indirect: Vec<Box<str>> = Vec::new();
+        let mut all = false;
+        let mut i = 0;
+        while i < b.len() {
+            let c = b[i];
+            if c.is_ascii_alphabetic() || c == b'_' {
+                let start = i;
+                while i < b.len() && is_name(b[i]) {
+                    i += 1;
+                }
+                let w = &text[start..i];
+                all |= matches!(w, "exec" | "env" | "printenv" | "compgen");
+                if text[..start].ends_with("${!") {
+                    // `${!prefix@}` / `${!prefix*}` list every variable with the prefix.
+                    all |= matches!(b.get(i), Some(b'@' | b'*'));
+                    if !indirect.iter().any(|n| &**n == w) {
+                        indirect.push(w.into());
+                    }
+                }
+                if !names.iter().any(|n| &**n == w) {
+                    names.push(w.into());
+                }
+                continue;
+            }
+            i += 1;
+        }
+        CmdWords {
+            names,
+            indirect,
+            all,
+        }
+    }
 }
 
 /// Combines the outcomes of a subshell's paths.

@@ -146,6 +146,11 @@ impl<T: Hash + Clone> OnceList<T> {
         self.list.to_vec()
     }
 
+    /// Entries, newest first.
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
+        self.list.iter()
+    }
+
     /// The entries also present in `other`, in this list's order.
     pub fn intersect(&self, other: &Self) -> Self {
         if self.same(other) || self.list.iter().all(|x| other.contains(x)) {

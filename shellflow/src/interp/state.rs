@@ -118,6 +118,16 @@ impl VarMap {
         self.0.get(name).map(|v| &**v)
     }
 
+    /// The shared value of a variable (to compare by address or move between maps).
+    pub fn get_rc(&self, name: &str) -> Option<&Rc<Var>> {
+        self.0.get(name)
+    }
+
+    /// Sets a variable to a shared value.
+    pub fn insert_rc(&mut self, name: Rc<str>, v: Rc<Var>) {
+        self.0.insert(name, v);
+    }
+
     /// A variable to change in place (copied first when shared).
     pub fn get_mut(&mut self, name: &str) -> Option<&mut Var> {
         self.0.get_mut(name).map(Rc::make_mut)
@@ -233,6 +243,27 @@ pub struct State {
     pub alts: imbl::OrdMap<String, Rc<Vec<String>>>,
     /// What the last test learns about an unset env variable, applied when its outcome forks.
     pub pending: Option<Refine>,
+    /// Paths merged into this one that differ only in some variables, kept to be split
+    /// again before a command that may read one of them (see `merge`).
+    pub deferred: Option<Rc<Deferred>>,
+}
+
+/// Paths joined at one point of the script whose variables differ: the joined path (the
+/// representative) runs on, holding a placeholder for each differing variable, until a
+/// command may read one; then it splits back into one path per member, each with the
+/// member's own values and evidence plus whatever the representative did since.
+#[derive(Debug)]
+pub struct Deferred {
+    /// The joined paths as they were at the join (none of them deferred).
+    pub members: Vec<State>,
+    /// The differing variables, each with the placeholder the representative got.
+    pub names: Vec<(Rc<str>, Option<Rc<Var>>)>,
+    /// Weight of the representative at the join (later forks scale the members).
+    pub weight: f64,
+    /// Length of the representative's reasons at the join.
+    pub reasons_len: usize,
+    /// Length of its assumptions at the join.
+    pub assumptions_len: usize,
 }
 
 /// What a test on an env variable the image does not set tells each branch.

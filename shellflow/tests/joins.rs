@@ -1,0 +1,144 @@
+//! Deferred joins: paths that forked on run-time values and meet again run on as one, and
+//! are split back before a command that reads a variable they disagree on. These check that
+//! the split gives back each branch's own values, pairing and evidence, whichever way the
+//! variable is read (directly, through `${!name}`, in a function, in `eval`'d text), and
+//! that a variable set again after the join is no longer split on.
+
+mod common;
+
+use common::{image, inv, root, run_in};
+use shellflow::Analysis;
+
+fn analyze(script: &str) -> Analysis {
+    run_in(image(), script, &inv(&[], &[], &root()))
+}
+
+/// The candidates' argv, heaviest first.
+fn argvs(a: &Analysis) -> Vec<Vec<String>> {
+    a.candidates.iter().map(|c| c.argv.clone()).collect()
+}
+
+fn v(words: &[&str]) -> Vec<String> {
+    words.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn a_variable_set_in_two_branches_gives_one_candidate_per_branch_with_its_assumption() {
+    // The second `if` forks and joins again on a variable nobody reads: it must not
+    // multiply the candidates or change their weights.
+    let a = analyze(
+        "if [ -z \"$MODE\" ]; then CMD=serve; else CMD=\"$MODE\"; fi\n\
+         if [ -n \"$VERBOSE\" ]; then LOG=debug; fi\n\
+         exec node \"$CMD\"",
+    );
+    let got = argvs(&a);
+    assert_eq!(got.len(), 2, "{a:#?}");
+    assert_eq!(got[0], v(&["node", "serve"]), "{a:#?}");
+    assert!(a.candidates[1].unknown[1], "{a:#?}");
+    let serve = &a.candidates[0];
+    assert!(
+        serve
+            .assumptions
+            .iter()
+            .any(|x| x.contains("MODE") && x.contains("succeeds")),
+        "{:?}",
+        serve.assumptions
+    );
+    assert!(
+        !serve
+            .assumptions
+            .iter()
+            .any(|x| x.contains("fails") && x.contains("MODE")),
+        "{:?}",
+        serve.assumptions
+    );
+    assert!(serve.confidence > a.candidates[1].confidence, "{a:#?}");
+    assert!(
+        a.steps <= 12,
+        "the join ran commands once per branch: {} steps",
+        a.steps
+    );
+}
+
+#[test]
+fn variables_set_together_stay_paired_after_the_split() {
+    for script in [
+        "if [ -n \"$DEBUG\" ]; then CMD=debug; ARG=-v; else CMD=run; ARG=-q; fi\n\
+         : unrelated\n\
+         exec app \"$CMD\" \"$ARG\"",
+        "case \"$PROFILE\" in dev) CMD=debug; ARG=-v ;; *) CMD=run; ARG=-q ;; esac\n\
+         exec app \"$CMD\" \"$ARG\"",
+    ] {
+        let a = analyze(script);
+        let mut got = argvs(&a);
+        got.sort();
+        assert_eq!(
+            got,
+            vec![v(&["app", "debug", "-v"]), v(&["app", "run", "-q"])],
+            "{script}\n{a:#?}"
+        );
+    }
+}
+
+#[test]
+fn reads_through_indirection_functions_and_eval_split_too() {
+    for script in [
+        "if [ -n \"$A\" ]; then V=one; else V=two; fi\nn=V\nexec app \"${!n}\"",
+        "start() { exec app \"$V\"; }\nif [ -n \"$A\" ]; then V=one; else V=two; fi\nstart",
+        "if [ -n \"$A\" ]; then V=one; else V=two; fi\neval 'exec app \"$V\"'",
+        "if [ -n \"$A\" ]; then V=one; else V=two; fi\nfor w in \"$V\"; do exec app \"$w\"; done",
+        "if [ -n \"$A\" ]; then V=one; else V=two; fi\ncase \"$V\" in one) exec app one ;; *) exec app two ;; esac",
+    ] {
+        let a = analyze(script);
+        let mut got = argvs(&a);
+        got.sort();
+        assert_eq!(got, vec![v(&["app", "one"]), v(&["app", "two"])], "{script}\n{a:#?}");
+    }
+}
+
+#[test]
+fn a_variable_set_again_after_the_join_is_not_split_on() {
+    let a = analyze(
+        "if [ -n \"$A\" ]; then V=one; else V=two; fi\n\
+         V=three\n\
+         exec app \"$V\"",
+    );
+    assert_eq!(argvs(&a), vec![v(&["app", "three"])], "{a:#?}");
+    assert!((a.candidates[0].confidence - 1.0).abs() < 1e-9, "{a:#?}");
+}
+
+#[test]
+fn an_exported_variable_keeps_its_branch_value_in_the_candidate_env() {
+    let a = analyze(
+        "if [ -n \"$PROD\" ]; then export APP_MODE=prod; else export APP_MODE=dev; fi\n\
+         exec node server.js",
+    );
+    let c = &a.candidates[0];
+    let mode = c
+        .env
+        .iter()
+        .find(|(k, _)| k == "APP_MODE")
+        .map(|(_, v)| v.as_str());
+    assert!(matches!(mode, Some("prod" | "dev")), "{c:#?}");
+}
+
+#[test]
+fn many_independent_forks_stay_linear_in_steps() {
+    // Twenty blocks that each fork on an unset variable and set one of their own: without
+    // joins the paths would multiply; with them each command runs a bounded number of times.
+    let mut s = String::new();
+    for i in 0..20 {
+        s.push_str(&format!(
+            "if [ -n \"$IN_{i}\" ]; then OUT_{i}=a; else OUT_{i}=b; fi\necho \"step {i}\"\n"
+        ));
+    }
+    s.push_str("exec app \"$OUT_19\"\n");
+    let a = analyze(&s);
+    let mut got = argvs(&a);
+    got.sort();
+    assert_eq!(got, vec![v(&["app", "a"]), v(&["app", "b"])], "{a:#?}");
+    // 20 tests, 40 assignments and 20 echos: each runs once (84 steps; 187 when paths
+    // are only joined once more than four are alive).
+    assert!(a.steps <= 90, "{} steps for 81 commands", a.steps);
+    assert!(!a.capped, "{:?}", a.diagnostics);
+}
