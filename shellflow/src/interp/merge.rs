@@ -288,11 +288,19 @@ fn same_point(a: &State, b: &State) -> bool {
         && a.errexit == b.errexit
         && a.reexecs == b.reexecs
         && a.frames.len() == b.frames.len()
-        && a.locals.len() == b.locals.len()
+        && a.frames
+            .iter()
+            .zip(&b.frames)
+            .all(|(x, y)| x.name == y.name && x.file == y.file)
+        && a.locals == b.locals
         && a.stdout == b.stdout
         && a.stdin == b.stdin
         && a.status == b.status
         && a.background.len() == b.background.len()
+        && a.background
+            .iter()
+            .zip(&b.background)
+            .all(|(x, y)| x.argv == y.argv && x.user == y.user)
         && a.last_fg.as_ref().map(|r| &r.argv) == b.last_fg.as_ref().map(|r| &r.argv)
         && same_funcs(a, b)
 }

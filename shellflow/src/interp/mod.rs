@@ -5,8 +5,11 @@
 //! Every construct maps a path (a [`State`]) to the paths that leave it. A path forks only
 //! where the outcome truly depends on the run (an unknown value in a test, a probe's exit
 //! status); each fork halves the path weight and records the assumption it rests on. Paths
-//! end by `exec` (a terminal), `exit`, or falling off the end. Bounds (paths, steps, unrolling,
-//! depth) come from [`Limits`]; hitting one is a diagnostic, never a hang.
+//! end by `exec` (a terminal), `exit`, or falling off the end. Paths that meet again at the
+//! same point are joined after each command (see `merge`): exactly, as one deferred path
+//! that splits back where a command reads a variable they disagree on, or lossily under
+//! pressure. Bounds (paths, steps, unrolling, depth) come from [`Limits`]; hitting one is a
+//! diagnostic, never a hang.
 //!
 //! Deliberately not modelled: signals and `trap`, job control (background children are
 //! recorded, see `Analysis::services`), the contents of files written by the script (only
@@ -28,6 +31,12 @@ mod source;
 pub mod state;
 
 use std::collections::HashMap;
+
+/// The interpreter's caches, keyed by words and names of the script and looked up on every
+/// command: foldhash (seeded per process) instead of SipHash, which cost about 2 % of the
+/// long bench. The keys come from an untrusted script, but its size, steps and paths are
+/// bounded by [`Limits`], so colliding keys can only slow work that is already capped.
+type FastMap<K, V> = HashMap<K, V, foldhash::quality::RandomState>;
 use std::rc::Rc;
 
 use crate::api::{EndKind, ImageFs, Invocation, Limits, Location, User};
@@ -88,18 +97,18 @@ pub struct Interp<'a> {
     pub(crate) diagnostics: Vec<String>,
     pub(crate) endings: Vec<Ending>,
     /// Source text of each parsed file, for condition snippets.
-    pub(crate) texts: HashMap<String, Rc<str>>,
+    pub(crate) texts: FastMap<String, Rc<str>>,
     /// Parsed programs by text (sourced files, `eval`, `$( )`), kept alive so that function
     /// definitions inside them can be shared by address.
-    parsed: HashMap<String, Rc<ast::Program>>,
+    parsed: FastMap<String, Rc<ast::Program>>,
     /// Parsed words by text.
-    pub(crate) words: HashMap<String, Rc<Vec<parse::WordPieceWithSource>>>,
+    pub(crate) words: FastMap<String, Rc<Vec<parse::WordPieceWithSource>>>,
     /// Command resolution by (PATH, name).
-    pub(crate) resolved: HashMap<(String, String), Option<String>>,
+    pub(crate) resolved: FastMap<(String, String), Option<String>>,
     /// Function definitions shared between paths, by node address and file.
-    func_cache: HashMap<(usize, String), Rc<state::Func>>,
+    func_cache: FastMap<(usize, String), Rc<state::Func>>,
     /// The names each command mentions, by node address (for deferred joins).
-    cmd_words: HashMap<usize, Rc<CmdWords>>,
+    cmd_words: FastMap<usize, Rc<CmdWords>>,
 }
 
 impl std::fmt::Debug for Interp<'_> {
@@ -129,12 +138,12 @@ impl<'a> Interp<'a> {
             capped: false,
             diagnostics: Vec::new(),
             endings: Vec::new(),
-            texts: HashMap::new(),
-            parsed: HashMap::new(),
-            func_cache: HashMap::new(),
-            cmd_words: HashMap::new(),
-            words: HashMap::new(),
-            resolved: HashMap::new(),
+            texts: FastMap::default(),
+            parsed: FastMap::default(),
+            func_cache: FastMap::default(),
+            cmd_words: FastMap::default(),
+            words: FastMap::default(),
+            resolved: FastMap::default(),
         }
     }
 
