@@ -122,12 +122,11 @@ impl Interp<'_> {
         out: &mut Fields,
     ) {
         let lit = |out: &mut Fields, s: &str, q: bool| {
-            let s = if q && mode == Mode::Pattern {
-                pattern::escape(s)
+            if q && mode == Mode::Pattern {
+                out.text(&pattern::escape(s), true, DEFAULT_IFS);
             } else {
-                s.to_string()
-            };
-            out.text(&s, true, DEFAULT_IFS);
+                out.text(s, true, DEFAULT_IFS);
+            }
         };
         match piece {
             WordPiece::Text(s) => lit(out, s, quoted),
