@@ -91,12 +91,7 @@ fn defer_into(a: &mut State, b: State) -> Option<State> {
     if a.unset != b.unset {
         return Some(b);
     }
-    let mut names: Vec<Rc<str>> = a
-        .vars
-        .differing(&b.vars)
-        .into_iter()
-        .map(|(n, _)| Rc::from(n.as_str()))
-        .collect();
+    let mut names: Vec<Rc<str>> = a.vars.differing_names(&b.vars);
     for d in [&a.deferred, &b.deferred].into_iter().flatten() {
         names.extend(d.names.iter().map(|(n, _)| Rc::clone(n)));
     }
@@ -121,9 +116,9 @@ fn build(mut all: Vec<State>) -> State {
     // by those names alone.
     let mut names: Vec<Rc<str>> = Vec::new();
     for m in &all[1..] {
-        for (n, _) in all[0].vars.differing(&m.vars) {
-            if !names.iter().any(|x| **x == *n) {
-                names.push(Rc::from(n.as_str()));
+        for n in all[0].vars.differing_names(&m.vars) {
+            if !names.contains(&n) {
+                names.push(n);
             }
         }
     }

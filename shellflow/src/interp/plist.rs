@@ -6,7 +6,7 @@
 //! list (`to_vec`) is O(n) and happens once per reported candidate. It deliberately offers no
 //! removal: a join keeps one side's list or filters into a new one.
 
-use std::hash::{Hash, Hasher};
+use std::hash::Hash;
 use std::rc::Rc;
 
 #[derive(Debug)]
@@ -83,6 +83,37 @@ impl<T> PList<T> {
         })
     }
 
+    /// How many of the oldest entries both lists share (by identity: the part they had
+    /// before one forked from the other).
+    pub fn common_len(&self, other: &Self) -> usize {
+        let (mut a, mut b) = (self.0.as_ref(), other.0.as_ref());
+        while let (Some(x), Some(y)) = (a, b) {
+            if x.len > y.len {
+                a = x.prev.as_ref();
+            } else if y.len > x.len {
+                b = y.prev.as_ref();
+            } else if Rc::ptr_eq(x, y) {
+                return x.len;
+            } else {
+                a = x.prev.as_ref();
+                b = y.prev.as_ref();
+            }
+        }
+        0
+    }
+
+    /// The list of its `n` oldest entries (shared, not copied).
+    pub fn prefix(&self, n: usize) -> Self {
+        let mut cur = self.0.as_ref();
+        while let Some(x) = cur {
+            if x.len <= n {
+                break;
+            }
+            cur = x.prev.as_ref();
+        }
+        PList(cur.cloned())
+    }
+
     /// Entries, oldest first.
     pub fn to_vec(&self) -> Vec<T>
     where
@@ -113,9 +144,8 @@ impl<T> Default for OnceList<T> {
 }
 
 fn hash_of<T: Hash>(x: &T) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    x.hash(&mut h);
-    h.finish()
+    use std::hash::BuildHasher;
+    foldhash::quality::FixedState::with_seed(0x5e11_f10e).hash_one(x)
 }
 
 impl<T: Hash + Clone> OnceList<T> {
@@ -151,15 +181,27 @@ impl<T: Hash + Clone> OnceList<T> {
         self.list.iter()
     }
 
-    /// The entries also present in `other`, in this list's order.
+    /// The entries also present in `other`, in this list's order. Paths that forked share
+    /// their older entries, so only the entries after the shared part are looked at.
     pub fn intersect(&self, other: &Self) -> Self {
-        if self.same(other) || self.list.iter().all(|x| other.contains(x)) {
+        if self.same(other) {
             return self.clone();
         }
-        let mut out = OnceList::default();
-        for x in self.to_vec() {
-            if other.contains(&x) {
-                out.push(x);
+        let shared = self.list.common_len(&other.list);
+        let newer: Vec<&T> = self.list.iter().take(self.len() - shared).collect();
+        if newer.iter().all(|x| other.contains(x)) {
+            return self.clone();
+        }
+        let mut out = OnceList {
+            list: self.list.prefix(shared),
+            seen: self.seen.clone(),
+        };
+        for x in &newer {
+            out.seen.remove(&hash_of(*x));
+        }
+        for x in newer.into_iter().rev() {
+            if other.contains(x) {
+                out.push(x.clone());
             }
         }
         out
@@ -186,6 +228,33 @@ mod tests {
         assert_eq!(b.intersect(&c).to_vec(), ["u", "w", "z"]);
         assert!(b.contains(&"z".to_string()) && !a.contains(&"z".to_string()));
         assert_eq!(a.len(), 3);
+    }
+
+    #[test]
+    fn intersecting_forks_keeps_the_shared_past_and_the_common_new_entries() {
+        let mut base = OnceList::default();
+        for x in ["a", "b", "c"] {
+            base.push(x.to_string());
+        }
+        let (mut x, mut y) = (base.clone(), base.clone());
+        for s in ["only-x", "both"] {
+            x.push(s.to_string());
+        }
+        for s in ["both", "only-y"] {
+            y.push(s.to_string());
+        }
+        let i = x.intersect(&y);
+        assert_eq!(i.to_vec(), ["a", "b", "c", "both"]);
+        assert!(!i.contains(&"only-x".to_string()) && i.contains(&"a".to_string()));
+        assert_eq!(x.list.common_len(&y.list), 3);
+        assert_eq!(base.intersect(&x).to_vec(), ["a", "b", "c"]);
+        assert_eq!(x.intersect(&base).to_vec(), ["a", "b", "c"]);
+        // Unrelated lists fall back to looking at every entry.
+        let mut z = OnceList::default();
+        for s in ["both", "c"] {
+            z.push(s.to_string());
+        }
+        assert_eq!(x.intersect(&z).to_vec(), ["c", "both"]);
     }
 
     #[test]

@@ -154,7 +154,20 @@ impl VarMap {
     }
 
     /// The names whose variables differ between the two maps (present in one only, or
-    /// different), each with whether either side exports it. Skips shared subtrees.
+    /// different). Skips shared subtrees.
+    pub fn differing_names(&self, other: &VarMap) -> Vec<Rc<str>> {
+        use imbl::ordmap::DiffItem;
+        self.0
+            .diff(&other.0)
+            .map(|d| match d {
+                DiffItem::Add(k, _)
+                | DiffItem::Remove(k, _)
+                | DiffItem::Update { old: (k, _), .. } => Rc::clone(k),
+            })
+            .collect()
+    }
+
+    /// [`VarMap::differing_names`], each with whether either side exports it.
     pub fn differing(&self, other: &VarMap) -> Vec<(String, bool)> {
         use imbl::ordmap::DiffItem;
         self.0
