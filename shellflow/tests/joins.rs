@@ -142,3 +142,31 @@ fn many_independent_forks_stay_linear_in_steps() {
     assert!(a.steps <= 90, "{} steps for 81 commands", a.steps);
     assert!(!a.capped, "{:?}", a.diagnostics);
 }
+
+#[test]
+fn past_the_member_cap_the_oldest_forks_are_widened_first() {
+    let a = analyze(
+        "if [ -n \"$IN_A\" ]; then A=1; else A=2; fi\n\
+         if [ -n \"$IN_B\" ]; then B=1; else B=2; fi\n\
+         if [ -n \"$IN_C\" ]; then C=1; else C=2; fi\n\
+         if [ -s /data/PG_VERSION ]; then EXISTS=true; fi\n\
+         if [ -z \"$EXISTS\" ]; then exec app init; else exec app \"$A\"; fi",
+    );
+    let mut got = argvs(&a);
+    got.sort();
+    assert_eq!(got.len(), 2, "{a:#?}");
+    assert_eq!(got[1], v(&["app", "init"]), "{a:#?}");
+    // The newest fork (EXISTS) is still exact; the oldest (A) was widened.
+    assert!(
+        a.candidates[0].unknown.iter().any(|u| *u) || a.candidates[1].unknown.iter().any(|u| *u),
+        "{a:#?}"
+    );
+    for c in &a.candidates {
+        assert!(
+            !c.reasons
+                .iter()
+                .any(|r| r.message.contains("EXISTS: differs")),
+            "{c:#?}"
+        );
+    }
+}

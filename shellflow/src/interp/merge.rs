@@ -9,11 +9,14 @@
 //! variables thus runs each later command once instead of once per combination, while the
 //! candidates keep the values and assumptions of their own branches.
 //!
-//! The second kind is the lossy join of abstract interpretation, used under pressure (too
-//! many paths alive, too many members, or members that differ in a variable the shell reads
-//! implicitly, like `PATH` or `IFS`): differing variables become unknown ("differs between
-//! paths"). Paths at different points (different positionals, user, or call depth) are never
-//! joined, so the command words that decide the terminal stay exact whenever they can.
+//! A deferred path holds at most [`MAX_MEMBERS`] members (two independent two-way forks);
+//! beyond, the variables deferred longest are widened one by one: they become unknown
+//! ("differs between paths"), keeping the set of known values for `case`. The plain lossy
+//! join of abstract interpretation, where every differing variable is widened, is left for
+//! members that differ in a variable the shell reads implicitly (`PATH`, `IFS`…) or in
+//! `unset` names, and only when many paths are alive. Paths at different points (different
+//! positionals, user, or call depth) are never joined, so the command words that decide the
+//! terminal stay exact whenever they can.
 
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::rc::Rc;
@@ -23,7 +26,7 @@ use crate::value::Val;
 use super::state::{Deferred, State, Var, VarMap, VarValue};
 use super::{Flow, Paths};
 
-/// Most paths one deferred path holds; beyond, joins are lossy.
+/// Most paths one deferred path holds; beyond, its oldest differing variables are widened.
 const MAX_MEMBERS: usize = 4;
 
 /// Variables the shell reads without naming them in the script's text: members that differ
@@ -84,17 +87,24 @@ pub(crate) fn merge_paths(paths: Paths, lossy: bool) -> Paths {
     out
 }
 
-/// Joins `b` into `a` as members of one deferred path (lossily when they would be more than
-/// [`MAX_MEMBERS`]); gives `b` back when that cannot be done (a differing variable the shell
+/// Joins `b` into `a` as members of one deferred path (see [`build`]); gives `b` back when
+/// that cannot be done (a differing variable the shell
 /// reads implicitly, or different `unset` names).
 fn defer_into(a: &mut State, b: State) -> Option<State> {
     if a.unset != b.unset {
         return Some(b);
     }
-    let mut names: Vec<Rc<str>> = a.vars.differing_names(&b.vars);
+    // Names already deferred, oldest first: they are the first widened (see `build`).
+    let mut prior: Vec<Rc<str>> = Vec::new();
     for d in [&a.deferred, &b.deferred].into_iter().flatten() {
-        names.extend(d.names.iter().map(|(n, _)| Rc::clone(n)));
+        for (n, _) in &d.names {
+            if !prior.contains(n) {
+                prior.push(Rc::clone(n));
+            }
+        }
     }
+    let mut names = a.vars.differing_names(&b.vars);
+    names.extend(prior.iter().cloned());
     if names.iter().any(|n| IMPLICIT.contains(&&**n)) {
         return Some(b);
     }
@@ -104,14 +114,18 @@ fn defer_into(a: &mut State, b: State) -> Option<State> {
         return None;
     }
     let all: Vec<State> = split(a.clone()).into_iter().chain(split(b)).collect();
-    *a = build(all);
+    *a = build(all, &prior);
     None
 }
 
 /// One path for `all` (at one point of the script, at least one of them): members whose
-/// variables agree are joined exactly; several distinct members make a deferred path, or,
-/// beyond [`MAX_MEMBERS`], the lossy join (from which deferring starts afresh).
-fn build(mut all: Vec<State>) -> State {
+/// variables agree are joined exactly; several distinct members make a deferred path. Beyond
+/// [`MAX_MEMBERS`] the variables that differ are widened one at a time, those deferred
+/// longest first (`prior` lists them, oldest first; new ones come after), until few enough
+/// members remain: a widened variable becomes unknown ("differs between paths"), with the
+/// set of known values it may hold for `case`. A fork the script just made is the likeliest
+/// to be tested next, so it keeps its precision longest.
+fn build(mut all: Vec<State>, prior: &[Rc<str>]) -> State {
     // The variables that differ: against the first path only, then members are told apart
     // by those names alone.
     let mut names: Vec<Rc<str>> = Vec::new();
@@ -122,21 +136,15 @@ fn build(mut all: Vec<State>) -> State {
             }
         }
     }
-    let mut members: Vec<State> = Vec::with_capacity(all.len());
-    for m in all.drain(..) {
-        let same = |x: &&mut State| names.iter().all(|n| x.vars.get(n) == m.vars.get(n));
-        match members.iter_mut().find(same) {
-            Some(x) => join_evidence(x, m),
-            None => members.push(m),
-        }
+    names.sort_by_key(|n| prior.iter().position(|p| p == n).unwrap_or(usize::MAX));
+    let mut members = dedup(std::mem::take(&mut all), &names);
+    while members.len() > MAX_MEMBERS {
+        let n = names.remove(0);
+        widen(&mut members, &n);
+        members = dedup(members, &names);
     }
-    if members.len() > MAX_MEMBERS || members.len() == 1 {
-        let mut it = members.into_iter();
-        let mut rep = it.next().expect("one member at least");
-        for m in it {
-            join_into(&mut rep, m);
-        }
-        return rep;
+    if members.len() == 1 {
+        return members.pop().expect("one member");
     }
     let mut rep = members[0].clone();
     for m in &members[1..] {
@@ -173,9 +181,65 @@ fn build(mut all: Vec<State>) -> State {
     rep
 }
 
+/// Joins the members that agree on `names` (only their evidence differs).
+fn dedup(all: Vec<State>, names: &[Rc<str>]) -> Vec<State> {
+    let mut members: Vec<State> = Vec::with_capacity(all.len());
+    for m in all {
+        let same = |x: &&mut State| names.iter().all(|n| x.vars.get(n) == m.vars.get(n));
+        match members.iter_mut().find(same) {
+            Some(x) => join_evidence(x, m),
+            None => members.push(m),
+        }
+    }
+    members
+}
+
+/// Gives every member the same unknown value for `name` (the lossy join of one variable),
+/// with the set of known values the members held, when small, for `case`.
+fn widen(members: &mut [State], name: &Rc<str>) {
+    let exported = members
+        .iter()
+        .any(|m| m.vars.get(name).is_some_and(|v| v.exported));
+    let placeholder = Rc::new(Var {
+        value: VarValue::Scalar(Val::unknown(
+            format!("${name}"),
+            "differs between paths that were merged",
+        )),
+        exported,
+    });
+    let mut values: Option<Vec<String>> = Some(Vec::new());
+    for m in members.iter() {
+        values = values.zip(values_of(m, name)).map(|(mut x, y)| {
+            for v in y {
+                if !x.contains(&v) {
+                    x.push(v);
+                }
+            }
+            x
+        });
+    }
+    let values = values.filter(|v| v.len() <= MAX_ALTS).map(Rc::new);
+    for m in members.iter_mut() {
+        m.vars.insert_rc(Rc::clone(name), Rc::clone(&placeholder));
+        match &values {
+            Some(v) => {
+                m.alts.insert(name.to_string(), Rc::clone(v));
+            }
+            None => {
+                m.alts.remove(&**name);
+            }
+        }
+    }
+}
+
 /// Splits a deferred path into groups of members that agree on `names`: one path per group,
 /// still deferred where the group has several members.
 pub(crate) fn split_on(st: State, names: &[Rc<str>]) -> Vec<State> {
+    let prior: Vec<Rc<str>> = st
+        .deferred
+        .as_ref()
+        .map(|d| d.names.iter().map(|(n, _)| Rc::clone(n)).collect())
+        .unwrap_or_default();
     let mut groups: Vec<Vec<State>> = Vec::new();
     for m in split(st) {
         let same = |g: &Vec<State>| names.iter().all(|n| g[0].vars.get(n) == m.vars.get(n));
@@ -184,7 +248,7 @@ pub(crate) fn split_on(st: State, names: &[Rc<str>]) -> Vec<State> {
             None => groups.push(vec![m]),
         }
     }
-    groups.into_iter().map(build).collect()
+    groups.into_iter().map(|g| build(g, &prior)).collect()
 }
 
 /// Splits a deferred path back into its members, each with its own values of the differing
