@@ -21,7 +21,9 @@
 //!   the dropper's target user (looked up in the image's `/etc/passwd`). When the dropper
 //!   re-executes the script itself (`exec gosu postgres "$BASH_SOURCE" "$@"`), shellflow runs a
 //!   second pass as that user and reports what the second pass execs.
-//! * Unknown words are rendered `<$VAR: reason>` and flagged in `unknown`.
+//! * Unknown words are rendered `<$VAR: reason>` and flagged in `unknown`. The reason
+//!   "differs between paths that were merged" means branches that set the variable
+//!   differently met again and, past the join bound, the variable was widened.
 //!
 //! It does no I/O of its own and never runs anything. It does not classify or resolve the
 //! terminal command beyond PATH (the caller's reducer does), and does not model signals or
