@@ -137,19 +137,50 @@ fn build(mut all: Vec<State>, prior: &[Rc<str>]) -> State {
         }
     }
     names.sort_by_key(|n| prior.iter().position(|p| p == n).unwrap_or(usize::MAX));
-    let mut members = dedup(std::mem::take(&mut all), &names);
-    while members.len() > MAX_MEMBERS {
-        let n = names.remove(0);
-        widen(&mut members, &n);
-        members = dedup(members, &names);
+    // Each path's values of those names as small ids; widening the k oldest names leaves
+    // the paths told apart by their ids from k on.
+    let ids = value_ids(&all, &names);
+    let distinct = |k: usize| {
+        let mut seen: Vec<&[u32]> = Vec::new();
+        for v in &ids {
+            if !seen.contains(&&v[k..]) {
+                seen.push(&v[k..]);
+            }
+        }
+        seen.len()
+    };
+    let mut k = 0;
+    while k < names.len() && distinct(k) > MAX_MEMBERS {
+        k += 1;
+    }
+    for n in names.drain(..k) {
+        widen(&mut all, &n);
+    }
+    let mut members: Vec<State> = Vec::with_capacity(all.len());
+    let mut member_ids: Vec<&[u32]> = Vec::with_capacity(all.len());
+    for (m, id) in all.drain(..).zip(&ids) {
+        match member_ids.iter().position(|x| *x == &id[k..]) {
+            Some(i) => join_evidence(&mut members[i], m),
+            None => {
+                member_ids.push(&id[k..]);
+                members.push(m);
+            }
+        }
     }
     if members.len() == 1 {
         return members.pop().expect("one member");
     }
+    // The joined path's own evidence is never reported (it splits before it ends): each
+    // member gets its own back. It needs the members' total weight and created files.
     let mut rep = members[0].clone();
     for m in &members[1..] {
-        join_evidence(&mut rep, m.clone());
+        rep.weight += m.weight;
+        if !rep.created.ptr_eq(&m.created) {
+            rep.created = std::mem::take(&mut rep.created).union(m.created.clone());
+        }
+        rep.waited |= m.waited;
     }
+    rep.pending = None;
     let names = names
         .into_iter()
         .map(|n| {
@@ -181,17 +212,28 @@ fn build(mut all: Vec<State>, prior: &[Rc<str>]) -> State {
     rep
 }
 
-/// Joins the members that agree on `names` (only their evidence differs).
-fn dedup(all: Vec<State>, names: &[Rc<str>]) -> Vec<State> {
-    let mut members: Vec<State> = Vec::with_capacity(all.len());
-    for m in all {
-        let same = |x: &&mut State| names.iter().all(|n| x.vars.get(n) == m.vars.get(n));
-        match members.iter_mut().find(same) {
-            Some(x) => join_evidence(x, m),
-            None => members.push(m),
+/// For each path, for each name, a small id of its value (equal values, equal ids).
+fn value_ids(all: &[State], names: &[Rc<str>]) -> Vec<Vec<u32>> {
+    let mut ids = vec![Vec::with_capacity(names.len()); all.len()];
+    for n in names {
+        let mut seen: Vec<Option<&Rc<Var>>> = Vec::new();
+        for (i, m) in all.iter().enumerate() {
+            let v = m.vars.get_rc(n);
+            let same = |s: &Option<&Rc<Var>>| match (s, v) {
+                (Some(a), Some(b)) => Rc::ptr_eq(a, b) || a == &b,
+                (a, b) => a.is_none() && b.is_none(),
+            };
+            let id = match seen.iter().position(same) {
+                Some(id) => id,
+                None => {
+                    seen.push(v);
+                    seen.len() - 1
+                }
+            };
+            ids[i].push(u32::try_from(id).unwrap_or(u32::MAX));
         }
     }
-    members
+    ids
 }
 
 /// Gives every member the same unknown value for `name` (the lossy join of one variable),
