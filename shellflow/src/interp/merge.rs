@@ -88,8 +88,8 @@ pub(crate) fn merge_paths(paths: Paths, lossy: bool) -> Paths {
 }
 
 /// Joins `b` into `a` as members of one deferred path (see [`build`]); gives `b` back when
-/// that cannot be done (a differing variable the shell
-/// reads implicitly, or different `unset` names).
+/// that cannot be done (a differing variable the shell reads implicitly, or different
+/// `unset` names).
 fn defer_into(a: &mut State, b: State) -> Option<State> {
     if a.unset != b.unset {
         return Some(b);
