@@ -29,6 +29,11 @@ use super::{Flow, Paths};
 /// Most paths one deferred path holds; beyond, its oldest differing variables are widened.
 const MAX_MEMBERS: usize = 4;
 
+/// How many members widening leaves once it has to happen: down to the newest fork, so the
+/// next joins do not widen again at once (measured on the long bench and the postgres
+/// entrypoint: 1 loses the newest fork's precision, 3 or 4 cost more steps for nothing).
+const WIDEN_TO: usize = 2;
+
 /// Variables the shell reads without naming them in the script's text: members that differ
 /// in one of them are not deferred.
 const IMPLICIT: &[&str] = &[
@@ -121,8 +126,8 @@ fn defer_into(a: &mut State, b: State) -> Option<State> {
 /// One path for `all` (at one point of the script, at least one of them): members whose
 /// variables agree are joined exactly; several distinct members make a deferred path. Beyond
 /// [`MAX_MEMBERS`] the variables that differ are widened one at a time, those deferred
-/// longest first (`prior` lists them, oldest first; new ones come after), until few enough
-/// members remain: a widened variable becomes unknown ("differs between paths"), with the
+/// longest first (`prior` lists them, oldest first; new ones come after), until at most
+/// [`WIDEN_TO`] members remain: a widened variable becomes unknown ("differs between paths"), with the
 /// set of known values it may hold for `case`. A fork the script just made is the likeliest
 /// to be tested next, so it keeps its precision longest.
 fn build(mut all: Vec<State>, prior: &[Rc<str>]) -> State {
@@ -150,7 +155,12 @@ fn build(mut all: Vec<State>, prior: &[Rc<str>]) -> State {
         seen.len()
     };
     let mut k = 0;
-    while k < names.len() && distinct(k) > MAX_MEMBERS {
+    let target = if distinct(0) > MAX_MEMBERS {
+        WIDEN_TO
+    } else {
+        MAX_MEMBERS
+    };
+    while k < names.len() && distinct(k) > target {
         k += 1;
     }
     for n in names.drain(..k) {
