@@ -4,11 +4,6 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-/// mimalloc rather than glibc malloc: shellflow's analysis allocates many small short-lived
-/// values, and `cargo bench -p shellflow` ran about 22 % faster with it (the bench uses it too).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let cli = entrytrace::cli::Cli::parse();
     let to_journal = entrytrace::cli::logs_to_journal(&cli);

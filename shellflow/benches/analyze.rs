@@ -6,10 +6,6 @@
 //! `SHELLFLOW_BENCH_RUNS=1 valgrind --tool=callgrind target/release/deps/analyze-* long`
 //! gives instruction counts that do not depend on the load.
 
-/// The allocator the `entrytrace` binary uses.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use std::time::{Duration, Instant};
 
 use shellflow::{analyze, Invocation, Limits, MemFs};
