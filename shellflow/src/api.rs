@@ -193,6 +193,8 @@ pub struct Limits {
     pub max_steps: usize,
     /// Largest file read for `source` or `cat`, in bytes.
     pub max_file_bytes: u64,
+    /// Longest one parse may take, in milliseconds (see [`crate::parse::parse_program_within`]).
+    pub max_parse_ms: u64,
 }
 
 impl Default for Limits {
@@ -204,6 +206,7 @@ impl Default for Limits {
             max_call_depth: 32,
             max_steps: 50_000,
             max_file_bytes: 1 << 20,
+            max_parse_ms: crate::parse::DEFAULT_PARSE_MS,
         }
     }
 }

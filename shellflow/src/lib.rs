@@ -91,7 +91,8 @@ fn analyze_here(inv: &Invocation, fs: &dyn ImageFs, limits: &Limits) -> Analysis
         },
         Script::String { text } => ("<sh -c>".to_string(), text.clone()),
     };
-    let program = match parse::parse_program(&file, &text) {
+    let budget = std::time::Duration::from_millis(limits.max_parse_ms);
+    let program = match parse::parse_program_within(&file, &text, budget) {
         Ok(p) => p,
         Err(e) => return failed(e.to_string()),
     };

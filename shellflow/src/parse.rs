@@ -6,6 +6,7 @@
 //! nothing of evaluation.
 
 use std::io::BufReader;
+use std::time::Duration;
 
 pub use brush_parser::ast;
 pub use brush_parser::word::{
@@ -35,8 +36,63 @@ fn options() -> brush_parser::ParserOptions {
     }
 }
 
-/// Parses a whole script.
+/// How long a parse may take unless told otherwise ([`crate::Limits::max_parse_ms`]).
+pub const DEFAULT_PARSE_MS: u64 = 1_000;
+
+/// Stack of the helper thread a risky parse runs on (nesting recurses).
+const PARSE_STACK_BYTES: usize = 256 << 20;
+
+/// Parses a whole script, giving up after [`DEFAULT_PARSE_MS`].
 pub fn parse_program(file: &str, text: &str) -> Result<ast::Program, ParseError> {
+    parse_program_within(file, text, Duration::from_millis(DEFAULT_PARSE_MS))
+}
+
+/// Parses a whole script, giving up after `budget`.
+///
+/// brush-parser's PEG grammar backtracks exponentially on some text that does not parse:
+/// twenty unclosed `(` take 50 ms, twenty-four 0.8 s, the hundred a fuzzer found would take
+/// years, and repeated unclosed `case x in x)` behave the same. An image author controls
+/// the entrypoint script, so text with that many openers is parsed on a helper thread and
+/// abandoned after `budget`, with an error that says so. The abandoned thread runs until
+/// the process ends (the hook and the CLI end right after their scan); the parser offers no
+/// way to stop it. Text with fewer openers, the common case, cannot blow up and is parsed
+/// here.
+pub fn parse_program_within(
+    file: &str,
+    text: &str,
+    budget: Duration,
+) -> Result<ast::Program, ParseError> {
+    if openers(text) < 16 {
+        return parse_now(file, text);
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (owned_file, owned_text) = (file.to_string(), text.to_string());
+    let spawned = std::thread::Builder::new()
+        .name("shellflow-parse".into())
+        .stack_size(PARSE_STACK_BYTES)
+        .spawn(move || {
+            let _ = tx.send(parse_now(&owned_file, &owned_text));
+        });
+    if spawned.is_err() {
+        return parse_now(file, text);
+    }
+    rx.recv_timeout(budget).unwrap_or_else(|_| {
+        Err(ParseError {
+            file: file.into(),
+            cause: format!(
+                "the parser gave up after {} ms (deeply nested or unclosed `(` or `case`)",
+                budget.as_millis()
+            ),
+        })
+    })
+}
+
+/// How many constructs the parser may backtrack into: `(` and `case`.
+fn openers(text: &str) -> usize {
+    text.bytes().filter(|b| *b == b'(').count() + text.matches("case").count()
+}
+
+fn parse_now(file: &str, text: &str) -> Result<ast::Program, ParseError> {
     let reader = BufReader::new(text.as_bytes());
     let mut parser = brush_parser::Parser::new(reader, &options());
     parser.parse_program().map_err(|e| ParseError {
@@ -82,5 +138,26 @@ mod tests {
         for bad in ["if true; then", "case x in", "echo $(", "fi"] {
             assert!(!accepts(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn text_the_parser_would_backtrack_on_for_years_gives_up_in_time() {
+        let budget = Duration::from_millis(200);
+        for text in [
+            format!("{}#!/bin/bash\necho hi\n", "(".repeat(110)),
+            "case x in x) ".repeat(40),
+        ] {
+            let started = std::time::Instant::now();
+            let err = parse_program_within("/entry.sh", &text, budget).expect_err("unparsable");
+            assert!(err.cause.contains("gave up after 200 ms"), "{err}");
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "{:?}",
+                started.elapsed()
+            );
+        }
+        // Balanced nesting is quick, and many openers still parse normally on the helper.
+        let deep = format!("{}echo hi{}\n", "( ".repeat(60), " )".repeat(60));
+        assert!(parse_program_within("/entry.sh", &deep, budget).is_ok());
     }
 }

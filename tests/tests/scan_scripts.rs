@@ -591,3 +591,23 @@ fn a_script_that_backgrounds_two_daemons_is_a_supervisor_with_both_as_services()
     paths.sort_unstable();
     assert_eq!(paths, ["/usr/sbin/crond", "/usr/sbin/php-fpm"], "{r:#}");
 }
+
+/// An entrypoint the parser would backtrack on for years (a fuzzer's find: a hundred
+/// unclosed `(`): the scan still ends, says why the script was not followed, and keeps
+/// what it knows (the script itself is the terminal).
+#[test]
+fn a_script_the_parser_cannot_finish_is_reported_not_hung_on() {
+    let text = format!("#!/bin/sh\n{}\nexec postgres\n", "(".repeat(110));
+    let Some(base) = base("postgres") else {
+        return;
+    };
+    let top = vec![Entry::file(&SCRIPT[1..], 0o755, text.as_bytes())];
+    let Some(img) = image(base, top, official(&["docker-entrypoint.sh"], "postgres")) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let r = scan_json(&oci(&img, tmp.path()), &[]);
+    let evidence = r["evidence"].to_string();
+    assert!(evidence.contains("the parser gave up after"), "{r:#}");
+    assert_eq!(r["terminals"][0]["argv"][1], json!(SCRIPT), "{r:#}");
+}

@@ -286,7 +286,8 @@ impl<'a> Interp<'a> {
         if let Some(p) = self.parsed.get(text) {
             return Ok(Rc::clone(p));
         }
-        let p = Rc::new(parse::parse_program(file, text)?);
+        let budget = std::time::Duration::from_millis(self.limits.max_parse_ms);
+        let p = Rc::new(parse::parse_program_within(file, text, budget)?);
         if self.parsed.len() < 4096 {
             self.parsed.insert(text.to_string(), Rc::clone(&p));
         }
