@@ -322,6 +322,13 @@ impl Image {
         })
     }
 
+    /// Writes the image as an OCI layout in `dir/layout` and returns its `oci:` source.
+    pub fn oci_source(&self, dir: &Path) -> String {
+        let layout = dir.join("layout");
+        self.write_oci(&layout).expect("write oci layout");
+        format!("oci:{}", layout.display())
+    }
+
     /// Writes an `oci-archive`: a tar of the OCI layout.
     pub fn write_oci_archive(&self, path: &Path) -> anyhow::Result<Written> {
         let tmp = tempfile::tempdir()?;

@@ -60,6 +60,31 @@ pub fn entrytrace_bin() -> PathBuf {
     p.join("entrytrace")
 }
 
+/// Runs `entrytrace scan SOURCE EXTRA…` and returns its stdout; fails the test with the
+/// scan's stderr when it does not succeed.
+pub fn scan_ok(source: &str, extra: &[&str]) -> Vec<u8> {
+    let out = Command::new(entrytrace_bin())
+        .arg("scan")
+        .arg(source)
+        .args(extra)
+        .output()
+        .expect("run entrytrace");
+    assert!(
+        out.status.success(),
+        "scan {source} {extra:?}: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// The JSON result of [`scan_ok`].
+pub fn scan_json(source: &str, extra: &[&str]) -> serde_json::Value {
+    let out = scan_ok(source, extra);
+    serde_json::from_slice(&out)
+        .unwrap_or_else(|e| panic!("{source}: {e}: {}", String::from_utf8_lossy(&out)))
+}
+
 /// Runs `cmd`, failing with its stderr when it does not succeed; returns stdout.
 pub fn run_ok(cmd: &mut Command) -> anyhow::Result<String> {
     let out = cmd.output()?;

@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::Command;
 
 use entrytrace_tests::imagegen::{Compression, Entry, Image, Layer};
-use entrytrace_tests::{entrytrace_bin, require, require_tool};
+use entrytrace_tests::{require, require_tool, scan_json};
 use serde_json::{json, Value};
 
 const PATH: &str =
@@ -62,19 +62,7 @@ fn scan(files: Vec<File>, elves: &[&str], config: Value) -> Option<Value> {
     let mut img = Image::new(vec![Layer::new(Compression::Gzip, entries)]);
     img.config = config;
     let dir = tempfile::tempdir().expect("tempdir");
-    let layout = dir.path().join("layout");
-    img.write_oci(&layout).expect("write oci");
-    let out = Command::new(entrytrace_bin())
-        .arg("scan")
-        .arg(format!("oci:{}", layout.display()))
-        .output()
-        .expect("run entrytrace");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(serde_json::from_slice(&out.stdout).expect("json result"))
+    Some(scan_json(&img.oci_source(dir.path()), &[]))
 }
 
 fn config(cmd: &[&str], workdir: &str, ports: &[&str]) -> Value {

@@ -5,10 +5,10 @@
 //! `explain`. It does not re-test the reducer's internals; only the binary's output.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-use entrytrace_tests::entrytrace_bin;
 use entrytrace_tests::imagegen::{Compression, Entry, Image, Layer};
+use entrytrace_tests::{entrytrace_bin, scan_json, scan_ok};
 use serde_json::{json, Value};
 
 const PATH: &str =
@@ -90,35 +90,6 @@ fn image(base: Vec<Entry>, top: Vec<Entry>, config: Value) -> Option<Image> {
 
 fn official(ep: &[&str], cmd: &str) -> Value {
     json!({"Entrypoint": ep, "Cmd": [cmd], "Env": [PATH]})
-}
-
-/// Writes `img` as an OCI layout under `dir` and returns its `oci:` source.
-fn oci(img: &Image, dir: &Path) -> String {
-    let d = dir.join("layout");
-    img.write_oci(&d).expect("write oci");
-    format!("oci:{}", d.display())
-}
-
-fn scan(source: &str, extra: &[&str]) -> Output {
-    let out = Command::new(entrytrace_bin())
-        .arg("scan")
-        .arg(source)
-        .args(extra)
-        .output()
-        .expect("run entrytrace");
-    assert!(
-        out.status.success(),
-        "scan {source} {extra:?}: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn scan_json(source: &str, extra: &[&str]) -> Value {
-    let out = scan(source, extra);
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("json: {e}: {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 fn strs(v: &Value) -> Vec<String> {
@@ -221,7 +192,7 @@ fn postgres_like_image_runs_postgres_as_postgres_for_every_entrypoint_spelling()
         };
         let want = Want { script, ..PG };
         check(
-            &scan_json(&oci(&img, tmp.path()), &[]),
+            &scan_json(&img.oci_source(tmp.path()), &[]),
             &want,
             &format!("{ep:?}"),
         );
@@ -234,7 +205,7 @@ fn flag_first_arguments_prepend_the_server() {
         return;
     };
     let tmp = tempfile::tempdir().expect("tempdir");
-    let src = oci(&img, tmp.path());
+    let src = img.oci_source(tmp.path());
     for args in [&["--", "-c", "fsync=off"][..], &["--", "--some-flag"][..]] {
         let r = scan_json(&src, args);
         check(&r, &PG, &format!("{args:?}"));
@@ -249,7 +220,7 @@ fn a_non_server_command_runs_as_given_without_gosu() {
         return;
     };
     let tmp = tempfile::tempdir().expect("tempdir");
-    let r = scan_json(&oci(&img, tmp.path()), &["--", "bash"]);
+    let r = scan_json(&img.oci_source(tmp.path()), &["--", "bash"]);
     let want = Want {
         argv0: "bash",
         path: "/bin/bash",
@@ -294,7 +265,7 @@ fn redis_like_image_under_tini_runs_redis_server_as_redis() {
         };
         let tmp = tempfile::tempdir().expect("tempdir");
         check(
-            &scan_json(&oci(&img, tmp.path()), args),
+            &scan_json(&img.oci_source(tmp.path()), args),
             &want,
             &format!("{ep:?} {args:?}"),
         );
@@ -309,7 +280,7 @@ fn image_user_and_user_override_skip_the_gosu_branch() {
         return;
     };
     let tmp = tempfile::tempdir().expect("tempdir");
-    let src = oci(&img, tmp.path());
+    let src = img.oci_source(tmp.path());
     let want = Want {
         argv0: "redis-server",
         path: "/usr/local/bin/redis-server",
@@ -344,7 +315,7 @@ fn env_and_user_overrides_behave_like_docker_run() {
         return;
     };
     let tmp = tempfile::tempdir().expect("tempdir");
-    let src = oci(&img, tmp.path());
+    let src = img.oci_source(tmp.path());
     let path16 = "PATH=/usr/local/bin:/usr/lib/postgresql/16/bin:/usr/bin:/bin";
     let no_gosu = Want {
         user: "postgres",
@@ -400,10 +371,10 @@ fn text_format_and_explain_show_the_chain() {
         return;
     };
     let tmp = tempfile::tempdir().expect("tempdir");
-    let src = oci(&img, tmp.path());
-    let text = String::from_utf8_lossy(&scan(&src, &["--format", "text"]).stdout).into_owned();
+    let src = img.oci_source(tmp.path());
+    let text = String::from_utf8_lossy(&scan_ok(&src, &["--format", "text"])).into_owned();
     let json: PathBuf = tmp.path().join("r.json");
-    scan(&src, &["--output", json.to_str().expect("utf-8 path")]);
+    scan_ok(&src, &["--output", json.to_str().expect("utf-8 path")]);
     let out = Command::new(entrytrace_bin())
         .arg("explain")
         .arg(&json)
@@ -433,7 +404,7 @@ fn the_chain_names_gosu_as_a_wrapper_step() {
         return;
     };
     let tmp = tempfile::tempdir().expect("tempdir");
-    let r = scan_json(&oci(&img, tmp.path()), &[]);
+    let r = scan_json(&img.oci_source(tmp.path()), &[]);
     let chain = r["chain"].as_array().cloned().unwrap_or_default();
     let gosu = chain.iter().any(|s| {
         s["step"] == "wrapper"
@@ -518,7 +489,7 @@ fn other_official_style_images_end_in_their_server() {
             return;
         };
         let tmp = tempfile::tempdir().expect("tempdir");
-        let r = scan_json(&oci(&img, tmp.path()), &[]);
+        let r = scan_json(&img.oci_source(tmp.path()), &[]);
         check(&r, &want, want.argv0);
         let full: &[&str] = match want.argv0 {
             "nginx" => &["nginx", "-g", "daemon off;"],
@@ -544,7 +515,7 @@ fn a_script_that_backgrounds_two_daemons_keeps_the_script_as_a_low_confidence_su
         return;
     };
     let tmp = tempfile::tempdir().expect("tempdir");
-    let r = scan_json(&oci(&img, tmp.path()), &[]);
+    let r = scan_json(&img.oci_source(tmp.path()), &[]);
     let t = &r["terminals"][0];
     assert_eq!(t["path"], "/usr/local/bin/start.sh", "{r:#}");
     // The shell stays as the parent of both: no exec, so the terminal is not confident.
@@ -581,7 +552,7 @@ fn a_script_that_backgrounds_two_daemons_is_a_supervisor_with_both_as_services()
         return;
     };
     let tmp = tempfile::tempdir().expect("tempdir");
-    let r = scan_json(&oci(&img, tmp.path()), &[]);
+    let r = scan_json(&img.oci_source(tmp.path()), &[]);
     let t = &r["terminals"][0];
     assert_eq!(t["kind"], "supervisor", "{r:#}");
     let mut paths: Vec<&str> = t["services"]
@@ -606,7 +577,7 @@ fn a_script_the_parser_cannot_finish_is_reported_not_hung_on() {
         return;
     };
     let tmp = tempfile::tempdir().expect("tempdir");
-    let r = scan_json(&oci(&img, tmp.path()), &[]);
+    let r = scan_json(&img.oci_source(tmp.path()), &[]);
     let evidence = r["evidence"].to_string();
     assert!(evidence.contains("the parser gave up after"), "{r:#}");
     assert_eq!(r["terminals"][0]["argv"][1], json!(SCRIPT), "{r:#}");

@@ -10,10 +10,9 @@
 //! It checks only the binary's JSON output.
 
 use std::collections::BTreeSet;
-use std::process::Command;
 
-use entrytrace_tests::entrytrace_bin;
 use entrytrace_tests::imagegen::{Compression, Entry, Image, Layer};
+use entrytrace_tests::scan_ok;
 use serde_json::{json, Value};
 
 const PATH: &str = "PATH=/command:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -87,19 +86,7 @@ fn scan_with(top: Vec<Entry>, config: Value, extra: &[&str]) -> Option<Vec<u8>> 
     ]);
     img.config = config;
     let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path().join("layout");
-    img.write_oci(&dir).expect("write oci");
-    let out = Command::new(entrytrace_bin())
-        .args(["scan", &format!("oci:{}", dir.display())])
-        .args(extra)
-        .output()
-        .expect("run entrytrace");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(out.stdout)
+    Some(scan_ok(&img.oci_source(tmp.path()), extra))
 }
 
 /// The JSON result of scanning the image.

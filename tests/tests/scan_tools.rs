@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 
 use entrytrace_tests::imagegen::{Compression, Entry, Image, Layer};
 use entrytrace_tests::podman::Podman;
-use entrytrace_tests::{entrytrace_bin, require, require_root, require_tool};
+use entrytrace_tests::{entrytrace_bin, require, require_root, require_tool, scan_json};
 use serde_json::Value;
 
 /// A rootfs with a real ELF server reached through a symlink; `None` when /bin/true is missing.
@@ -36,18 +36,6 @@ fn scan(source: &str, extra: &[&str]) -> Output {
         .args(extra)
         .output()
         .expect("run entrytrace")
-}
-
-fn scan_json(source: &str) -> Value {
-    let out = scan(source, &[]);
-    assert!(
-        out.status.success(),
-        "scan {source}: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{source}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 /// The terminal must be the server behind `/bin/start`, run with `--serve`, as `user`.
@@ -88,7 +76,7 @@ fn scans_podman_saved_docker_and_oci_archives() {
         let out = tmp.path().join(format!("{format}.tar"));
         pm.save("localhost/scan:t", format, &out)
             .expect("podman save");
-        let r = scan_json(&format!("{format}:{}", out.display()));
+        let r = scan_json(&format!("{format}:{}", out.display()), &[]);
         assert_server(&r, "app", format);
     }
 }
@@ -106,7 +94,7 @@ fn scans_umoci_built_layouts_and_their_skopeo_copies() {
     let sources = entrytrace_tests::tools::umoci_layout_and_copy(tmp.path(), &root, &[])
         .expect("umoci layout and skopeo copy");
     for source in sources {
-        assert_server(&scan_json(&source), "root", &source);
+        assert_server(&scan_json(&source, &[]), "root", &source);
     }
 }
 
