@@ -197,16 +197,7 @@ fn build(mut all: Vec<State>, prior: &[Rc<str>]) -> State {
             let exported = members
                 .iter()
                 .any(|m| m.vars.get(&n).is_some_and(|v| v.exported));
-            rep.vars.insert(
-                &n,
-                Var {
-                    value: VarValue::Scalar(Val::unknown(
-                        format!("${n}"),
-                        "differs between paths that were merged",
-                    )),
-                    exported,
-                },
-            );
+            rep.vars.insert(&n, differs(&n, exported));
             rep.alts.remove(&*n);
             let placeholder = rep.vars.get_rc(&n).cloned();
             (n, placeholder)
@@ -252,25 +243,12 @@ fn widen(members: &mut [State], name: &Rc<str>) {
     let exported = members
         .iter()
         .any(|m| m.vars.get(name).is_some_and(|v| v.exported));
-    let placeholder = Rc::new(Var {
-        value: VarValue::Scalar(Val::unknown(
-            format!("${name}"),
-            "differs between paths that were merged",
-        )),
-        exported,
-    });
+    let placeholder = Rc::new(differs(name, exported));
     let mut values: Option<Vec<String>> = Some(Vec::new());
     for m in members.iter() {
-        values = values.zip(values_of(m, name)).map(|(mut x, y)| {
-            for v in y {
-                if !x.contains(&v) {
-                    x.push(v);
-                }
-            }
-            x
-        });
+        values = union_values(values, values_of(m, name));
     }
-    let values = values.filter(|v| v.len() <= MAX_ALTS).map(Rc::new);
+    let values = values.map(Rc::new);
     for m in members.iter_mut() {
         m.vars.insert_rc(Rc::clone(name), Rc::clone(&placeholder));
         match &values {
@@ -457,17 +435,7 @@ const MAX_ALTS: usize = 8;
 fn join_alts(a: &mut State, b: &State) {
     let names: Vec<(String, bool)> = a.vars.differing(&b.vars);
     for (name, _) in names {
-        let merged = values_of(a, &name)
-            .zip(values_of(b, &name))
-            .map(|(mut x, y)| {
-                for v in y {
-                    if !x.contains(&v) {
-                        x.push(v);
-                    }
-                }
-                x
-            });
-        match merged.filter(|m| m.len() <= MAX_ALTS) {
+        match union_values(values_of(a, &name), values_of(b, &name)) {
             Some(m) => {
                 a.alts.insert(name, std::rc::Rc::new(m));
             }
@@ -494,13 +462,28 @@ fn values_of(st: &State, name: &str) -> Option<Vec<String>> {
 /// shared (`diff` skips common subtrees), so joining two forks of one path is cheap.
 fn join_vars(a: &mut VarMap, b: &VarMap) {
     for (name, exported) in a.differing(b) {
-        let var = Var {
-            value: VarValue::Scalar(Val::unknown(
-                format!("${name}"),
-                "differs between paths that were merged",
-            )),
-            exported,
-        };
-        a.insert(&name, var);
+        a.insert(&name, differs(&name, exported));
     }
+}
+
+/// The value a joined variable gets where its paths disagree.
+fn differs(name: &str, exported: bool) -> Var {
+    Var {
+        value: VarValue::Scalar(Val::unknown(
+            format!("${name}"),
+            "differs between paths that were merged",
+        )),
+        exported,
+    }
+}
+
+/// The union of two value sets (absent when either is), absent past [`MAX_ALTS`].
+fn union_values(a: Option<Vec<String>>, b: Option<Vec<String>>) -> Option<Vec<String>> {
+    let (mut x, y) = a.zip(b)?;
+    for v in y {
+        if !x.contains(&v) {
+            x.push(v);
+        }
+    }
+    (x.len() <= MAX_ALTS).then_some(x)
 }

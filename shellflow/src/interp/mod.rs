@@ -580,7 +580,7 @@ impl<'a> Interp<'a> {
         if words.all {
             return None;
         }
-        let mut out: Vec<Rc<str>> = words.names.iter().map(|n| Rc::from(&**n)).collect();
+        let mut out: Vec<Rc<str>> = words.names.clone();
         for n in &words.indirect {
             match st.get(n) {
                 None => {}
@@ -710,7 +710,7 @@ fn own_words(cmd: &ast::Command) -> String {
 #[derive(Debug)]
 pub(crate) struct CmdWords {
     /// Every name-like word (`[A-Za-z_][A-Za-z0-9_]*`), once each.
-    names: Vec<Box<str>>,
+    names: Vec<Rc<str>>,
     /// Names read through (`${!name}`).
     indirect: Vec<Box<str>>,
     /// What it reads cannot be told from its words.
@@ -721,7 +721,7 @@ impl CmdWords {
     fn of(text: &str) -> Self {
         let b = text.as_bytes();
         let is_name = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
-        let mut names: Vec<Box<str>> = Vec::new();
+        let mut names: Vec<Rc<str>> = Vec::new();
         let mut indirect: Vec<Box<str>> = Vec::new();
         let mut all = false;
         let mut i = 0;
