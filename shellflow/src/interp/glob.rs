@@ -14,10 +14,12 @@ use crate::pattern;
 /// At most this many paths per word.
 const MAX_MATCHES: usize = 1024;
 
-/// Whether the word's source text has a glob character outside quotes and escapes.
+/// Whether the word's source text has a glob character outside quotes and escapes: `*`,
+/// `?`, or a `[` closed by a later `]` (a lone `[`, as in `[ -n "$x" ]`, is literal).
 pub(crate) fn has_unquoted_glob(text: &str) -> bool {
     let mut chars = text.chars();
     let (mut single, mut double, mut braces) = (false, false, 0usize);
+    let mut bracket = false;
     while let Some(c) = chars.next() {
         match c {
             '\\' if !single => {
@@ -27,11 +29,18 @@ pub(crate) fn has_unquoted_glob(text: &str) -> bool {
             '"' if !single => double = !double,
             '{' if !single => braces += 1,
             '}' if !single && braces > 0 => braces -= 1,
-            '*' | '?' | '[' if !single && !double && braces == 0 => return true,
+            '*' | '?' if !single && !double && braces == 0 => return true,
+            '[' if !single && !double && braces == 0 => bracket = true,
+            ']' if bracket && !single && !double && braces == 0 => return true,
             _ => {}
         }
     }
     false
+}
+
+/// Whether `s` has a glob character: `*`, `?`, or a `[` with a `]` after it.
+fn is_pattern(s: &str) -> bool {
+    s.contains(['*', '?']) || s.find('[').is_some_and(|i| s[i + 1..].contains(']'))
 }
 
 /// The paths `pat` matches, sorted; `None` when it has no glob character or matches nothing.
@@ -42,7 +51,7 @@ pub(crate) fn expand(
     cwd: &str,
     pat: &str,
 ) -> Option<Vec<String>> {
-    if !pat.contains(['*', '?', '[']) {
+    if !is_pattern(pat) {
         return None;
     }
     let absolute = pat.starts_with('/');
@@ -51,7 +60,7 @@ pub(crate) fn expand(
         let mut next = Vec::new();
         for prefix in &found {
             let dir = dir_of(absolute, cwd, prefix);
-            if !comp.contains(['*', '?', '[']) {
+            if !is_pattern(comp) {
                 next.push(join(prefix, comp));
                 continue;
             }
@@ -138,6 +147,10 @@ mod tests {
             ("${x:-*}", false),
             ("a?b", true),
             ("plain", false),
+            ("[", false),
+            ("]", false),
+            ("x[ab]", true),
+            ("\"[\"ab]", false),
         ] {
             assert_eq!(has_unquoted_glob(text), want, "{text}");
         }
