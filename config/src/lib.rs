@@ -18,7 +18,7 @@ pub mod wrappers;
 
 pub use dynamic::{DynamicConfig, SteadyStateWeights};
 pub use hook::HookConfig;
-pub use limits::Limits;
+pub use limits::{Limits, ScriptLimits};
 pub use scoring::StaticWeights;
 pub use wrappers::{WrapperKind, WrapperRule};
 

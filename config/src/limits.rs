@@ -24,6 +24,64 @@ pub struct Limits {
     /// Deepest nesting of configuration includes (supervisord `[include]`, s6-rc bundles
     /// inside bundles); deeper ones, and cycles, are not followed.
     pub max_include_depth: u32,
+    /// Bounds on following one shell script (`[limits.shellflow]`).
+    pub shellflow: ScriptLimits,
+}
+
+/// Bounds on the abstract interpretation of one shell script (shellflow). Hitting one is a
+/// diagnostic in the result and lowers the confidence; it never stops the scan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScriptLimits {
+    /// Most paths through the script followed at once; further forks are dropped.
+    pub max_paths: u32,
+    /// Iterations of a loop unrolled before it is summarised.
+    pub max_unroll: u32,
+    /// Deepest nesting of `source`, `eval` and re-execution.
+    pub max_source_depth: u32,
+    /// Deepest nesting of function calls.
+    pub max_call_depth: u32,
+    /// Most commands evaluated over all paths.
+    pub max_steps: u32,
+    /// Longest one parse may take, in milliseconds (a hostile script can make the parser
+    /// backtrack for years).
+    pub max_parse_ms: u32,
+}
+
+impl Default for ScriptLimits {
+    fn default() -> Self {
+        Self {
+            max_paths: 64,
+            max_unroll: 8,
+            max_source_depth: 8,
+            max_call_depth: 32,
+            max_steps: 50_000,
+            max_parse_ms: 1000,
+        }
+    }
+}
+
+impl ScriptLimits {
+    /// Checks ranges; returns the offending field (`limits.shellflow.*`) and why.
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        let ranges: [(u32, std::ops::RangeInclusive<u32>, &str); 6] = [
+            (self.max_paths, 1..=4096, "max_paths"),
+            (self.max_unroll, 1..=1024, "max_unroll"),
+            (self.max_source_depth, 1..=64, "max_source_depth"),
+            (self.max_call_depth, 1..=1024, "max_call_depth"),
+            (self.max_steps, 100..=10_000_000, "max_steps"),
+            (self.max_parse_ms, 10..=60_000, "max_parse_ms"),
+        ];
+        for (value, range, field) in ranges {
+            if !range.contains(&value) {
+                return Err((
+                    format!("limits.shellflow.{field}"),
+                    format!("must be {} to {}", range.start(), range.end()),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Default for Limits {
@@ -36,6 +94,7 @@ impl Default for Limits {
             max_entries: 2_000_000,
             max_services: 64,
             max_include_depth: 8,
+            shellflow: ScriptLimits::default(),
         }
     }
 }
@@ -79,7 +138,8 @@ impl Limits {
             (1..=64).contains(&self.max_include_depth),
             "max_include_depth",
             "must be 1 to 64",
-        )
+        )?;
+        self.shellflow.validate()
     }
 }
 
@@ -87,8 +147,15 @@ impl Limits {
 mod tests {
     use super::*;
 
+    fn script(shellflow: ScriptLimits) -> Limits {
+        Limits {
+            shellflow,
+            ..Limits::default()
+        }
+    }
+
     #[test]
-    fn out_of_range_supervisor_caps_are_rejected_by_name() {
+    fn out_of_range_supervisor_and_script_caps_are_rejected_by_name() {
         #[rustfmt::skip]
         let cases: &[(Limits, Option<&str>)] = &[
             (Limits::default(), None),
@@ -97,6 +164,10 @@ mod tests {
             (Limits { max_include_depth: 0, ..Limits::default() }, Some("limits.max_include_depth")),
             (Limits { max_include_depth: 65, ..Limits::default() }, Some("limits.max_include_depth")),
             (Limits { max_services: 1, max_include_depth: 1, ..Limits::default() }, None),
+            (script(ScriptLimits { max_paths: 0, ..ScriptLimits::default() }), Some("limits.shellflow.max_paths")),
+            (script(ScriptLimits { max_steps: 99, ..ScriptLimits::default() }), Some("limits.shellflow.max_steps")),
+            (script(ScriptLimits { max_parse_ms: 60_001, ..ScriptLimits::default() }), Some("limits.shellflow.max_parse_ms")),
+            (script(ScriptLimits { max_unroll: 1, max_source_depth: 64, ..ScriptLimits::default() }), None),
         ];
         for (l, want) in cases {
             let got = l.validate().err().map(|(field, _)| field);

@@ -139,10 +139,7 @@ pub fn follow(req: &ScriptRequest<'_>, vfs: &dyn Vfs, limits: &Limits) -> Follow
         volumes: Vec::new(),
         pid1: req.pid1,
     };
-    let sf_limits = shellflow::Limits {
-        max_file_bytes: limits.max_read_bytes,
-        ..shellflow::Limits::default()
-    };
+    let sf_limits = script_limits(limits);
     let fs = VfsImageFs::new(vfs, limits.max_read_bytes);
     let analysis = shellflow::analyze(&inv, &fs, &sf_limits);
     let mut notes: Vec<String> = analysis
@@ -175,6 +172,21 @@ pub fn follow(req: &ScriptRequest<'_>, vfs: &dyn Vfs, limits: &Limits) -> Follow
         candidates,
         notes,
         services,
+    }
+}
+
+/// shellflow's bounds from the configuration (`limits.shellflow`, and the read cap).
+fn script_limits(limits: &Limits) -> shellflow::Limits {
+    let s = &limits.shellflow;
+    let n = |v: u32| usize::try_from(v).unwrap_or(usize::MAX);
+    shellflow::Limits {
+        max_paths: n(s.max_paths),
+        max_unroll: n(s.max_unroll),
+        max_source_depth: n(s.max_source_depth),
+        max_call_depth: n(s.max_call_depth),
+        max_steps: n(s.max_steps),
+        max_file_bytes: limits.max_read_bytes,
+        max_parse_ms: u64::from(s.max_parse_ms),
     }
 }
 
@@ -338,5 +350,46 @@ mod tests {
         }
         assert_eq!(depth, MAX_SUPERVISE_DEPTH, "{t:#?}");
         assert_eq!(t.kind, TerminalKind::Supervisor);
+    }
+
+    #[test]
+    fn the_script_bounds_come_from_the_configuration() {
+        let mut v = MemVfs::new();
+        v.add_file("/bin/sh", 0o755, b"\x7fELF");
+        v.add_file("/srv", 0o755, b"\x7fELF");
+        let text = "for i in 1 2 3 4 5 6; do :; done\nexec /srv\n";
+        let follow_with = |shellflow: entrytrace_config::ScriptLimits| {
+            let limits = Limits {
+                shellflow,
+                ..Limits::default()
+            };
+            let req = ScriptRequest {
+                source: ScriptSource::Inline(text.into()),
+                args: &[],
+                env: &[],
+                user: None,
+                uid: None,
+                cwd: "/",
+                shell: "sh",
+                pid1: true,
+            };
+            follow(&req, &v, &limits).notes
+        };
+        let unroll = |notes: &[String]| notes.iter().any(|n| n.contains("unrolled 4 times"));
+        let default = entrytrace_config::ScriptLimits::default();
+        assert!(!unroll(&follow_with(default.clone())));
+        let four = entrytrace_config::ScriptLimits {
+            max_unroll: 4,
+            ..default
+        };
+        let notes = follow_with(four);
+        assert!(unroll(&notes), "{notes:?}");
+        // The configuration's defaults are shellflow's own.
+        let mapped = script_limits(&Limits::default());
+        let own = shellflow::Limits {
+            max_file_bytes: Limits::default().max_read_bytes,
+            ..shellflow::Limits::default()
+        };
+        assert_eq!(mapped, own);
     }
 }
