@@ -306,6 +306,55 @@ fn pathname_patterns_list_the_init_scripts_the_image_holds_in_order() {
     }
 }
 
+/// `find DIR … | sort | while read` over an image directory: the lines are the image's
+/// files, so the loop runs its real iterations (no summarised loop, no lowered confidence),
+/// and a `find … -print -quit | read` test is decided. Forms `find` is not modelled for stay
+/// side work.
+#[test]
+fn find_and_sort_pipelines_list_the_init_scripts_the_image_holds() {
+    let fs = image()
+        .file("/docker-entrypoint.d/20-port.sh", "PORT=9090\n", 0o755)
+        .file("/docker-entrypoint.d/10-port.sh", "PORT=8080\n", 0o755)
+        .file("/docker-entrypoint.d/README", "", 0o644)
+        .dir("/empty.d")
+        .exe("/usr/local/bin/server");
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "s=$(find /docker-entrypoint.d/ -maxdepth 1 -type f -name '*.sh' | sort -V)\nset -- $s\nexec server \"$#\" \"$1\"",
+            &["server", "2", "/docker-entrypoint.d/10-port.sh"],
+        ),
+        (
+            "s=$(find /docker-entrypoint.d -type f -print | sort -r)\nset -- $s\nexec server \"$#\" \"$1\"",
+            &["server", "3", "/docker-entrypoint.d/README"],
+        ),
+        (
+            "if find /docker-entrypoint.d/ -mindepth 1 -maxdepth 1 -type f -print -quit 2>/dev/null | read v; then exec server on; else exec server off; fi",
+            &["server", "on"],
+        ),
+        (
+            "if find /empty.d/ -mindepth 1 -maxdepth 1 -type f -print -quit 2>/dev/null | read v; then exec server on; else exec server off; fi",
+            &["server", "off"],
+        ),
+        // The loop runs in a subshell: what it sources does not reach the exec.
+        (
+            "find /docker-entrypoint.d/ -follow -type f -print | sort -V | while read -r f; do\n\tcase \"$f\" in *.sh) . \"$f\" ;; *) echo \"ignoring $f\" ;; esac\ndone\nexec server \"${PORT:-80}\"",
+            &["server", "80"],
+        ),
+        (
+            "find /docker-entrypoint.d \\! -user root -exec chown root '{}' +\nexec server",
+            &["server"],
+        ),
+    ];
+    for (script, argv) in cases {
+        let fs = fs.clone().file(ENTRY, script, 0o755);
+        let a = analyze(&Invocation::file(ENTRY, &[]), &fs, &Limits::default());
+        let best = a.candidates.first().expect("a candidate");
+        assert_eq!(best.argv, *argv, "{script}: {:?}", a.diagnostics);
+        assert!(!a.capped, "{script}: {:?}", a.diagnostics);
+        assert_eq!(a.candidates.len(), 1, "{script}: {:?}", a.candidates);
+    }
+}
+
 #[test]
 fn brace_words_expand_under_bash_and_stay_literal_under_sh() {
     let fs = image()

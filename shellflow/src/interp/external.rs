@@ -450,6 +450,18 @@ impl Interp<'_> {
                 }))
             }
             "cat" if a.len() == 1 && !a[0].starts_with('-') => Some(self.cat_file(st, &a[0])),
+            "find" => {
+                let skip = super::textutil::Unknowable {
+                    volumes: &self.inv.volumes,
+                    created: &st.created,
+                };
+                let found = super::textutil::find(self.fs, &st.cwd, &a, &skip)?;
+                Some((Val::lit(found.out), Status::Known(found.status)))
+            }
+            "sort" => {
+                let input = st.stdin.as_ref()?.as_known()?;
+                Some((Val::lit(super::textutil::sort(&input, &a)?), Status::OK))
+            }
             "expr" => Some(expr(&a)),
             _ => None,
         }

@@ -29,6 +29,7 @@ pub(crate) mod plist;
 mod simple;
 mod source;
 pub mod state;
+mod textutil;
 
 use std::collections::HashMap;
 

@@ -1,0 +1,447 @@
+//! `find` and `sort` where their output is knowable from the image: the pipeline
+//! `find /docker-entrypoint.d/ -type f -print | sort -V | while read -r f` that runs an
+//! image's init scripts then loops over their real names instead of unknown lines.
+//!
+//! `find` is modelled for the forms entrypoints use to list files: starting points, `-L`,
+//! `-H`, `-P`, `-follow`, `-mindepth`, `-maxdepth`, `-type` (`f`, `d`, `l`, comma lists),
+//! `-name`, `-iname`, `-path`, `-print`, `-quit`, `-a`. Anything else (`-exec`, `-user`,
+//! `-newer`, `!`, `-o`, parentheses, `-print0`) leaves the output unknown, as does a
+//! starting point under a run-time directory, a volume, or a path the script created (its
+//! kind is not tracked), or a walk past [`MAX_ENTRIES`]. Entries are listed in name order:
+//! real `find` follows the directory's own order, which the image does not fix, so a script
+//! that depends on that order without sorting gets a guess.
+//!
+//! `sort` is modelled on known input with `-r`, `-u`, `-n`, `-V` (and their combinations)
+//! in the C locale; keys (`-k`, `-t`) and other options leave the output unknown.
+//!
+//! Written here rather than taken from a crate: the walk must go through [`ImageFs`] (root
+//! confined, bounded), which `walkdir` or `globset` users cannot.
+
+use std::cmp::Ordering;
+
+use crate::api::{FileKind, ImageFs};
+use crate::memfs::normalize;
+
+/// Most entries one `find` visits; past it the output is unknown.
+const MAX_ENTRIES: usize = 4096;
+
+/// Deepest directory `find` descends into when no `-maxdepth` is given.
+const MAX_DEPTH: usize = 32;
+
+/// Directories whose content exists only at run time.
+const RUNTIME_DIRS: &[&str] = &["/proc", "/sys", "/dev", "/run", "/var/run"];
+
+/// What `find` prints and its exit status.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct FindOut {
+    pub(crate) out: String,
+    pub(crate) status: i32,
+}
+
+/// One test of a `find` expression.
+#[derive(Debug)]
+enum Test {
+    Type(Vec<char>),
+    Name(String, bool),
+    Path(String),
+}
+
+/// A parsed `find` command line.
+#[derive(Debug, Default)]
+struct Query {
+    starts: Vec<String>,
+    /// `-L` or `-follow`: every symlink is followed.
+    follow: bool,
+    /// `-H`: symlinks named as starting points are followed.
+    follow_starts: bool,
+    min: usize,
+    max: Option<usize>,
+    tests: Vec<Test>,
+    /// `-print` given (else printing is implicit unless `-quit` is the only action).
+    print: bool,
+    /// `-quit` after `-print`: stop at the first match.
+    first_only: bool,
+    /// `-quit` with nothing printed before it.
+    quit_silent: bool,
+}
+
+/// Paths that exclude a starting point (the caller's view: volumes, created paths).
+pub(crate) struct Unknowable<'a> {
+    pub(crate) volumes: &'a [String],
+    pub(crate) created: &'a imbl::OrdSet<String>,
+}
+
+/// What `find ARGS` prints in `cwd`, when the image decides it.
+pub(crate) fn find(
+    fs: &dyn ImageFs,
+    cwd: &str,
+    args: &[String],
+    skip: &Unknowable<'_>,
+) -> Option<FindOut> {
+    let q = parse_find(args)?;
+    let mut out = String::new();
+    let mut status = 0;
+    let mut budget = MAX_ENTRIES;
+    for start in &q.starts {
+        let abs = normalize(&if start.starts_with('/') {
+            start.clone()
+        } else {
+            format!("{cwd}/{start}")
+        });
+        if !knowable_root(&abs, skip) {
+            return None;
+        }
+        if fs.stat(&abs).is_none() {
+            status = 1;
+            continue;
+        }
+        let done = walk(fs, &q, &abs, start, 0, &mut out, &mut budget)?;
+        if done {
+            break;
+        }
+    }
+    Some(FindOut { out, status })
+}
+
+/// Whether nothing the image does not show can be under `abs`.
+fn knowable_root(abs: &str, skip: &Unknowable<'_>) -> bool {
+    let under = |root: &str| {
+        let root = root.trim_end_matches('/');
+        root.is_empty() || abs == root || abs.starts_with(&format!("{root}/"))
+    };
+    let inside = |p: &str| p == abs || p.starts_with(&format!("{}/", abs.trim_end_matches('/')));
+    !RUNTIME_DIRS.iter().any(|d| under(d) || inside(d))
+        && !skip.volumes.iter().any(|v| under(v) || inside(v))
+        && !skip.created.iter().any(|c| inside(c))
+}
+
+/// Visits `abs` (shown as `shown`) at `depth`; `Some(true)` when `-quit` fired, `None` past
+/// the budget.
+fn walk(
+    fs: &dyn ImageFs,
+    q: &Query,
+    abs: &str,
+    shown: &str,
+    depth: usize,
+    out: &mut String,
+    budget: &mut usize,
+) -> Option<bool> {
+    *budget = budget.checked_sub(1)?;
+    let meta = fs.stat(abs)?;
+    let follows = q.follow || (depth == 0 && q.follow_starts);
+    let kind = if meta.is_symlink && !follows {
+        'l'
+    } else {
+        match meta.kind {
+            FileKind::File => 'f',
+            FileKind::Dir => 'd',
+            FileKind::Symlink => 'l',
+            FileKind::Other => 'o',
+        }
+    };
+    if depth >= q.min && q.tests.iter().all(|t| t.holds(kind, abs, shown)) {
+        if q.quit_silent {
+            return Some(true);
+        }
+        out.push_str(shown);
+        out.push('\n');
+        if q.first_only {
+            return Some(true);
+        }
+    }
+    let max = q.max.unwrap_or(MAX_DEPTH);
+    if kind != 'd' || depth >= max {
+        if kind == 'd' && q.max.is_none() && !fs.list_dir(abs).is_empty() {
+            return None;
+        }
+        return Some(false);
+    }
+    for name in fs.list_dir(abs) {
+        let child_abs = format!("{}/{name}", abs.trim_end_matches('/'));
+        let child_shown = if shown.ends_with('/') {
+            format!("{shown}{name}")
+        } else {
+            format!("{shown}/{name}")
+        };
+        if walk(fs, q, &child_abs, &child_shown, depth + 1, out, budget)? {
+            return Some(true);
+        }
+    }
+    Some(false)
+}
+
+impl Test {
+    fn holds(&self, kind: char, abs: &str, shown: &str) -> bool {
+        match self {
+            Test::Type(kinds) => kinds.contains(&kind),
+            Test::Name(pat, fold) => {
+                let base = abs
+                    .rsplit('/')
+                    .next()
+                    .filter(|b| !b.is_empty())
+                    .unwrap_or("/");
+                if *fold {
+                    crate::pattern::matches(&pat.to_lowercase(), &base.to_lowercase())
+                } else {
+                    crate::pattern::matches(pat, base)
+                }
+            }
+            Test::Path(pat) => crate::pattern::matches(pat, shown),
+        }
+    }
+}
+
+/// Reads the command line; `None` for anything outside the modelled forms.
+fn parse_find(args: &[String]) -> Option<Query> {
+    let mut q = Query::default();
+    let mut it = args.iter().peekable();
+    while let Some(a) = it.next_if(|a| matches!(a.as_str(), "-L" | "-H" | "-P")) {
+        q.follow = a == "-L";
+        q.follow_starts = a == "-H";
+    }
+    while let Some(a) = it.next_if(|a| !a.starts_with('-') && *a != "!" && *a != "(") {
+        q.starts.push(a.clone());
+    }
+    if q.starts.is_empty() {
+        q.starts.push(".".into());
+    }
+    let mut quit = false;
+    while let Some(a) = it.next() {
+        let mut value = || it.next().cloned();
+        match a.as_str() {
+            "-follow" => q.follow = true,
+            "-mindepth" => q.min = value()?.parse().ok()?,
+            "-maxdepth" => q.max = Some(value()?.parse().ok()?),
+            "-type" => {
+                let kinds: Vec<char> = value()?.split(',').map(type_char).collect::<Option<_>>()?;
+                q.tests.push(Test::Type(kinds));
+            }
+            "-name" => q.tests.push(Test::Name(value()?, false)),
+            "-iname" => q.tests.push(Test::Name(value()?, true)),
+            "-path" | "-wholename" => q.tests.push(Test::Path(value()?)),
+            "-print" => q.print = true,
+            "-quit" => {
+                quit = true;
+                break;
+            }
+            "-a" | "-and" => {}
+            _ => return None,
+        }
+    }
+    if it.next().is_some() {
+        // Anything after `-quit` never runs; keep to the plain forms.
+        return None;
+    }
+    match (quit, q.print) {
+        (true, true) => q.first_only = true,
+        (true, false) => q.quit_silent = true,
+        _ => {}
+    }
+    Some(q)
+}
+
+fn type_char(s: &str) -> Option<char> {
+    match s {
+        "f" | "d" | "l" => s.chars().next(),
+        _ => None,
+    }
+}
+
+/// What `sort ARGS` prints for `input`, when the options are modelled.
+pub(crate) fn sort(input: &str, args: &[String]) -> Option<String> {
+    let (mut reverse, mut unique, mut numeric, mut version) = (false, false, false, false);
+    for a in args {
+        let flags = a
+            .strip_prefix('-')
+            .filter(|f| !f.is_empty() && !f.starts_with('-'));
+        match (a.as_str(), flags) {
+            ("--reverse", _) => reverse = true,
+            ("--unique", _) => unique = true,
+            ("--numeric-sort", _) => numeric = true,
+            ("--version-sort", _) => version = true,
+            (_, Some(f)) => {
+                for c in f.chars() {
+                    match c {
+                        'r' => reverse = true,
+                        'u' => unique = true,
+                        'n' => numeric = true,
+                        'V' => version = true,
+                        _ => return None,
+                    }
+                }
+            }
+            // A file operand: its content is not the input.
+            _ => return None,
+        }
+    }
+    let mut lines: Vec<&str> = input.lines().collect();
+    let cmp = |a: &&str, b: &&str| {
+        let primary = if version {
+            version_cmp(a, b)
+        } else if numeric {
+            numeric_prefix(a)
+                .partial_cmp(&numeric_prefix(b))
+                .unwrap_or(Ordering::Equal)
+        } else {
+            Ordering::Equal
+        };
+        primary.then_with(|| a.as_bytes().cmp(b.as_bytes()))
+    };
+    lines.sort_by(cmp);
+    if unique {
+        lines.dedup_by(|a, b| {
+            if numeric && !version {
+                numeric_prefix(a) == numeric_prefix(b)
+            } else {
+                a == b
+            }
+        });
+    }
+    if reverse {
+        lines.reverse();
+    }
+    Some(lines.iter().map(|l| format!("{l}\n")).collect())
+}
+
+/// The number a line starts with for `sort -n` (0 when none).
+fn numeric_prefix(s: &str) -> f64 {
+    let t = s.trim_start();
+    let end = t
+        .char_indices()
+        .find(|&(i, c)| !(c.is_ascii_digit() || c == '.' || (i == 0 && c == '-')))
+        .map_or(t.len(), |(i, _)| i);
+    t[..end].parse().unwrap_or(0.0)
+}
+
+/// `sort -V`: runs of digits compare as numbers, the rest byte by byte.
+fn version_cmp(a: &str, b: &str) -> Ordering {
+    let (mut x, mut y) = (a.as_bytes(), b.as_bytes());
+    loop {
+        match (x.first(), y.first()) {
+            (None, None) => return Ordering::Equal,
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(c), Some(d)) if c.is_ascii_digit() && d.is_ascii_digit() => {
+                let n = x.iter().take_while(|c| c.is_ascii_digit()).count();
+                let m = y.iter().take_while(|c| c.is_ascii_digit()).count();
+                let (p, q) = (trim_zeros(&x[..n]), trim_zeros(&y[..m]));
+                let ord = p.len().cmp(&q.len()).then_with(|| p.cmp(q));
+                if ord != Ordering::Equal {
+                    return ord;
+                }
+                x = &x[n..];
+                y = &y[m..];
+            }
+            (Some(c), Some(d)) => {
+                if c != d {
+                    return c.cmp(d);
+                }
+                x = &x[1..];
+                y = &y[1..];
+            }
+        }
+    }
+}
+
+fn trim_zeros(d: &[u8]) -> &[u8] {
+    let z = d.iter().take_while(|c| **c == b'0').count();
+    &d[z.min(d.len().saturating_sub(1))..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memfs::MemFs;
+
+    fn image() -> MemFs {
+        MemFs::new()
+            .file("/d/20-b.envsh", "", 0o755)
+            .file("/d/10-a.sh", "", 0o755)
+            .file("/d/sub/30-c.sh", "", 0o644)
+            .file("/d/README", "", 0o644)
+            .symlink("/d/link.sh", "/d/10-a.sh")
+            .dir("/empty")
+    }
+
+    #[test]
+    fn find_lists_what_the_image_holds_for_the_modelled_forms() {
+        let fs = image();
+        let created = imbl::OrdSet::new();
+        let vols = vec!["/data".to_string()];
+        let skip = Unknowable {
+            volumes: &vols,
+            created: &created,
+        };
+        #[rustfmt::skip]
+        type Case<'a> = (&'a str, &'a str, Option<(&'a str, i32)>);
+        let cases: &[Case<'_>] = &[
+            (
+                "/d/ -type f -print",
+                "/",
+                Some(("/d/10-a.sh\n/d/20-b.envsh\n/d/README\n/d/sub/30-c.sh\n", 0)),
+            ),
+            (
+                "/d -follow -type f -name *.sh",
+                "/",
+                Some(("/d/10-a.sh\n/d/link.sh\n/d/sub/30-c.sh\n", 0)),
+            ),
+            ("/d -type l", "/", Some(("/d/link.sh\n", 0))),
+            (
+                "/d -mindepth 1 -maxdepth 1 -type f -print -quit",
+                "/",
+                Some(("/d/10-a.sh\n", 0)),
+            ),
+            (
+                "/empty -mindepth 1 -maxdepth 1 -type f -print -quit",
+                "/",
+                Some(("", 0)),
+            ),
+            ("d -maxdepth 1 -type d", "/", Some(("d\nd/sub\n", 0))),
+            ("-maxdepth 1 -iname readme", "/d", Some(("./README\n", 0))),
+            ("/nowhere -type f", "/", Some(("", 1))),
+            ("/d -type f -exec chown x {} +", "/", None),
+            ("/d ! -user x", "/", None),
+            ("/data -type f", "/", None),
+            ("/proc -maxdepth 1", "/", None),
+            ("/d -type f -print0", "/", None),
+        ];
+        for (line, cwd, want) in cases {
+            let args: Vec<String> = line.split(' ').map(str::to_string).collect();
+            let got = find(&fs, cwd, &args, &skip);
+            let want = want.map(|(out, status)| FindOut {
+                out: out.into(),
+                status,
+            });
+            assert_eq!(got, want, "find {line} in {cwd}");
+        }
+    }
+
+    #[test]
+    fn a_starting_point_the_script_created_is_not_listed_from_the_image() {
+        let fs = image();
+        let created: imbl::OrdSet<String> = ["/d/new.sh".to_string()].into_iter().collect();
+        let skip = Unknowable {
+            volumes: &[],
+            created: &created,
+        };
+        assert_eq!(find(&fs, "/", &["/d".into()], &skip), None);
+    }
+
+    #[test]
+    fn sort_orders_known_lines_as_the_c_locale_does() {
+        #[rustfmt::skip]
+        let cases: &[(&str, &str, Option<&str>)] = &[
+            ("b\na\nB\n", "", Some("B\na\nb\n")),
+            ("b\na\nb\n", "-u", Some("a\nb\n")),
+            ("10\n9\n-1\n", "-n", Some("-1\n9\n10\n")),
+            ("10\n9\n", "-rn", Some("10\n9\n")),
+            ("/d/10-x.sh\n/d/9-y.sh\n/d/1.10\n/d/1.9\n", "-V", Some("/d/1.9\n/d/1.10\n/d/9-y.sh\n/d/10-x.sh\n")),
+            ("a\n", "-k 2", None),
+            ("a\n", "file", None),
+        ];
+        for (input, opts, want) in cases {
+            let args: Vec<String> = opts.split_whitespace().map(str::to_string).collect();
+            assert_eq!(sort(input, &args).as_deref(), *want, "sort {opts}");
+        }
+    }
+}
