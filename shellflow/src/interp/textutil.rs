@@ -25,7 +25,7 @@ use crate::memfs::normalize;
 /// Most entries one `find` visits; past it the output is unknown.
 const MAX_ENTRIES: usize = 4096;
 
-/// Deepest directory `find` descends into when no `-maxdepth` is given.
+/// Deepest directory `find` descends into; deeper, the output is unknown.
 const MAX_DEPTH: usize = 32;
 
 /// Directories whose content exists only at run time.
@@ -149,12 +149,12 @@ fn walk(
             return Some(true);
         }
     }
-    let max = q.max.unwrap_or(MAX_DEPTH);
-    if kind != 'd' || depth >= max {
-        if kind == 'd' && q.max.is_none() && !fs.list_dir(abs).is_empty() {
-            return None;
-        }
+    if kind != 'd' || q.max.is_some_and(|max| depth >= max) {
         return Some(false);
+    }
+    if depth >= MAX_DEPTH {
+        // Deeper than any image lays out on purpose (or a symlink loop under `-L`).
+        return None;
     }
     for name in fs.list_dir(abs) {
         let child_abs = format!("{}/{name}", abs.trim_end_matches('/'));
@@ -361,6 +361,7 @@ mod tests {
             .file("/d/README", "", 0o644)
             .symlink("/d/link.sh", "/d/10-a.sh")
             .dir("/empty")
+            .symlink("/loop/self", "/loop")
     }
 
     #[test]
@@ -404,6 +405,8 @@ mod tests {
             ("/data -type f", "/", None),
             ("/proc -maxdepth 1", "/", None),
             ("/d -type f -print0", "/", None),
+            ("-L /loop -type f", "/", None),
+            ("/loop -type l", "/", Some(("/loop/self\n", 0))),
         ];
         for (line, cwd, want) in cases {
             let args: Vec<String> = line.split(' ').map(str::to_string).collect();
