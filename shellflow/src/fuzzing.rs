@@ -4,7 +4,8 @@
 //!
 //! The input is any bytes: a script, optionally followed by `\0` and space-separated
 //! arguments. The script is the image's `/entry.sh` (and `/lib.sh`, for `source`), with
-//! `gosu` and `postgres` on PATH. Invariants: no panic (the analysis thread would report
+//! `gosu` and `postgres` on PATH, and a `/docker-entrypoint.d` to list (with a symlink
+//! loop). Invariants: no panic (the analysis thread would report
 //! "panicked"), termination within the step cap, and well-formed candidates (one unknown flag
 //! per word, confidence in [0, 1], a dropped command is a suffix of the argv).
 
@@ -25,6 +26,9 @@ pub fn check_one(data: &[u8]) -> Result<(), String> {
         )
         .file("/entry.sh", &script, 0o755)
         .file("/lib.sh", &script, 0o644)
+        .file("/docker-entrypoint.d/10-a.sh", "export A=1\n", 0o755)
+        .file("/docker-entrypoint.d/20-b.envsh", "B=2\n", 0o644)
+        .symlink("/docker-entrypoint.d/loop", "/docker-entrypoint.d")
         .exe("/usr/local/bin/gosu")
         .exe("/usr/local/bin/postgres");
     let mut inv = Invocation::file("/entry.sh", &[]);
