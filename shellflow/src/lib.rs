@@ -63,6 +63,9 @@ use value::Val;
 /// Stack for the analysis thread: nesting is bounded by `Limits`, this makes the bound safe.
 const STACK_BYTES: usize = 256 << 20;
 
+/// The file mode creation mask a container starts with (Docker, Podman, runc's default).
+const DEFAULT_UMASK: u32 = 0o022;
+
 /// Analyses one run of a script: what it ends up running, as whom, and why.
 ///
 /// Runs on a scoped thread with a large stack so that deeply nested (hostile) scripts hit the
@@ -186,6 +189,7 @@ fn initial_state(inv: &Invocation, file: &str) -> State {
         file: file.to_string(),
         status: Status::OK,
         errexit: false,
+        umask: Some(DEFAULT_UMASK),
         user: inv.user.clone(),
         cwd: inv.cwd.clone(),
         weight: 1.0,

@@ -419,6 +419,57 @@ fn idiom_17_probing_the_first_argument_decides_or_forks() {
     );
     assert!(argvs.contains(&vec!["--verbose".into()]), "{argvs:?}");
     assert!(a.candidates.iter().all(|c| !c.assumptions.is_empty()));
+    // A probe of a program the image lacks fails (127): no fork, and a reason says why.
+    let rows = check(&Row {
+        scripts: &[
+            "if numactl --interleave=all true >/dev/null 2>&1; then set -- numactl --interleave=all \"$@\"; fi\nexec \"$@\"",
+            "numa='numactl --interleave=all'\nif $numa true &> /dev/null; then set -- $numa \"$@\"; fi\nexec \"$@\"",
+            "numactl --interleave=all true 2>/dev/null && set -- numactl --interleave=all \"$@\"\nexec \"$@\"",
+        ],
+        args: &["mysqld"],
+        env: &[],
+        user: root(),
+        argv: &["mysqld"],
+        run_as: "root",
+        how: Exec,
+    });
+    for a in rows {
+        assert_eq!(a.candidates.len(), 1, "{:?}", a.candidates);
+        let reasons = &a.candidates[0].reasons;
+        assert!(
+            reasons
+                .iter()
+                .any(|r| r.message.contains("`numactl` is not in the image")),
+            "{reasons:?}"
+        );
+    }
+    // Outside a test, a command the image lacks is more likely one the analysis cannot
+    // see: under `set -e` the path is not ended for it.
+    let a = common::run_in(
+        common::image(),
+        "set -e\nnumactl --show\nexec \"$@\"",
+        &common::inv(&["mysqld"], &[], &root()),
+    );
+    let best = a.candidates.first().expect("a candidate");
+    assert_eq!(best.argv, ["mysqld"], "{:?}", a.diagnostics);
+}
+
+/// A fresh container's mask is 0022 (Docker, Podman, runc): scripts that tighten it only
+/// when it is the default decide that test.
+#[test]
+fn the_fresh_container_umask_is_known() {
+    check(&Row {
+        scripts: &[
+            "um=\"$(umask)\"\nif [ \"$um\" = '0022' ]; then umask 0077; fi\nexec redis-server \"$(umask)\"",
+            "[ \"$(umask -S)\" = u=rwx,g=rx,o=rx ] && umask 077\nexec redis-server \"$(umask)\"",
+        ],
+        args: &[],
+        env: &[],
+        user: root(),
+        argv: &["redis-server", "0077"],
+        run_as: "root",
+        how: Exec,
+    });
 }
 
 #[test]

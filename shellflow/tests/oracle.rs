@@ -40,6 +40,8 @@ const CASES: &[(&str, &[&str], &[&str])] = &[
     ("#!/bin/sh\nset --\nwhile read -r name path; do\n  case \"$name\" in ''|'#'*) continue ;; esac\n  set -- \"$@\" --loadmodule \"$path\"\ndone < @R@/etc/modules\nexec redis-server \"$@\"\n", &[], &["bash", "dash"]),
     ("#!/bin/sh\nset -- --port 1\nwhile IFS=: read -r key value; do\n  set -- \"$@\" \"--$key\" \"$value\"\ndone <<EOF\nsave:60 100\nappendonly:yes\nEOF\nprintf '%s\\n' a b | while read -r x; do set -- never; done\nexec redis-server \"$@\"\n", &[], &["bash", "dash"]),
     ("#!/bin/bash\nread -r first rest <<< \"postgres -D @R@/data\"\nIFS=, read -r a b c <<< 'x,y'\nexec \"$first\" $rest \"$a\" \"$b\" \"$c\"\n", &[], &["bash"]),
+    // `umask` as the shells print it; a probe of a program that is nowhere fails (127).
+    ("#!/bin/sh\numask 027\na=$(umask)\nb=$(umask -S)\nif entrytrace-no-such-tool --version >/dev/null 2>&1; then set -- --tool; fi\nexec redis-server \"$a\" \"$b\" \"$@\"\n", &[], &["bash", "dash"]),
     // The real `find` and `sort` over a directory of the root.
     ("#!/bin/sh\nset -e\nfiles=$(find @R@/init.d/ -maxdepth 1 -type f -name '*.sh' -print | sort -V)\nset -- $files\nif find @R@/init.d -mindepth 1 -type f -print -quit | read -r first; then set -- \"$@\" --nonempty; fi\nif find @R@/data -mindepth 1 -print -quit | read -r first; then set -- \"$@\" --data; fi\nn=$(find @R@/init.d -type f | sort -r | while read -r f; do echo \"${f##*/}\"; done)\nexec redis-server \"$@\" $n\n", &[], &["bash", "dash"]),
 ];

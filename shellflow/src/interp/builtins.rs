@@ -8,7 +8,7 @@
 use crate::parse::ast;
 use crate::value::Val;
 
-use super::simple::{cd, exit, let_arith, loop_control, read, ret, shift, unset};
+use super::simple::{cd, exit, let_arith, loop_control, read, ret, shift, umask, unset};
 use super::state::{State, Status, VarValue};
 use super::{Flow, Interp, Paths};
 
@@ -219,7 +219,8 @@ impl Interp<'_> {
                 st.status = Status::OK;
                 Flow::Normal
             }
-            ":" | "true" | "trap" | "umask" | "ulimit" | "shopt" | "hash" | "alias" | "times" => {
+            "umask" => umask(&mut st, &rest),
+            ":" | "true" | "trap" | "ulimit" | "shopt" | "hash" | "alias" | "times" => {
                 st.status = Status::OK;
                 Flow::Normal
             }

@@ -112,7 +112,13 @@ impl Interp<'_> {
             ));
         }
         let side = SIDE_WORK.contains(&base.as_str());
-        st.status = if missing {
+        st.status = if missing && self.surely_missing(&st, &name) {
+            st.reason(
+                format!("`{name}` is not in the image: running it fails (127)"),
+                location.clone(),
+            );
+            Status::Known(127)
+        } else if missing {
             Status::Unknown(format!("`{name}` is not in the image's PATH"))
         } else if side {
             Status::OK
@@ -378,6 +384,23 @@ impl Interp<'_> {
         let hit = crate::lookup_path(self.fs, &key.0, name, true);
         self.resolved.insert(key, hit.clone());
         hit
+    }
+
+    /// Whether running `name`, which the image lacks, surely fails (127): only where the
+    /// script tests for it (an `if`, `&&`, `||`), with PATH known and no file of that name
+    /// created by the script. A plain command the image lacks is more likely something the
+    /// analysis cannot see (a PATH it cannot expand, a tool a script installs) than a
+    /// container that dies at start, so it stays unknown there.
+    fn surely_missing(&self, st: &State, name: &str) -> bool {
+        let path_known = st
+            .get("PATH")
+            .is_none_or(|v| v.scalar().as_known().is_some());
+        let base = name.rsplit('/').next().unwrap_or(name);
+        let created = st
+            .created
+            .iter()
+            .any(|c| c.rsplit('/').next() == Some(base));
+        st.cond_depth > 0 && path_known && !created
     }
 
     /// Reads an image file for `cat`/`$(< f)`.

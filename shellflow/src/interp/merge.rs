@@ -375,6 +375,7 @@ fn same_point(a: &State, b: &State) -> bool {
         && a.subshell == b.subshell
         && a.cond_depth == b.cond_depth
         && a.errexit == b.errexit
+        && a.umask == b.umask
         && a.reexecs == b.reexecs
         && a.frames.len() == b.frames.len()
         && a.frames

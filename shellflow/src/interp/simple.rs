@@ -238,6 +238,61 @@ fn split_read(line: &str, ifs: &str, n: usize) -> Vec<String> {
 }
 
 /// `let expr…`.
+/// `umask`: prints the mask (`-S`: symbolically) when known, or sets it from an octal
+/// mode; a symbolic mode makes it unknown.
+pub(super) fn umask(st: &mut State, rest: &[Val]) -> Flow {
+    st.status = Status::OK;
+    let args: Option<Vec<String>> = rest.iter().map(Val::known).collect();
+    let Some(args) = args else {
+        st.umask = None;
+        return Flow::Normal;
+    };
+    let symbolic = args.first().is_some_and(|a| a == "-S");
+    let mode = args.iter().find(|a| *a != "-S" && *a != "-p");
+    match mode {
+        Some(m) => {
+            st.umask = u32::from_str_radix(m, 8).ok().filter(|m| *m <= 0o777);
+            if st.umask.is_none() && !m.chars().all(|c| c.is_ascii_digit()) {
+                return Flow::Normal;
+            }
+            if st.umask.is_none() {
+                st.status = Status::FAIL;
+            }
+        }
+        None => {
+            let text = match st.umask {
+                Some(m) if symbolic => format!("{}\n", symbolic_mask(m)),
+                Some(m) => format!("{m:04o}\n"),
+                None => {
+                    if let Some(buf) = st.stdout.as_mut() {
+                        buf.push(&Val::unknown("$(umask)", "the mask was set symbolically"));
+                    }
+                    return Flow::Normal;
+                }
+            };
+            if let Some(buf) = st.stdout.as_mut() {
+                buf.push(&Val::lit(text));
+            }
+        }
+    }
+    Flow::Normal
+}
+
+/// `umask -S` text: the permissions the mask leaves (`u=rwx,g=rx,o=rx` for 022).
+fn symbolic_mask(mask: u32) -> String {
+    let part = |who: char, shift: u32| {
+        let allowed = !(mask >> shift) & 7;
+        let mut s = format!("{who}=");
+        for (bit, c) in [(4, 'r'), (2, 'w'), (1, 'x')] {
+            if allowed & bit != 0 {
+                s.push(c);
+            }
+        }
+        s
+    };
+    format!("{},{},{}", part('u', 6), part('g', 3), part('o', 0))
+}
+
 pub(super) fn let_arith(st: &mut State, rest: &[Val]) -> Flow {
     let mut last = None;
     for v in rest {
@@ -251,7 +306,7 @@ pub(super) fn let_arith(st: &mut State, rest: &[Val]) -> Flow {
 
 #[cfg(test)]
 mod tests {
-    use super::split_read;
+    use super::{split_read, symbolic_mask};
 
     #[test]
     fn read_splits_like_the_shell() {
@@ -261,5 +316,12 @@ mod tests {
         assert_eq!(f("a : b", " :", 2), ["a", "b"]);
         assert_eq!(f("  keep  ", "", 1), ["  keep  "]);
         assert_eq!(f("one", " ", 3), ["one", "", ""]);
+    }
+
+    #[test]
+    fn umask_s_shows_what_the_mask_leaves() {
+        assert_eq!(symbolic_mask(0o022), "u=rwx,g=rx,o=rx");
+        assert_eq!(symbolic_mask(0o027), "u=rwx,g=rx,o=");
+        assert_eq!(symbolic_mask(0o777), "u=,g=,o=");
     }
 }

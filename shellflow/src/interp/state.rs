@@ -214,6 +214,8 @@ pub struct State {
     pub status: Status,
     /// `set -e`.
     pub errexit: bool,
+    /// The file mode creation mask, when known (`umask` prints it).
+    pub umask: Option<u32>,
     /// Current identity.
     pub user: User,
     /// Working directory.
