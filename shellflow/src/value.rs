@@ -7,41 +7,45 @@
 //! Pathname expansion happens after, on whole fields (`interp::glob`).
 
 use std::fmt;
+use std::rc::Rc;
+
+use smallvec::{smallvec, SmallVec};
 
 /// One piece of a value.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Part {
     /// Known text.
     Lit(String),
-    /// Unknown text: what it stands for (`$POSTGRES_PASSWORD`) and why it is unknown.
+    /// Unknown text: what it stands for (`$POSTGRES_PASSWORD`) and why it is unknown
+    /// (shared: unknown values are copied far more often than made).
     Unknown {
         /// The expression it came from.
-        what: String,
+        what: Rc<str>,
         /// Why it is unknown.
-        why: String,
+        why: Rc<str>,
     },
 }
 
-/// A shell string, possibly partly unknown.
+/// A shell string, possibly partly unknown. Most values are one piece, kept inline.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Hash)]
-pub struct Val(pub Vec<Part>);
+pub struct Val(pub SmallVec<[Part; 1]>);
 
 impl Val {
     /// A known string.
     pub fn lit(s: impl Into<String>) -> Self {
         let s = s.into();
         if s.is_empty() {
-            Val(Vec::new())
+            Val(SmallVec::new())
         } else {
-            Val(vec![Part::Lit(s)])
+            Val(smallvec![Part::Lit(s)])
         }
     }
 
     /// An unknown string.
     pub fn unknown(what: impl Into<String>, why: impl Into<String>) -> Self {
-        Val(vec![Part::Unknown {
-            what: what.into(),
-            why: why.into(),
+        Val(smallvec![Part::Unknown {
+            what: Rc::from(what.into()),
+            why: Rc::from(why.into()),
         }])
     }
 
