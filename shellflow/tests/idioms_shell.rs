@@ -462,6 +462,7 @@ fn the_fresh_container_umask_is_known() {
         scripts: &[
             "um=\"$(umask)\"\nif [ \"$um\" = '0022' ]; then umask 0077; fi\nexec redis-server \"$(umask)\"",
             "[ \"$(umask -S)\" = u=rwx,g=rx,o=rx ] && umask 077\nexec redis-server \"$(umask)\"",
+            "saved=$(umask -p)\numask 0077\n: > /tmp/secret\n$saved\n[ \"$(umask)\" = 0022 ] && umask 0077\nexec redis-server \"$(umask)\"",
         ],
         args: &[],
         env: &[],

@@ -238,8 +238,8 @@ fn split_read(line: &str, ifs: &str, n: usize) -> Vec<String> {
 }
 
 /// `let expr…`.
-/// `umask`: prints the mask (`-S`: symbolically) when known, or sets it from an octal
-/// mode; a symbolic mode makes it unknown.
+/// `umask`: prints the mask (`-S`: symbolically, `-p`: as a command) when known, or sets it
+/// from an octal mode; a symbolic mode makes it unknown.
 pub(super) fn umask(st: &mut State, rest: &[Val]) -> Flow {
     st.status = Status::OK;
     let args: Option<Vec<String>> = rest.iter().map(Val::known).collect();
@@ -247,7 +247,9 @@ pub(super) fn umask(st: &mut State, rest: &[Val]) -> Flow {
         st.umask = None;
         return Flow::Normal;
     };
-    let symbolic = args.first().is_some_and(|a| a == "-S");
+    let symbolic = args.iter().any(|a| a == "-S");
+    // `-p` prints the mask as a command that sets it again (`umask 0022`), for `$saved`.
+    let reusable = args.iter().any(|a| a == "-p");
     let mode = args.iter().find(|a| *a != "-S" && *a != "-p");
     match mode {
         Some(m) => {
@@ -260,9 +262,14 @@ pub(super) fn umask(st: &mut State, rest: &[Val]) -> Flow {
             }
         }
         None => {
+            let prefix = match (reusable, symbolic) {
+                (true, true) => "umask -S ",
+                (true, false) => "umask ",
+                _ => "",
+            };
             let text = match st.umask {
-                Some(m) if symbolic => format!("{}\n", symbolic_mask(m)),
-                Some(m) => format!("{m:04o}\n"),
+                Some(m) if symbolic => format!("{prefix}{}\n", symbolic_mask(m)),
+                Some(m) => format!("{prefix}{m:04o}\n"),
                 None => {
                     if let Some(buf) = st.stdout.as_mut() {
                         buf.push(&Val::unknown("$(umask)", "the mask was set symbolically"));
