@@ -35,7 +35,8 @@ pub struct Limits {
 pub struct ScriptLimits {
     /// Most paths through the script followed at once; further forks are dropped.
     pub max_paths: u32,
-    /// Iterations of a loop unrolled before it is summarised.
+    /// Forking iterations of one loop followed before it is summarised (iterations whose
+    /// outcome is known do not count).
     pub max_unroll: u32,
     /// Deepest nesting of `source`, `eval` and re-execution.
     pub max_source_depth: u32,

@@ -183,7 +183,8 @@ pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bi
 pub struct Limits {
     /// Most paths followed at once; further forks are dropped.
     pub max_paths: usize,
-    /// Iterations of a loop that are unrolled before it is summarised.
+    /// Forking iterations of one loop followed before it is summarised (iterations whose
+    /// outcome is known do not count).
     pub max_unroll: usize,
     /// Depth of `source`/`.`/`eval`/re-exec nesting.
     pub max_source_depth: usize,

@@ -198,6 +198,7 @@ fn initial_state(inv: &Invocation, file: &str) -> State {
         background: Vec::new(),
         last_fg: None,
         created: Default::default(),
+        maybe_created: Default::default(),
         stdout: None,
         stdin: None,
         deferred: None,

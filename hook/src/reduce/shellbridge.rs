@@ -357,7 +357,8 @@ mod tests {
         let mut v = MemVfs::new();
         v.add_file("/bin/sh", 0o755, b"\x7fELF");
         v.add_file("/srv", 0o755, b"\x7fELF");
-        let text = "for i in 1 2 3 4 5 6; do :; done\nexec /srv\n";
+        // Each line read from a run-time file adds an argument: every iteration forks.
+        let text = "while read -r l; do set -- \"$@\" \"$l\"; done < /run/list\nexec /srv \"$@\"\n";
         let follow_with = |shellflow: entrytrace_config::ScriptLimits| {
             let limits = Limits {
                 shellflow,
@@ -375,7 +376,7 @@ mod tests {
             };
             follow(&req, &v, &limits).notes
         };
-        let unroll = |notes: &[String]| notes.iter().any(|n| n.contains("unrolled 4 times"));
+        let unroll = |notes: &[String]| notes.iter().any(|n| n.contains("after 4 iterations"));
         let default = entrytrace_config::ScriptLimits::default();
         assert!(!unroll(&follow_with(default.clone())));
         let four = entrytrace_config::ScriptLimits {

@@ -327,6 +327,11 @@ impl Interp<'_> {
             return Tri::Known(!matches!(op, U::FileExistsAndIsSymlink));
         }
         let Some(meta) = self.fs.stat(&abs) else {
+            if st.maybe_created.contains(&abs) {
+                return Tri::Unknown(format!(
+                    "{abs} is not in the image but a command the script runs may create it"
+                ));
+            }
             return Tri::Known(false);
         };
         let root = st.user.uid == 0;

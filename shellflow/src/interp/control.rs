@@ -1,15 +1,21 @@
 //! Compound commands (XCU 2.9.4): `if`, `case`, loops, groups, subshells, `(( ))`, and
 //! function calls with their own positionals and `local` frames.
 //!
-//! Loops are unrolled up to `Limits::max_unroll` iterations; a loop still running then is
-//! summarised (the path leaves it, with a diagnostic). Case patterns with unknown subjects fork.
+//! Loops run iteration by iteration. Iterations whose outcome is known (a `for` over known
+//! words, a `while` over `$#`) run as far as they go (at most [`MAX_ITERATIONS`]); those that
+//! fork count against `Limits::max_unroll`. When the paths starting an iteration are those
+//! that started the one before, the loop repeats: a `while` keeps the ways out already seen
+//! (a retry loop waiting for a server), a `for` whose body does not read its variable jumps
+//! to its last word. A `while` that forks without repeating (a countdown) has the variables
+//! that change widened to unknown once; a loop still running past the bound is summarised
+//! (the path leaves it, with a diagnostic). Case patterns with unknown subjects fork.
 
 use crate::parse::{self, ast};
 use crate::pattern;
 use crate::value::Val;
 
 use super::state::{Frame, State, Status};
-use super::{arith, short, Flow, Interp, Paths};
+use super::{arith, merge, short, Flow, Interp, Paths};
 
 impl Interp<'_> {
     pub(super) fn run_compound(&mut self, st: State, c: &ast::CompoundCommand) -> Paths {
@@ -215,35 +221,93 @@ impl Interp<'_> {
             }
             None => st.positionals.clone(),
         };
-        if values.len() > self.limits.max_unroll {
-            let line = parse::line_of(&f.loc);
-            self.cap(format!(
-                "{}:{line}: for loop over {} words unrolled {} times",
-                st.file,
-                values.len(),
-                self.limits.max_unroll
-            ));
-        }
+        let file = st.file.clone();
+        let line = parse::line_of(&f.loc);
         let mut live: Paths = vec![(st, Flow::Normal)];
         let mut done: Paths = Vec::new();
-        for v in values.into_iter().take(self.limits.max_unroll) {
+        let mut prev: Option<Vec<State>> = None;
+        let mut blind: Option<bool> = None;
+        let (mut i, mut forked) = (0, 0);
+        let last = values.len().saturating_sub(1);
+        while i < values.len() && !live.is_empty() {
+            if forked >= self.limits.max_unroll || i >= MAX_ITERATIONS {
+                self.cap(format!(
+                    "{file}:{line}: for loop over {} words: {i} followed, the rest dropped",
+                    values.len()
+                ));
+                break;
+            }
+            let starting: Vec<State> = live.iter().map(|(s, _)| s.clone()).collect();
+            let repeats = i < last
+                && prev
+                    .as_ref()
+                    .is_some_and(|p| merge::converged(p, &starting, Some(&f.variable_name)));
+            if repeats && *blind.get_or_insert_with(|| !self.reads_loop_var(&starting[0], f)) {
+                // The paths repeat and the body does not read the loop variable: the words
+                // up to the last one would do what the ones before did.
+                i = last;
+            }
+            prev = Some(starting);
+            let before = live.len() + done.len();
             let mut next = Vec::new();
             for (mut s, _) in live {
-                s.set(&f.variable_name, v.clone());
+                s.set(&f.variable_name, values[i].clone());
                 for (s, flow) in self.run_list(s, &f.body.list) {
                     loop_flow(s, flow, &mut next, &mut done);
                 }
             }
             live = self.bound(next);
+            forked += usize::from(live.len() + done.len() > before);
+            i += 1;
         }
         done.extend(live);
         self.bound(done)
     }
 
+    /// Whether a `for` body (or a function it names) may read the loop variable, so each
+    /// word may take the body elsewhere; judged from the text (`$i`, `${i…}`, `${#i}`,
+    /// `${!i}`, arithmetic `i`), which may say yes for nothing but never misses a read.
+    fn reads_loop_var(&self, st: &State, f: &ast::ForClauseCommand) -> bool {
+        let name = &f.variable_name;
+        let body = f.body.to_string();
+        if mentions_word(&body, name) {
+            return true;
+        }
+        st.funcs.iter().any(|(fname, func)| {
+            mentions_word(&body, fname) && mentions_word(&func.body.to_string(), name)
+        })
+    }
+
+    /// `while`/`until`: iterations run while the condition is known; those that fork count
+    /// against `max_unroll`. When the paths starting an iteration are those that started
+    /// the one before, later iterations repeat it: the ways out already seen are all there
+    /// are (a retry loop waiting for a server), and only a loop with none is summarised.
     fn run_while(&mut self, st: State, w: &ast::WhileOrUntilClauseCommand, until: bool) -> Paths {
         let mut live = vec![st];
         let mut done: Paths = Vec::new();
-        for _ in 0..self.limits.max_unroll {
+        let mut prev: Option<Vec<State>> = None;
+        let (mut iterations, mut forked, mut widened) = (0, 0, false);
+        loop {
+            if live.is_empty() {
+                return done;
+            }
+            if let Some(p) = &prev {
+                if merge::converged(p, &live, None) {
+                    if !done.is_empty() {
+                        return self.bound(done);
+                    }
+                    break;
+                }
+                if forked >= 2 && !widened {
+                    let at = format!("{}:{}", live[0].file, parse::line_of(&w.2));
+                    widened = merge::widen_changing(p, &mut live, &at);
+                }
+            }
+            if forked >= self.limits.max_unroll || iterations >= MAX_ITERATIONS {
+                break;
+            }
+            prev = Some(live.clone());
+            let before = live.len() + done.len();
             let mut next = Vec::new();
             for s in live {
                 let (yes, no, other) = self.run_cond(s, &w.0);
@@ -262,15 +326,13 @@ impl Interp<'_> {
                 }
             }
             live = self.bound(next).into_iter().map(|(s, _)| s).collect();
-            if live.is_empty() {
-                return done;
-            }
+            forked += usize::from(live.len() + done.len() > before);
+            iterations += 1;
         }
         let line = parse::line_of(&w.2);
         let file = live.first().map(|s| s.file.clone()).unwrap_or_default();
         self.cap(format!(
-            "{file}:{line}: loop still running after {} iterations: summarised",
-            self.limits.max_unroll
+            "{file}:{line}: loop still running after {iterations} iterations: summarised"
         ));
         done.extend(live.into_iter().map(|mut s| {
             s.assume(format!("the loop at {file}:{line} ends"));
@@ -330,6 +392,21 @@ impl Interp<'_> {
 }
 
 /// Routes a loop body's outcome: continue looping, leave the loop, or propagate.
+/// Whether `word` occurs in `text` with no identifier character on either side: for a
+/// variable, `$name`, `${name…}`, `${#name}`, `${!name}` and the bare name (arithmetic,
+/// `[[ -v name ]]`, `eval`).
+fn mentions_word(text: &str, word: &str) -> bool {
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    text.match_indices(word).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + word.len()..].chars().next();
+        !before.is_some_and(ident) && !after.is_some_and(ident)
+    })
+}
+
+/// Most iterations of one loop, forking or not (`max_steps` bounds the work as well).
+const MAX_ITERATIONS: usize = 1024;
+
 fn loop_flow(s: State, flow: Flow, next: &mut Paths, done: &mut Paths) {
     match flow {
         Flow::Normal | Flow::Continue(1) => next.push((s, Flow::Normal)),

@@ -70,6 +70,9 @@ const SIDE_WORK: &[&str] = &[
     "update-ca-certificates",
 ];
 
+/// Most paths remembered as perhaps created by unmodelled commands, per path.
+const MAX_MAYBE_CREATED: usize = 256;
+
 /// An entry of `/etc/passwd`.
 #[derive(Debug, Clone)]
 pub(crate) struct PasswdEntry {
@@ -541,6 +544,9 @@ impl Interp<'_> {
 
     fn side_effects(&mut self, st: &mut State, base: &str, args: &[Val]) {
         if base != "mkdir" && base != "touch" {
+            if !SIDE_WORK.contains(&base) {
+                self.note_paths(st, args);
+            }
             return;
         }
         for p in args
@@ -554,6 +560,24 @@ impl Interp<'_> {
                 normalize(&format!("{}/{p}", st.cwd))
             };
             st.created.insert(abs);
+        }
+    }
+
+    /// Remembers the absolute paths (`/p`, `--opt=/p`) an unmodelled command is given that
+    /// the image lacks: the command may create them.
+    fn note_paths(&self, st: &mut State, args: &[Val]) {
+        for a in args.iter().filter_map(Val::known) {
+            let p = match a.split_once('=') {
+                Some((opt, p)) if opt.starts_with('-') => p,
+                _ => a.as_str(),
+            };
+            if !p.starts_with('/') || st.maybe_created.len() >= MAX_MAYBE_CREATED {
+                continue;
+            }
+            let abs = normalize(p);
+            if self.fs.stat(&abs).is_none() && !st.created.contains(&abs) {
+                st.maybe_created.insert(abs);
+            }
         }
     }
 

@@ -188,6 +188,10 @@ fn build(mut all: Vec<State>, prior: &[Rc<str>]) -> State {
         if !rep.created.ptr_eq(&m.created) {
             rep.created = std::mem::take(&mut rep.created).union(m.created.clone());
         }
+        if !rep.maybe_created.ptr_eq(&m.maybe_created) {
+            rep.maybe_created =
+                std::mem::take(&mut rep.maybe_created).union(m.maybe_created.clone());
+        }
         rep.waited |= m.waited;
     }
     rep.pending = None;
@@ -339,6 +343,73 @@ pub(crate) fn split(mut rep: State) -> Vec<State> {
         .collect()
 }
 
+/// Whether a loop has reached a fixed point: the paths starting an iteration are those that
+/// started the one before (same point, same variables but `except`, the loop variable,
+/// and nothing deferred that differs), so further iterations repeat what was seen.
+pub(crate) fn converged(prev: &[State], next: &[State], except: Option<&str>) -> bool {
+    prev.len() == next.len()
+        && prev.iter().zip(next).all(|(a, b)| {
+            same_point(a, b)
+                && a.unset == b.unset
+                && same_vars(&a.vars, &b.vars, except)
+                && match (&a.deferred, &b.deferred) {
+                    (None, None) => true,
+                    (Some(x), Some(y)) => Rc::ptr_eq(x, y) || same_members(x, y, except),
+                    _ => false,
+                }
+        })
+}
+
+/// Widening for a loop that forks every time round without repeating itself (a retry loop
+/// counting down `tries`): in each path, the variables that changed since the path started
+/// the previous iteration become unknown ("changes from one iteration to the next"), so the
+/// next iterations repeat. Paths are matched by position; `false` when nothing was widened.
+pub(crate) fn widen_changing(prev: &[State], live: &mut [State], at: &str) -> bool {
+    if prev.len() != live.len() {
+        return false;
+    }
+    let mut widened = false;
+    for (p, s) in prev.iter().zip(live.iter_mut()) {
+        if !same_point(p, s) {
+            continue;
+        }
+        for name in p.vars.differing_names(&s.vars) {
+            if IMPLICIT.contains(&&*name) {
+                continue;
+            }
+            let exported = s.vars.get(&name).is_some_and(|v| v.exported);
+            let why = "changes from one loop iteration to the next";
+            s.vars.insert(
+                &name,
+                Var {
+                    value: VarValue::Scalar(Val::unknown(format!("${name}"), why)),
+                    exported,
+                },
+            );
+            s.alts.remove(&*name);
+            s.reason(format!("{at}: `{name}` {why}: taken as unknown"), None);
+            widened = true;
+        }
+    }
+    widened
+}
+
+/// Whether two maps hold the same variables, but maybe `except`.
+fn same_vars(a: &VarMap, b: &VarMap, except: Option<&str>) -> bool {
+    a.differing_names(b).iter().all(|n| Some(&**n) == except)
+}
+
+/// Whether two deferred joins (rebuilt at every join) hold the same members.
+fn same_members(x: &Deferred, y: &Deferred, except: Option<&str>) -> bool {
+    x.members.len() == y.members.len()
+        && x.names.len() == y.names.len()
+        && x.names.iter().zip(&y.names).all(|(m, n)| m.0 == n.0)
+        && x.members
+            .iter()
+            .zip(&y.members)
+            .all(|(m, n)| same_point(m, n) && same_vars(&m.vars, &n.vars, except))
+}
+
 /// A hash of what must be equal for two paths to merge (cheap pre-filter).
 fn point_key(st: &State, flow: Flow) -> u64 {
     let mut h = foldhash::fast::FixedState::with_seed(0).build_hasher();
@@ -420,6 +491,9 @@ fn join_evidence(a: &mut State, b: State) {
     }
     if !a.created.ptr_eq(&b.created) {
         a.created = std::mem::take(&mut a.created).union(b.created);
+    }
+    if !a.maybe_created.ptr_eq(&b.maybe_created) {
+        a.maybe_created = std::mem::take(&mut a.maybe_created).union(b.maybe_created);
     }
     if !a.unset.ptr_eq(&b.unset) {
         a.unset = std::mem::take(&mut a.unset).intersection(b.unset);

@@ -232,6 +232,9 @@ pub struct State {
     pub last_fg: Option<Recorded>,
     /// Files and directories created by the script (redirections, `mkdir`, `touch`).
     pub created: imbl::OrdSet<String>,
+    /// Paths given to a command the analysis does not model (`mongod --pidfilepath P`): it
+    /// may create them, so a test on one that the image lacks depends on the run.
+    pub maybe_created: imbl::OrdSet<String>,
     /// Captured standard output inside `$( )`.
     pub stdout: Option<Val>,
     /// What standard input holds when it is known (a pipe from `printf`/`echo`, a here-doc,
