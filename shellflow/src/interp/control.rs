@@ -58,11 +58,15 @@ impl Interp<'_> {
     /// Runs a condition list and splits its paths into (true, false), with reasons.
     fn run_cond(&mut self, st: State, cond: &ast::CompoundList) -> (Vec<State>, Vec<State>, Paths) {
         let span = ast::SourceLocation::location(cond);
-        let text = short(
-            &self
-                .snippet(&st.file, span.as_ref())
-                .unwrap_or_else(|| cond.to_string()),
-        );
+        let mut text = self
+            .snippet(&st.file, span.as_ref())
+            .unwrap_or_else(|| cond.to_string());
+        // The span of a negated condition starts after its `!`: the reasons must keep it.
+        let bang = cond.0.first().is_some_and(|item| item.0.first.bang);
+        if bang && !text.trim_start().starts_with('!') {
+            text = format!("! {text}");
+        }
+        let text = short(&text);
         let location = self.loc(&st, span);
         let mut st = st;
         st.cond_depth += 1;

@@ -343,7 +343,8 @@ impl<'a> Interp<'a> {
                     out.push((s, flow));
                     continue;
                 }
-                let (yes, no) = self.branch(s, &|| prev.to_string(), None);
+                let location = self.loc(&s, ast::SourceLocation::location(prev));
+                let (yes, no) = self.branch(s, &|| pipeline_text(prev), location);
                 let (run, skip) = if want_ok { (yes, no) } else { (no, yes) };
                 out.extend(skip.into_iter().map(|s| (s, Flow::Normal)));
                 for s in run {
@@ -389,9 +390,19 @@ impl<'a> Interp<'a> {
             Status::Unknown(why) => {
                 let what = what();
                 let what = what.as_str();
-                st.weight /= 2.0;
                 let refine = st.pending.take();
+                // On an env variable the image does not set, the branch where it is unset
+                // (the image as it is) is the likelier one: it ranks first and its evidence
+                // is kept when both sides meet again.
+                let yes_share = match &refine {
+                    Some(r) if r.as_image_outcome() => AS_IMAGE_SHARE,
+                    Some(_) => 1.0 - AS_IMAGE_SHARE,
+                    None => 0.5,
+                };
+                let weight = st.weight;
+                st.weight = weight * yes_share;
                 let mut no = st.clone();
+                no.weight = weight * (1.0 - yes_share);
                 if let Some(r) = refine {
                     r.apply(&mut st, true);
                     r.apply(&mut no, false);
@@ -648,6 +659,20 @@ impl<'a> Interp<'a> {
         );
         st.status = Status::OK;
         vec![(st, Flow::Normal)]
+    }
+}
+
+/// Share of a path's weight given to the branch of a test on an unset env variable that
+/// holds as the image is (the variable unset); the other branch is a run that sets it.
+const AS_IMAGE_SHARE: f64 = 0.75;
+
+/// A pipeline as written, with its `!` (which brush keeps outside the pipeline's text).
+pub(crate) fn pipeline_text(pipe: &ast::Pipeline) -> String {
+    let text = pipe.to_string();
+    if pipe.bang && !text.trim_start().starts_with('!') {
+        format!("! {text}")
+    } else {
+        text
     }
 }
 

@@ -315,6 +315,14 @@ impl Refine {
         }
     }
 
+    /// The outcome the test has as the image is (the variable unset, so empty).
+    pub fn as_image_outcome(&self) -> bool {
+        match self {
+            Refine::Empty(_, when) => *when,
+            Refine::Equals(_, lit, when) => *when == lit.is_empty(),
+        }
+    }
+
     /// The same knowledge for the negated test.
     pub fn negate(self) -> Refine {
         match self {
