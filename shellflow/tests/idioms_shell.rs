@@ -473,6 +473,32 @@ fn the_fresh_container_umask_is_known() {
     });
 }
 
+/// `id -G`/`-Gn`: the primary group, then the groups /etc/group lists the user in (what
+/// setpriv's `--groups` is often given).
+#[test]
+fn the_groups_of_a_user_come_from_the_image() {
+    let fs = common::image().file(
+        "/etc/group",
+        "root:x:0:\npostgres:x:999:\nssl-cert:x:101:postgres,redis\ndocker:x:998:redis\n",
+        0o644,
+    );
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "exec redis-server $(id -Gn postgres)",
+            &["redis-server", "postgres", "ssl-cert"],
+        ),
+        (
+            "exec redis-server $(id -G postgres)",
+            &["redis-server", "999", "101"],
+        ),
+        ("exec redis-server $(id -Gn)", &["redis-server", "root"]),
+    ];
+    for (script, argv) in cases {
+        let a = common::run_in(fs.clone(), script, &common::inv(&[], &[], &root()));
+        assert_eq!(a.candidates[0].argv, *argv, "{script}");
+    }
+}
+
 #[test]
 fn idiom_18_expr_regex_matches() {
     check(&Row {

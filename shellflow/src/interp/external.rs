@@ -476,6 +476,7 @@ impl Interp<'_> {
                 }))
             }
             "cat" if a.len() == 1 && !a[0].starts_with('-') => Some(self.cat_file(st, &a[0])),
+            "which" if !a.is_empty() && !a.iter().any(|x| x.starts_with('-')) => self.which(st, &a),
             "find" => {
                 let skip = super::textutil::Unknowable {
                     volumes: &self.inv.volumes,
@@ -526,12 +527,87 @@ impl Interp<'_> {
             } else {
                 user.gid.to_string()
             }
+        } else if flags.contains('G') {
+            // The primary group, then those /etc/group lists the user in (what the runtime
+            // and the droppers give a process).
+            let groups: Vec<String> = self
+                .groups_of(&user)
+                .into_iter()
+                .map(|(gid, group)| if name { group } else { gid.to_string() })
+                .collect();
+            groups.join(" ")
         } else if flags.is_empty() {
             format!("uid={}({}) gid={}", user.uid, user.display(), user.gid)
         } else {
             return None;
         };
         Some((Val::lit(format!("{text}\n")), Status::OK))
+    }
+
+    /// `which NAME…`: the paths PATH finds (status 1 when one is missing); unknown when PATH
+    /// is, or when the script created a file of that name.
+    fn which(&mut self, st: &State, names: &[String]) -> Option<(Val, Status)> {
+        let path = match st.get("PATH") {
+            Some(v) => v.scalar().known()?,
+            None => crate::api::DEFAULT_PATH.to_string(),
+        };
+        let mut out = String::new();
+        let mut status = 0;
+        for name in names {
+            if st
+                .created
+                .iter()
+                .any(|c| c.rsplit('/').next() == Some(name))
+            {
+                return None;
+            }
+            let hit = if name.contains('/') {
+                let abs = normalize(name);
+                self.fs
+                    .stat(&abs)
+                    .filter(|m| m.mode & 0o111 != 0 && m.kind == crate::api::FileKind::File)
+                    .map(|_| name.clone())
+            } else {
+                crate::lookup_path(self.fs, &path, name, true)
+            };
+            match hit {
+                Some(p) => {
+                    out.push_str(&p);
+                    out.push('\n');
+                }
+                None => status = 1,
+            }
+        }
+        Some((Val::lit(out), Status::Known(status)))
+    }
+
+    /// The user's groups (gid, name): the primary one, then /etc/group's memberships.
+    fn groups_of(&self, user: &User) -> Vec<(u32, String)> {
+        let text = self
+            .fs
+            .read_file("/etc/group")
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
+        let primary = self
+            .group_name(user.gid)
+            .unwrap_or_else(|| user.gid.to_string());
+        let mut out = vec![(user.gid, primary)];
+        let Some(login) = user.name.as_deref() else {
+            return out;
+        };
+        for line in text.lines() {
+            let f: Vec<&str> = line.split(':').collect();
+            let (Some(name), Some(gid), Some(members)) = (f.first(), f.get(2), f.get(3)) else {
+                continue;
+            };
+            let Ok(gid) = gid.parse::<u32>() else {
+                continue;
+            };
+            if members.split(',').any(|m| m == login) && !out.iter().any(|(g, _)| *g == gid) {
+                out.push((gid, name.to_string()));
+            }
+        }
+        out
     }
 
     fn group_name(&self, gid: u32) -> Option<String> {
