@@ -17,6 +17,17 @@ pub fn escape(s: &str) -> String {
     out
 }
 
+/// Whether a pattern names a specific word or part of one: at least three characters that
+/// are not wildcards (`postgres`, `--port=*`, `*.conf`; not `*` or `-*`). An unknown value is
+/// rarely such a word.
+pub fn is_specific(pattern: &str) -> bool {
+    pattern
+        .chars()
+        .filter(|c| !matches!(c, '*' | '?' | '[' | ']'))
+        .count()
+        >= 3
+}
+
 /// Whether `text` matches the whole `pattern`.
 pub fn matches(pattern: &str, text: &str) -> bool {
     let p: Vec<char> = pattern.chars().collect();

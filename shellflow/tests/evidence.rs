@@ -96,3 +96,42 @@ fn every_assumed_outcome_has_a_location() {
         }
     }
 }
+
+/// An argv rebuilt through helpers that drop a given flag (mongo's `_mongod_hack_*`): each
+/// one compares every word, the run-time address among them, with a specific flag. The
+/// address is rarely that flag, so the likeliest argv keeps it, whole, however many forks
+/// and joins the helpers make.
+#[test]
+fn a_run_time_word_compared_with_specific_flags_is_kept() {
+    let helpers = "drop_arg() {\n\tlocal no=\"$1\"; shift\n\thacked=()\n\twhile [ \"$#\" -gt 0 ]; do\n\t\tlocal arg=\"$1\"; shift\n\t\tif [ \"$arg\" = \"$no\" ]; then continue; fi\n\t\thacked+=( \"$arg\" )\n\tdone\n}\ndrop_val() {\n\tlocal no=\"$1\"; shift\n\thacked=()\n\twhile [ \"$#\" -gt 0 ]; do\n\t\tlocal arg=\"$1\"; shift\n\t\tcase \"$arg\" in\n\t\t\t\"$no\") shift; continue ;;\n\t\t\t\"$no\"=*) continue ;;\n\t\tesac\n\t\thacked+=( \"$arg\" )\n\tdone\n}\nensure_val() {\n\tlocal a=\"$1\" v=\"$2\"; shift 2\n\tdrop_val \"$a\" \"$@\"\n\thacked+=( \"$a\" \"$v\" )\n}\n";
+    let main = "ip=$(hostname -i)\nhacked=( \"$@\" )\nensure_val --bind_ip \"$ip\" \"${hacked[@]}\"\nensure_val --port 27017 \"${hacked[@]}\"\ndrop_arg --bind_ip_all \"${hacked[@]}\"\ndrop_arg --auth \"${hacked[@]}\"\nif [ -n \"$REPLICA_SET\" ]; then ensure_val --replSet \"$REPLICA_SET\" \"${hacked[@]}\"; fi\nensure_val --logpath /proc/1/fd/1 \"${hacked[@]}\"\nensure_val --pidfilepath /tmp/m.pid \"${hacked[@]}\"\nexec \"${hacked[@]}\" --fork\n";
+    let script = format!("#!/bin/bash\n{helpers}{main}");
+    let a = run_in(image(), &script, &inv(&["mysqld", "--auth"], &[], &root()));
+    let best = &a.candidates[0];
+    assert_eq!(best.argv.len(), 10, "{:?}", best.argv);
+    assert_eq!(
+        best.argv[..3],
+        [
+            "mysqld",
+            "--bind_ip",
+            "<$(hostname -i): output at run time>"
+        ],
+        "{:?}",
+        best.argv
+    );
+    assert_eq!(best.argv[3..6], ["--port", "27017", "--logpath"]);
+    assert_eq!(
+        best.argv[6..],
+        ["/proc/1/fd/1", "--pidfilepath", "/tmp/m.pid", "--fork"]
+    );
+    assert!(
+        a.candidates[1..]
+            .iter()
+            .all(|c| c.confidence < best.confidence),
+        "{:?}",
+        a.candidates
+            .iter()
+            .map(|c| c.confidence)
+            .collect::<Vec<_>>()
+    );
+}

@@ -237,10 +237,22 @@ impl Interp<'_> {
                 (Some(n), _, _, Some(lit)) | (_, Some(n), Some(lit), _) => Some((n, lit)),
                 _ => None,
             };
-            if let (Some((n, lit)), true) = (pair, eq || ne) {
-                if !lit.contains(['*', '?', '[', '\\']) {
+            match (pair, eq || ne) {
+                (Some((n, lit)), true) if !lit.contains(['*', '?', '[', '\\']) => {
                     st.pending = Some(Refine::Equals(n, lit, eq));
                 }
+                (None, true) => {
+                    // A run-time value compared with a specific word: rarely equal.
+                    let unknown_whole = |v: &Val| v.0.len() == 1 && v.is_unknown();
+                    let specific = |v: &Val| {
+                        v.as_known()
+                            .is_some_and(|t| crate::pattern::is_specific(&t))
+                    };
+                    if (unknown_whole(l) && specific(r)) || (unknown_whole(r) && specific(l)) {
+                        st.pending = Some(Refine::Unlikely(eq));
+                    }
+                }
+                _ => {}
             }
             let why = l.why().or_else(|| r.why()).unwrap_or_default();
             if matches!(

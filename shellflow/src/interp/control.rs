@@ -183,8 +183,19 @@ impl Interp<'_> {
                             .why()
                             .or_else(|| pats.iter().find_map(Val::why))
                             .unwrap_or_default();
-                        s.weight /= 2.0;
+                        // An unknown value is rarely one given word, or a word with a given
+                        // part (`--port=*`): an env variable the image leaves unset is empty,
+                        // a command's output is anything. Such a pattern is the unlikely
+                        // branch; a loose one (`*`, `-*`) an even one.
+                        let share = if pats.iter().all(specific) {
+                            super::SPECIFIC_MATCH_SHARE
+                        } else {
+                            0.5
+                        };
+                        let weight = s.weight;
+                        s.weight = weight * share;
                         let mut miss = s.clone();
+                        miss.weight = weight * (1.0 - share);
                         s.assume(format!("case `{subject}` matches `{text})` ({why})"));
                         s.reason(
                             format!("assumed case matches `{text})`: {why}"),
@@ -406,6 +417,11 @@ fn mentions_word(text: &str, word: &str) -> bool {
         let after = text[at + word.len()..].chars().next();
         !before.is_some_and(ident) && !after.is_some_and(ident)
     })
+}
+
+/// Whether a pattern names a specific word or part of one (see [`pattern::is_specific`]).
+fn specific(p: &Val) -> bool {
+    p.as_known().is_some_and(|t| pattern::is_specific(&t))
 }
 
 /// Most iterations of one loop, forking or not (`max_steps` bounds the work as well).

@@ -29,6 +29,10 @@ use super::{Flow, Paths};
 /// Most paths one deferred path holds; beyond, its oldest differing variables are widened.
 const MAX_MEMBERS: usize = 4;
 
+/// Most members a deferred path keeps when arrays (argvs being built) tell them apart: the
+/// lightest beyond are dropped, since arrays are not widened.
+const MAX_ARRAY_MEMBERS: usize = 8;
+
 /// How many members widening leaves once it has to happen: down to the newest fork, so the
 /// next joins do not widen again at once (measured on the long bench and the postgres
 /// entrypoint: 1 loses the newest fork's precision, 3 or 4 cost more steps for nothing).
@@ -59,15 +63,16 @@ const IMPLICIT: &[&str] = &[
 /// Runs after every command while several paths are alive, so the common case (no two paths
 /// at the same point) returns the paths untouched after hashing each once; there are at
 /// most `max_paths` of them, so pairs are compared directly.
-pub(crate) fn merge_paths(paths: Paths, lossy: bool) -> Paths {
+pub(crate) fn merge_paths(paths: Paths, lossy: bool) -> (Paths, usize) {
     let keys: Vec<u64> = paths
         .iter()
         .map(|(st, flow)| point_key(st, *flow))
         .collect();
     let clash = keys.iter().enumerate().any(|(i, k)| keys[..i].contains(k));
     if !clash {
-        return paths;
+        return (paths, 0);
     }
+    let mut dropped = 0;
     let mut out: Paths = Vec::with_capacity(paths.len());
     let mut out_keys: Vec<u64> = Vec::with_capacity(paths.len());
     for ((st, flow), key) in paths.into_iter().zip(keys) {
@@ -76,7 +81,7 @@ pub(crate) fn merge_paths(paths: Paths, lossy: bool) -> Paths {
             .zip(out.iter())
             .position(|(k, (o, f))| *k == key && *f == flow && same_point(o, &st));
         let st = match hit {
-            Some(i) => match defer_into(&mut out[i].0, st) {
+            Some(i) => match defer_into(&mut out[i].0, st, &mut dropped) {
                 None => continue,
                 Some(st) if lossy => {
                     join_into(&mut out[i].0, st);
@@ -89,13 +94,13 @@ pub(crate) fn merge_paths(paths: Paths, lossy: bool) -> Paths {
         out_keys.push(key);
         out.push((st, flow));
     }
-    out
+    (out, dropped)
 }
 
 /// Joins `b` into `a` as members of one deferred path (see [`build`]); gives `b` back when
 /// that cannot be done (a differing variable the shell reads implicitly, or different
 /// `unset` names).
-fn defer_into(a: &mut State, b: State) -> Option<State> {
+fn defer_into(a: &mut State, b: State, dropped: &mut usize) -> Option<State> {
     if a.unset != b.unset {
         return Some(b);
     }
@@ -119,7 +124,7 @@ fn defer_into(a: &mut State, b: State) -> Option<State> {
         return None;
     }
     let all: Vec<State> = split(a.clone()).into_iter().chain(split(b)).collect();
-    *a = build(all, &prior);
+    *a = build(all, &prior, dropped);
     None
 }
 
@@ -130,7 +135,7 @@ fn defer_into(a: &mut State, b: State) -> Option<State> {
 /// [`WIDEN_TO`] members remain: a widened variable becomes unknown ("differs between paths"), with the
 /// set of known values it may hold for `case`. A fork the script just made is the likeliest
 /// to be tested next, so it keeps its precision longest.
-fn build(mut all: Vec<State>, prior: &[Rc<str>]) -> State {
+fn build(mut all: Vec<State>, prior: &[Rc<str>], dropped: &mut usize) -> State {
     // The variables that differ: against the first path only, then members are told apart
     // by those names alone.
     let mut names: Vec<Rc<str>> = Vec::new();
@@ -141,7 +146,18 @@ fn build(mut all: Vec<State>, prior: &[Rc<str>]) -> State {
             }
         }
     }
-    names.sort_by_key(|n| prior.iter().position(|p| p == n).unwrap_or(usize::MAX));
+    // Arrays are widened last: they hold argvs being built (`args+=( … )`), and a widened
+    // variable is one unknown word, where a widened scalar keeps its value set for `case`.
+    let is_array = |n: &Rc<str>| {
+        all.iter()
+            .any(|m| matches!(m.vars.get(n).map(|v| &v.value), Some(VarValue::Array(_))))
+    };
+    names.sort_by_key(|n| {
+        (
+            is_array(n),
+            prior.iter().position(|p| p == n).unwrap_or(usize::MAX),
+        )
+    });
     // Each path's values of those names as small ids; widening the k oldest names leaves
     // the paths told apart by their ids from k on.
     let ids = value_ids(&all, &names);
@@ -161,6 +177,10 @@ fn build(mut all: Vec<State>, prior: &[Rc<str>]) -> State {
         MAX_MEMBERS
     };
     while k < names.len() && distinct(k) > target {
+        if is_array(&names[k]) {
+            // Only arrays are left: they are not widened (see below).
+            break;
+        }
         k += 1;
     }
     for n in names.drain(..k) {
@@ -176,6 +196,13 @@ fn build(mut all: Vec<State>, prior: &[Rc<str>]) -> State {
                 members.push(m);
             }
         }
+    }
+    if members.len() > MAX_ARRAY_MEMBERS {
+        // Arrays that differ in more ways than a join holds: the likeliest argvs are kept
+        // whole, the unlikeliest dropped (widening would make every one an unknown word).
+        members.sort_by(|a, b| b.weight.total_cmp(&a.weight));
+        *dropped += members.len() - MAX_ARRAY_MEMBERS;
+        members.truncate(MAX_ARRAY_MEMBERS);
     }
     if members.len() == 1 {
         return members.pop().expect("one member");
@@ -282,7 +309,12 @@ pub(crate) fn split_on(st: State, names: &[Rc<str>]) -> Vec<State> {
             None => groups.push(vec![m]),
         }
     }
-    groups.into_iter().map(|g| build(g, &prior)).collect()
+    // Groups of a join's members: never more than the join held, so none is dropped.
+    let mut dropped = 0;
+    groups
+        .into_iter()
+        .map(|g| build(g, &prior, &mut dropped))
+        .collect()
 }
 
 /// Splits a deferred path back into its members, each with its own values of the differing

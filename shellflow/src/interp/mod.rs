@@ -256,7 +256,13 @@ impl<'a> Interp<'a> {
     pub(crate) fn bound(&mut self, mut paths: Paths) -> Paths {
         if paths.len() > 1 {
             let lossy = paths.len() > (self.limits.max_paths / 16).max(2);
-            paths = merge::merge_paths(paths, lossy);
+            let (merged, dropped) = merge::merge_paths(paths, lossy);
+            paths = merged;
+            if dropped > 0 {
+                self.diag(format!(
+                    "arrays differing in many ways: {dropped} unlikely variants dropped"
+                ));
+            }
         }
         if paths.len() > self.limits.max_paths {
             self.cap(format!(
@@ -395,6 +401,8 @@ impl<'a> Interp<'a> {
                 // (the image as it is) is the likelier one: it ranks first and its evidence
                 // is kept when both sides meet again.
                 let yes_share = match &refine {
+                    Some(state::Refine::Unlikely(true)) => SPECIFIC_MATCH_SHARE,
+                    Some(state::Refine::Unlikely(false)) => 1.0 - SPECIFIC_MATCH_SHARE,
                     Some(r) if r.as_image_outcome() => AS_IMAGE_SHARE,
                     Some(_) => 1.0 - AS_IMAGE_SHARE,
                     None => 0.5,
@@ -661,6 +669,10 @@ impl<'a> Interp<'a> {
         vec![(st, Flow::Normal)]
     }
 }
+
+/// Share of a path's weight for the unlikely outcome of a test: an unknown value that is
+/// exactly, or matches, a specific word (`[ "$arg" = --auth ]`, `case $x in --port=*)`).
+pub(crate) const SPECIFIC_MATCH_SHARE: f64 = 0.02;
 
 /// Share of a path's weight given to the branch of a test on an unset env variable that
 /// holds as the image is (the variable unset); the other branch is a run that sets it.

@@ -291,6 +291,9 @@ pub enum Refine {
     Empty(String, bool),
     /// `[ "$V" = lit ]`-like: the variable equals `lit` on the branch with this outcome.
     Equals(String, String, bool),
+    /// Nothing learnt, but this outcome is unlikely: an unknown value compared with a
+    /// specific word (see [`crate::pattern::is_specific`]).
+    Unlikely(bool),
 }
 
 impl Refine {
@@ -312,6 +315,7 @@ impl Refine {
                     st.export(name);
                 }
             }
+            Refine::Unlikely(_) => {}
         }
     }
 
@@ -320,6 +324,7 @@ impl Refine {
         match self {
             Refine::Empty(_, when) => *when,
             Refine::Equals(_, lit, when) => *when == lit.is_empty(),
+            Refine::Unlikely(when) => !*when,
         }
     }
 
@@ -328,6 +333,7 @@ impl Refine {
         match self {
             Refine::Empty(n, w) => Refine::Empty(n, !w),
             Refine::Equals(n, l, w) => Refine::Equals(n, l, !w),
+            Refine::Unlikely(w) => Refine::Unlikely(!w),
         }
     }
 }
