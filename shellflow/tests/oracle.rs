@@ -45,6 +45,8 @@ const CASES: &[(&str, &[&str], &[&str])] = &[
     ("#!/bin/bash\numask 0027\nsaved=$(umask -p)\numask 0077\n$saved\nexec redis-server \"$saved\" \"$(umask)\"\n", &[], &["bash"]),
     // `which` as PATH finds programs, and fails for a missing one.
     ("#!/bin/sh\np=$(which redis-server)\nexec \"$p\" --via-which \"$(which entrytrace-no-such-tool || echo none)\"\n", &[], &["bash", "dash"]),
+    // The real `grep` over files of the root and over a pipe.
+    ("#!/bin/sh\nset --\nif grep -q '^port' @R@/etc/redis.conf; then set -- --has-port; fi\nif grep -qE '^[[:space:]]*save\\b' @R@/etc/redis.conf; then set -- \"$@\" --has-save; fi\nn=$(grep -c . @R@/etc/modules)\nexec redis-server \"$@\" \"$n\" \"$(grep -v '^#' @R@/etc/modules | grep -w bloom)\" \"$(grep -i 'SEARCH  \\(/[a-z]*\\)' @R@/etc/modules)\"\n", &[], &["bash", "dash"]),
     // The real `find` and `sort` over a directory of the root.
     ("#!/bin/sh\nset -e\nfiles=$(find @R@/init.d/ -maxdepth 1 -type f -name '*.sh' -print | sort -V)\nset -- $files\nif find @R@/init.d -mindepth 1 -type f -print -quit | read -r first; then set -- \"$@\" --nonempty; fi\nif find @R@/data -mindepth 1 -print -quit | read -r first; then set -- \"$@\" --data; fi\nn=$(find @R@/init.d -type f | sort -r | while read -r f; do echo \"${f##*/}\"; done)\nexec redis-server \"$@\" $n\n", &[], &["bash", "dash"]),
 ];

@@ -209,6 +209,8 @@ impl Interp<'_> {
             U::ShellVariableIsSetAndAssigned => match v.known() {
                 Some(n) if st.get(&n).is_some() => Tri::Known(true),
                 Some(n) if super::expand::is_env_like(&n) && !st.unset.contains(&n) => {
+                    // Unset as the image is: the empty branch is the likelier one.
+                    st.pending = Some(Refine::Empty(n.clone(), false));
                     Tri::Unknown(format!("env {n} not set in image"))
                 }
                 Some(_) => Tri::Known(false),

@@ -477,12 +477,24 @@ impl Interp<'_> {
             }
             "cat" if a.len() == 1 && !a[0].starts_with('-') => Some(self.cat_file(st, &a[0])),
             "which" if !a.is_empty() && !a.iter().any(|x| x.starts_with('-')) => self.which(st, &a),
-            "find" => {
+            "find" | "grep" | "egrep" | "fgrep" => {
                 let skip = super::textutil::Unknowable {
                     volumes: &self.inv.volumes,
                     created: &st.created,
+                    maybe_created: &st.maybe_created,
                 };
-                let found = super::textutil::find(self.fs, &st.cwd, &a, &skip)?;
+                let found = if base == "find" {
+                    super::textutil::find(self.fs, &st.cwd, &a, &skip)?
+                } else {
+                    let mut a = a.clone();
+                    match base {
+                        "egrep" => a.insert(0, "-E".into()),
+                        "fgrep" => a.insert(0, "-F".into()),
+                        _ => {}
+                    }
+                    let input = st.stdin.as_ref().and_then(|v| v.as_known());
+                    super::textutil::grep(self.fs, &st.cwd, &a, input.as_deref(), &skip)?
+                };
                 Some((Val::lit(found.out), Status::Known(found.status)))
             }
             "sort" => {

@@ -14,6 +14,12 @@
 //! `sort` is modelled on known input with `-r`, `-u`, `-n`, `-V` (and their combinations)
 //! in the C locale; keys (`-k`, `-t`) and other options leave the output unknown.
 //!
+//! `grep` is modelled over image files and known input (`grep -q '^admin' /etc/app.ini`
+//! decides a branch): basic and extended patterns (`-E`), fixed strings (`-F`), `-i`, `-v`,
+//! `-x`, `-w`, `-q`, `-s`, `-c`, `-e`, through the `regex` crate (linear time, size-capped).
+//! Files the script wrote, may have had written, or that sit under a volume or a run-time
+//! directory leave the result unknown, as do other options and back-references.
+//!
 //! Written here rather than taken from a crate: the walk must go through [`ImageFs`] (root
 //! confined, bounded), which `walkdir` or `globset` users cannot.
 
@@ -69,6 +75,7 @@ struct Query {
 pub(crate) struct Unknowable<'a> {
     pub(crate) volumes: &'a [String],
     pub(crate) created: &'a imbl::OrdSet<String>,
+    pub(crate) maybe_created: &'a imbl::OrdSet<String>,
 }
 
 /// What `find ARGS` prints in `cwd`, when the image decides it.
@@ -247,6 +254,237 @@ fn type_char(s: &str) -> Option<char> {
     }
 }
 
+/// Largest compiled pattern `grep` accepts (a hostile script controls the pattern).
+const MAX_REGEX_BYTES: usize = 1 << 20;
+
+/// What `grep ARGS` prints and its status, reading image files or `stdin` (when known).
+pub(crate) fn grep(
+    fs: &dyn ImageFs,
+    cwd: &str,
+    args: &[String],
+    stdin: Option<&str>,
+    skip: &Unknowable<'_>,
+) -> Option<FindOut> {
+    let g = parse_grep(args)?;
+    let re = regex::RegexBuilder::new(&g.regex()?)
+        .case_insensitive(g.fold)
+        .size_limit(MAX_REGEX_BYTES)
+        .dfa_size_limit(MAX_REGEX_BYTES)
+        .build()
+        .ok()?;
+    let mut inputs: Vec<(Option<String>, String)> = Vec::new();
+    let mut missing = false;
+    if g.files.is_empty() {
+        inputs.push((None, stdin?.to_string()));
+    }
+    for f in &g.files {
+        let abs = normalize(&if f.starts_with('/') {
+            f.clone()
+        } else {
+            format!("{cwd}/{f}")
+        });
+        if !knowable_root(&abs, skip) || skip.maybe_created.contains(&abs) {
+            return None;
+        }
+        match fs.read_file(&abs) {
+            Ok(bytes) => inputs.push((Some(f.clone()), String::from_utf8_lossy(&bytes).into())),
+            Err(crate::api::FsError::NotFound { .. }) => missing = true,
+            Err(_) => return None,
+        }
+    }
+    let named = g.files.len() > 1;
+    let (mut out, mut any) = (String::new(), false);
+    for (name, text) in &inputs {
+        let hits: Vec<&str> = text
+            .lines()
+            .filter(|l| re.is_match(l) != g.invert)
+            .collect();
+        any |= !hits.is_empty();
+        let prefix = match name {
+            Some(n) if named => format!("{n}:"),
+            _ => String::new(),
+        };
+        if g.count {
+            out.push_str(&format!("{prefix}{}\n", hits.len()));
+        } else if !g.quiet {
+            for l in hits {
+                out.push_str(&format!("{prefix}{l}\n"));
+            }
+        }
+    }
+    let status = match (any, missing) {
+        (true, _) if g.quiet => 0,
+        (_, true) => 2,
+        (true, false) => 0,
+        (false, false) => 1,
+    };
+    Some(FindOut {
+        out: if g.quiet { String::new() } else { out },
+        status,
+    })
+}
+
+/// A parsed `grep` command line.
+#[derive(Debug, Default)]
+struct Grep {
+    patterns: Vec<String>,
+    files: Vec<String>,
+    extended: bool,
+    fixed: bool,
+    fold: bool,
+    invert: bool,
+    whole_line: bool,
+    word: bool,
+    quiet: bool,
+    count: bool,
+}
+
+impl Grep {
+    /// One `regex` pattern for all the patterns; `None` for a back-reference.
+    fn regex(&self) -> Option<String> {
+        let parts: Option<Vec<String>> = self
+            .patterns
+            .iter()
+            .map(|p| {
+                if self.fixed {
+                    Some(regex::escape(p))
+                } else if self.extended {
+                    ere(p)
+                } else {
+                    bre(p)
+                }
+            })
+            .collect();
+        let alt = parts?
+            .iter()
+            .map(|p| format!("(?:{p})"))
+            .collect::<Vec<_>>()
+            .join("|");
+        Some(if self.whole_line {
+            format!("^(?:{alt})$")
+        } else if self.word {
+            format!(r"\b(?:{alt})\b")
+        } else {
+            alt
+        })
+    }
+}
+
+fn parse_grep(args: &[String]) -> Option<Grep> {
+    let mut g = Grep::default();
+    let mut it = args.iter();
+    let mut operands = Vec::new();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "-e" => g.patterns.push(it.next()?.clone()),
+            "--" => {
+                operands.extend(it.by_ref().cloned());
+                break;
+            }
+            s if s.starts_with('-') && s.len() > 1 && !s.starts_with("--") => {
+                for c in s[1..].chars() {
+                    match c {
+                        'E' => g.extended = true,
+                        'F' => g.fixed = true,
+                        'G' => g.extended = false,
+                        'i' => g.fold = true,
+                        'v' => g.invert = true,
+                        'x' => g.whole_line = true,
+                        'w' => g.word = true,
+                        'q' => g.quiet = true,
+                        'c' => g.count = true,
+                        's' => {}
+                        _ => return None,
+                    }
+                }
+            }
+            s if s.starts_with("--") => match s {
+                "--quiet" | "--silent" => g.quiet = true,
+                "--extended-regexp" => g.extended = true,
+                "--fixed-strings" => g.fixed = true,
+                "--ignore-case" => g.fold = true,
+                "--invert-match" => g.invert = true,
+                "--no-messages" => {}
+                _ => return None,
+            },
+            _ => operands.push(a.clone()),
+        }
+    }
+    let mut operands = operands.into_iter();
+    if g.patterns.is_empty() {
+        // A pattern with newlines is several patterns.
+        g.patterns = operands.next()?.split('\n').map(str::to_string).collect();
+    }
+    g.files = operands.collect();
+    Some(g)
+}
+
+/// A POSIX extended pattern in `regex` syntax (classes like `[[:space:]]` are the same;
+/// `\<`/`\>` become word boundaries); `None` for a back-reference.
+fn ere(p: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut chars = p.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next()? {
+                d if d.is_ascii_digit() => return None,
+                '<' | '>' => out.push_str(r"\b"),
+                e => {
+                    out.push('\\');
+                    out.push(e);
+                }
+            },
+            '{' if !chars.peek().is_some_and(char::is_ascii_digit) => out.push_str(r"\{"),
+            c => out.push(c),
+        }
+    }
+    Some(out)
+}
+
+/// A POSIX basic pattern (GNU: `\(`, `\)`, `\{`, `\}`, `\|`, `\+`, `\?` are operators; their
+/// bare forms are literal) in `regex` syntax; `None` for a back-reference.
+fn bre(p: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut chars = p.chars().peekable();
+    let mut bracket = false;
+    while let Some(c) = chars.next() {
+        if bracket {
+            out.push(c);
+            bracket = c != ']';
+            continue;
+        }
+        match c {
+            '[' => {
+                out.push('[');
+                // A leading `]` or `^]` is a member, not the end.
+                if chars.peek() == Some(&'^') {
+                    out.push(chars.next()?);
+                }
+                if chars.peek() == Some(&']') {
+                    out.push_str(r"\]");
+                    chars.next();
+                }
+                bracket = true;
+            }
+            '\\' => match chars.next()? {
+                d if d.is_ascii_digit() => return None,
+                e @ ('(' | ')' | '{' | '}' | '|' | '+' | '?') => out.push(e),
+                '<' | '>' => out.push_str(r"\b"),
+                e => {
+                    out.push('\\');
+                    out.push(e);
+                }
+            },
+            '(' | ')' | '{' | '}' | '|' | '+' | '?' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    Some(out)
+}
+
 /// What `sort ARGS` prints for `input`, when the options are modelled.
 pub(crate) fn sort(input: &str, args: &[String]) -> Option<String> {
     let (mut reverse, mut unique, mut numeric, mut version) = (false, false, false, false);
@@ -369,9 +607,11 @@ mod tests {
         let fs = image();
         let created = imbl::OrdSet::new();
         let vols = vec!["/data".to_string()];
+        let none = imbl::OrdSet::new();
         let skip = Unknowable {
             volumes: &vols,
             created: &created,
+            maybe_created: &none,
         };
         #[rustfmt::skip]
         type Case<'a> = (&'a str, &'a str, Option<(&'a str, i32)>);
@@ -426,6 +666,7 @@ mod tests {
         let skip = Unknowable {
             volumes: &[],
             created: &created,
+            maybe_created: &imbl::OrdSet::new(),
         };
         assert_eq!(find(&fs, "/", &["/d".into()], &skip), None);
     }
@@ -445,6 +686,50 @@ mod tests {
         for (input, opts, want) in cases {
             let args: Vec<String> = opts.split_whitespace().map(str::to_string).collect();
             assert_eq!(sort(input, &args).as_deref(), *want, "sort {opts}");
+        }
+    }
+
+    #[test]
+    fn grep_answers_from_image_files_and_known_input() {
+        let fs = MemFs::new().file(
+            "/etc/app.ini",
+            "[admins]\nadmin = secret\n; db_host = x\nport=5432\n",
+            0o644,
+        );
+        let none = imbl::OrdSet::new();
+        let maybe: imbl::OrdSet<String> = ["/tmp/made.ini".to_string()].into_iter().collect();
+        let skip = Unknowable {
+            volumes: &[],
+            created: &none,
+            maybe_created: &maybe,
+        };
+        type Case<'a> = (&'a str, Option<&'a str>, Option<(&'a str, i32)>);
+        #[rustfmt::skip]
+        let cases: &[Case<'_>] = &[
+            ("-q ^admin /etc/app.ini", None, Some(("", 0))),
+            ("-q ^root /etc/app.ini", None, Some(("", 1))),
+            (r"-q -E ^\s*\bdb_host\b\s*= /etc/app.ini", None, Some(("", 1))),
+            (r"-E ^\s*\bport\b\s*= /etc/app.ini", None, Some(("port=5432\n", 0))),
+            (r"^port=\(.*\)$ /etc/app.ini", None, Some(("port=5432\n", 0))),
+            ("-c = /etc/app.ini", None, Some(("3\n", 0))),
+            ("-v = /etc/app.ini", None, Some(("[admins]\n", 0))),
+            ("-Fx [admins] /etc/app.ini", None, Some(("[admins]\n", 0))),
+            ("-i ADMIN", Some("x\nAdmin\n"), Some(("Admin\n", 0))),
+            ("-qs x /etc/missing.ini", None, Some(("", 2))),
+            ("x /tmp/made.ini", None, None),
+            ("x /proc/1/status", None, None),
+            ("x", None, None),
+            (r"\(a\)\1 /etc/app.ini", None, None),
+            ("-P x /etc/app.ini", None, None),
+        ];
+        for (line, input, want) in cases {
+            let args: Vec<String> = line.split(' ').map(str::to_string).collect();
+            let got = grep(&fs, "/", &args, *input, &skip);
+            let want = want.map(|(out, status)| FindOut {
+                out: out.into(),
+                status,
+            });
+            assert_eq!(got, want, "grep {line}");
         }
     }
 }
