@@ -10,7 +10,8 @@
 //!
 //! `MANIFEST` defaults to `$REALSCAN_MANIFEST` or `/work/real-scripts/manifest.tsv`; the local
 //! file names in it are relative to the manifest's directory. `-v` prints every candidate with
-//! its reasons and assumptions.
+//! its reasons and assumptions. `REALSCAN_MAX_UNROLL` and `REALSCAN_MAX_PATHS` override the
+//! default [`Limits`] (to test whether a cap is what changes a result).
 //!
 //! Manifest format (tab-separated, `#` starts a comment line, lists are `|`-separated):
 //!
@@ -261,7 +262,20 @@ fn main() {
     };
     let base = manifest.parent().map(Path::to_path_buf).unwrap_or_default();
     let (images, runs) = parse_manifest(&text);
-    let limits = Limits::default();
+    let mut limits = Limits::default();
+    // Experiments: REALSCAN_MAX_UNROLL / REALSCAN_MAX_PATHS override the limits.
+    if let Some(n) = std::env::var("REALSCAN_MAX_UNROLL")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        limits.max_unroll = n;
+    }
+    if let Some(n) = std::env::var("REALSCAN_MAX_PATHS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        limits.max_paths = n;
+    }
     let (mut matched, mut total) = (0, 0);
     for run in &runs {
         let id = format!("{}/{}", run.image, run.label);
