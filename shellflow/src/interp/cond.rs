@@ -246,10 +246,7 @@ impl Interp<'_> {
                 (None, true) => {
                     // A run-time value compared with a specific word: rarely equal.
                     let unknown_whole = |v: &Val| v.0.len() == 1 && v.is_unknown();
-                    let specific = |v: &Val| {
-                        v.as_known()
-                            .is_some_and(|t| crate::pattern::is_specific(&t))
-                    };
+                    let specific = super::specific;
                     if (unknown_whole(l) && specific(r)) || (unknown_whole(r) && specific(l)) {
                         st.pending = Some(Refine::Unlikely(eq));
                     }

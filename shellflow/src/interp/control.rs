@@ -58,15 +58,12 @@ impl Interp<'_> {
     /// Runs a condition list and splits its paths into (true, false), with reasons.
     fn run_cond(&mut self, st: State, cond: &ast::CompoundList) -> (Vec<State>, Vec<State>, Paths) {
         let span = ast::SourceLocation::location(cond);
-        let mut text = self
+        let text = self
             .snippet(&st.file, span.as_ref())
             .unwrap_or_else(|| cond.to_string());
         // The span of a negated condition starts after its `!`: the reasons must keep it.
         let bang = cond.0.first().is_some_and(|item| item.0.first.bang);
-        if bang && !text.trim_start().starts_with('!') {
-            text = format!("! {text}");
-        }
-        let text = short(&text);
+        let text = short(&super::with_bang(text, bang));
         let location = self.loc(&st, span);
         let mut st = st;
         st.cond_depth += 1;
@@ -187,8 +184,8 @@ impl Interp<'_> {
                         // part (`--port=*`): an env variable the image leaves unset is empty,
                         // a command's output is anything. Such a pattern is the unlikely
                         // branch; a loose one (`*`, `-*`) an even one.
-                        let share = if pats.iter().all(specific) {
-                            super::SPECIFIC_MATCH_SHARE
+                        let share = if pats.iter().all(super::specific) {
+                            super::state::SPECIFIC_MATCH_SHARE
                         } else {
                             0.5
                         };
@@ -406,7 +403,6 @@ impl Interp<'_> {
     }
 }
 
-/// Routes a loop body's outcome: continue looping, leave the loop, or propagate.
 /// Whether `word` occurs in `text` with no identifier character on either side: for a
 /// variable, `$name`, `${name…}`, `${#name}`, `${!name}` and the bare name (arithmetic,
 /// `[[ -v name ]]`, `eval`).
@@ -419,14 +415,10 @@ fn mentions_word(text: &str, word: &str) -> bool {
     })
 }
 
-/// Whether a pattern names a specific word or part of one (see [`pattern::is_specific`]).
-fn specific(p: &Val) -> bool {
-    p.as_known().is_some_and(|t| pattern::is_specific(&t))
-}
-
 /// Most iterations of one loop, forking or not (`max_steps` bounds the work as well).
 const MAX_ITERATIONS: usize = 1024;
 
+/// Routes a loop body's outcome: continue looping, leave the loop, or propagate.
 fn loop_flow(s: State, flow: Flow, next: &mut Paths, done: &mut Paths) {
     match flow {
         Flow::Normal | Flow::Continue(1) => next.push((s, Flow::Normal)),

@@ -70,8 +70,24 @@ const SIDE_WORK: &[&str] = &[
     "update-ca-certificates",
 ];
 
+/// Whether the script created a file named like the program `name` (its last component):
+/// a program it may have installed, which the image alone does not show.
+fn created_named(st: &State, name: &str) -> bool {
+    let base = name.rsplit('/').next().unwrap_or(name);
+    st.created
+        .iter()
+        .any(|c| c.rsplit('/').next() == Some(base))
+}
+
 /// Most paths remembered as perhaps created by unmodelled commands, per path.
 const MAX_MAYBE_CREATED: usize = 256;
+
+/// An entry of `/etc/group`.
+struct GroupEntry {
+    name: String,
+    gid: u32,
+    members: Vec<String>,
+}
 
 /// An entry of `/etc/passwd`.
 #[derive(Debug, Clone)]
@@ -398,12 +414,7 @@ impl Interp<'_> {
         let path_known = st
             .get("PATH")
             .is_none_or(|v| v.scalar().as_known().is_some());
-        let base = name.rsplit('/').next().unwrap_or(name);
-        let created = st
-            .created
-            .iter()
-            .any(|c| c.rsplit('/').next() == Some(base));
-        st.cond_depth > 0 && path_known && !created
+        st.cond_depth > 0 && path_known && !created_named(st, name)
     }
 
     /// Reads an image file for `cat`/`$(< f)`.
@@ -566,11 +577,7 @@ impl Interp<'_> {
         let mut out = String::new();
         let mut status = 0;
         for name in names {
-            if st
-                .created
-                .iter()
-                .any(|c| c.rsplit('/').next() == Some(name))
-            {
+            if created_named(st, name) {
                 return None;
             }
             let hit = if name.contains('/') {
@@ -595,39 +602,52 @@ impl Interp<'_> {
 
     /// The user's groups (gid, name): the primary one, then /etc/group's memberships.
     fn groups_of(&self, user: &User) -> Vec<(u32, String)> {
-        let text = self
-            .fs
-            .read_file("/etc/group")
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default();
-        let primary = self
-            .group_name(user.gid)
-            .unwrap_or_else(|| user.gid.to_string());
+        let groups = self.group_file();
+        let primary = groups
+            .iter()
+            .find(|g| g.gid == user.gid)
+            .map_or_else(|| user.gid.to_string(), |g| g.name.clone());
         let mut out = vec![(user.gid, primary)];
         let Some(login) = user.name.as_deref() else {
             return out;
         };
-        for line in text.lines() {
-            let f: Vec<&str> = line.split(':').collect();
-            let (Some(name), Some(gid), Some(members)) = (f.first(), f.get(2), f.get(3)) else {
-                continue;
-            };
-            let Ok(gid) = gid.parse::<u32>() else {
-                continue;
-            };
-            if members.split(',').any(|m| m == login) && !out.iter().any(|(g, _)| *g == gid) {
-                out.push((gid, name.to_string()));
+        for g in groups {
+            if g.members.iter().any(|m| m == login) && !out.iter().any(|(gid, _)| *gid == g.gid) {
+                out.push((g.gid, g.name));
             }
         }
         out
     }
 
     fn group_name(&self, gid: u32) -> Option<String> {
-        let bytes = self.fs.read_file("/etc/group").ok()?;
-        String::from_utf8_lossy(&bytes).lines().find_map(|l| {
-            let f: Vec<&str> = l.split(':').collect();
-            (f.get(2)?.parse::<u32>().ok()? == gid).then(|| f[0].to_string())
-        })
+        self.group_file()
+            .into_iter()
+            .find(|g| g.gid == gid)
+            .map(|g| g.name)
+    }
+
+    /// The image's `/etc/group` (lines that do not parse are skipped).
+    fn group_file(&self) -> Vec<GroupEntry> {
+        let bytes = self.fs.read_file("/etc/group").unwrap_or_default();
+        String::from_utf8_lossy(&bytes)
+            .lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                Some(GroupEntry {
+                    name: f.first()?.to_string(),
+                    gid: f.get(2)?.parse().ok()?,
+                    members: f
+                        .get(3)
+                        .map(|m| {
+                            m.split(',')
+                                .filter(|m| !m.is_empty())
+                                .map(str::to_string)
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                })
+            })
+            .collect()
     }
 
     fn side_effects(&mut self, st: &mut State, base: &str, args: &[Val]) {

@@ -397,16 +397,9 @@ impl<'a> Interp<'a> {
                 let what = what();
                 let what = what.as_str();
                 let refine = st.pending.take();
-                // On an env variable the image does not set, the branch where it is unset
-                // (the image as it is) is the likelier one: it ranks first and its evidence
-                // is kept when both sides meet again.
-                let yes_share = match &refine {
-                    Some(state::Refine::Unlikely(true)) => SPECIFIC_MATCH_SHARE,
-                    Some(state::Refine::Unlikely(false)) => 1.0 - SPECIFIC_MATCH_SHARE,
-                    Some(r) if r.as_image_outcome() => AS_IMAGE_SHARE,
-                    Some(_) => 1.0 - AS_IMAGE_SHARE,
-                    None => 0.5,
-                };
+                // What the test is about may make one side likelier: it ranks first and its
+                // evidence is kept when both sides meet again.
+                let yes_share = refine.as_ref().map_or(0.5, state::Refine::share_of_true);
                 let weight = st.weight;
                 st.weight = weight * yes_share;
                 let mut no = st.clone();
@@ -670,22 +663,25 @@ impl<'a> Interp<'a> {
     }
 }
 
-/// Share of a path's weight for the unlikely outcome of a test: an unknown value that is
-/// exactly, or matches, a specific word (`[ "$arg" = --auth ]`, `case $x in --port=*)`).
-pub(crate) const SPECIFIC_MATCH_SHARE: f64 = 0.02;
-
-/// Share of a path's weight given to the branch of a test on an unset env variable that
-/// holds as the image is (the variable unset); the other branch is a run that sets it.
-const AS_IMAGE_SHARE: f64 = 0.75;
-
 /// A pipeline as written, with its `!` (which brush keeps outside the pipeline's text).
 pub(crate) fn pipeline_text(pipe: &ast::Pipeline) -> String {
-    let text = pipe.to_string();
-    if pipe.bang && !text.trim_start().starts_with('!') {
+    with_bang(pipe.to_string(), pipe.bang)
+}
+
+/// The text of a command or condition, with the `!` its span leaves out when `bang`.
+pub(crate) fn with_bang(text: String, bang: bool) -> String {
+    if bang && !text.trim_start().starts_with('!') {
         format!("! {text}")
     } else {
         text
     }
+}
+
+/// Whether a value names a specific word or part of one (see [`crate::pattern::is_specific`]):
+/// an unknown value compared with it is rarely equal.
+pub(crate) fn specific(v: &Val) -> bool {
+    v.as_known()
+        .is_some_and(|t| crate::pattern::is_specific(&t))
 }
 
 /// Whether a simple command redirects its standard input.

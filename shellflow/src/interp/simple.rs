@@ -237,7 +237,6 @@ fn split_read(line: &str, ifs: &str, n: usize) -> Vec<String> {
     out
 }
 
-/// `let expr…`.
 /// `umask`: prints the mask (`-S`: symbolically, `-p`: as a command) when known, or sets it
 /// from an octal mode; a symbolic mode makes it unknown.
 pub(super) fn umask(st: &mut State, rest: &[Val]) -> Flow {
@@ -253,11 +252,9 @@ pub(super) fn umask(st: &mut State, rest: &[Val]) -> Flow {
     let mode = args.iter().find(|a| *a != "-S" && *a != "-p");
     match mode {
         Some(m) => {
+            // A symbolic mode (`u=rwx,g=rx`) leaves the mask unknown; a bad octal one fails.
             st.umask = u32::from_str_radix(m, 8).ok().filter(|m| *m <= 0o777);
-            if st.umask.is_none() && !m.chars().all(|c| c.is_ascii_digit()) {
-                return Flow::Normal;
-            }
-            if st.umask.is_none() {
+            if st.umask.is_none() && m.chars().all(|c| c.is_ascii_digit()) {
                 st.status = Status::FAIL;
             }
         }
@@ -300,6 +297,7 @@ fn symbolic_mask(mask: u32) -> String {
     format!("{},{},{}", part('u', 6), part('g', 3), part('o', 0))
 }
 
+/// `let expr…`.
 pub(super) fn let_arith(st: &mut State, rest: &[Val]) -> Flow {
     let mut last = None;
     for v in rest {

@@ -284,6 +284,14 @@ pub struct Deferred {
     pub assumptions_len: usize,
 }
 
+/// Share of a path's weight for the unlikely outcome of a test: an unknown value that is
+/// exactly, or matches, a specific word (`[ "$arg" = --auth ]`, `case $x in --port=*)`).
+pub(crate) const SPECIFIC_MATCH_SHARE: f64 = 0.02;
+
+/// Share of a path's weight given to the branch of a test on an unset env variable that
+/// holds as the image is (the variable unset); the other branch is a run that sets it.
+const AS_IMAGE_SHARE: f64 = 0.75;
+
 /// What a test on an env variable the image does not set tells each branch.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Refine {
@@ -319,12 +327,19 @@ impl Refine {
         }
     }
 
-    /// The outcome the test has as the image is (the variable unset, so empty).
-    pub fn as_image_outcome(&self) -> bool {
-        match self {
-            Refine::Empty(_, when) => *when,
-            Refine::Equals(_, lit, when) => *when == lit.is_empty(),
-            Refine::Unlikely(when) => !*when,
+    /// The share of a path's weight the branch where the test is true gets: the side that
+    /// holds as the image is (the variable unset, so empty) is the likelier one, and an
+    /// unknown value is rarely a specific word.
+    pub fn share_of_true(&self) -> f64 {
+        let (likely_outcome, share) = match self {
+            Refine::Empty(_, when) => (*when, AS_IMAGE_SHARE),
+            Refine::Equals(_, lit, when) => (*when == lit.is_empty(), AS_IMAGE_SHARE),
+            Refine::Unlikely(when) => (!*when, 1.0 - SPECIFIC_MATCH_SHARE),
+        };
+        if likely_outcome {
+            share
+        } else {
+            1.0 - share
         }
     }
 

@@ -37,9 +37,9 @@ const MAX_DEPTH: usize = 32;
 /// Directories whose content exists only at run time.
 const RUNTIME_DIRS: &[&str] = &["/proc", "/sys", "/dev", "/run", "/var/run"];
 
-/// What `find` prints and its exit status.
+/// What `find` or `grep` prints and its exit status.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) struct FindOut {
+pub(crate) struct Output {
     pub(crate) out: String,
     pub(crate) status: i32,
 }
@@ -84,7 +84,7 @@ pub(crate) fn find(
     cwd: &str,
     args: &[String],
     skip: &Unknowable<'_>,
-) -> Option<FindOut> {
+) -> Option<Output> {
     let q = parse_find(args)?;
     let mut out = String::new();
     let mut status = 0;
@@ -107,7 +107,7 @@ pub(crate) fn find(
             break;
         }
     }
-    Some(FindOut { out, status })
+    Some(Output { out, status })
 }
 
 /// Whether nothing the image does not show can be under `abs`.
@@ -264,7 +264,7 @@ pub(crate) fn grep(
     args: &[String],
     stdin: Option<&str>,
     skip: &Unknowable<'_>,
-) -> Option<FindOut> {
+) -> Option<Output> {
     let g = parse_grep(args)?;
     let re = regex::RegexBuilder::new(&g.regex()?)
         .case_insensitive(g.fold)
@@ -318,7 +318,7 @@ pub(crate) fn grep(
         (true, false) => 0,
         (false, false) => 1,
     };
-    Some(FindOut {
+    Some(Output {
         out: if g.quiet { String::new() } else { out },
         status,
     })
@@ -651,7 +651,7 @@ mod tests {
         for (line, cwd, want) in cases {
             let args: Vec<String> = line.split(' ').map(str::to_string).collect();
             let got = find(&fs, cwd, &args, &skip);
-            let want = want.map(|(out, status)| FindOut {
+            let want = want.map(|(out, status)| Output {
                 out: out.into(),
                 status,
             });
@@ -725,7 +725,7 @@ mod tests {
         for (line, input, want) in cases {
             let args: Vec<String> = line.split(' ').map(str::to_string).collect();
             let got = grep(&fs, "/", &args, *input, &skip);
-            let want = want.map(|(out, status)| FindOut {
+            let want = want.map(|(out, status)| Output {
                 out: out.into(),
                 status,
             });
