@@ -581,7 +581,11 @@ impl Interp<'_> {
                 return None;
             }
             let hit = if name.contains('/') {
-                let abs = normalize(name);
+                let abs = if name.starts_with('/') {
+                    normalize(name)
+                } else {
+                    normalize(&format!("{}/{name}", st.cwd))
+                };
                 self.fs
                     .stat(&abs)
                     .filter(|m| m.mode & 0o111 != 0 && m.kind == crate::api::FileKind::File)
