@@ -44,7 +44,7 @@ const CASES: &[(&str, &[&str], &[&str])] = &[
     ("#!/bin/sh\numask 027\na=$(umask)\nb=$(umask -S)\nif entrytrace-no-such-tool --version >/dev/null 2>&1; then set -- --tool; fi\nexec redis-server \"$a\" \"$b\" \"$@\"\n", &[], &["bash", "dash"]),
     ("#!/bin/bash\numask 0027\nsaved=$(umask -p)\numask 0077\n$saved\nexec redis-server \"$saved\" \"$(umask)\"\n", &[], &["bash"]),
     // `which` as PATH finds programs, and fails for a missing one.
-    ("#!/bin/sh\np=$(which redis-server)\nexec \"$p\" --via-which \"$(which entrytrace-no-such-tool || echo none)\"\n", &[], &["bash", "dash"]),
+    ("#!/bin/sh\np=$(which redis-server)\nexec \"$p\" --via-which \"$(which entrytrace-no-such-tool || echo none)\" \"$(which ./bin/redis-server)\"\n", &[], &["bash", "dash"]),
     // The real `grep` over files of the root and over a pipe.
     ("#!/bin/sh\nset --\nif grep -q '^port' @R@/etc/redis.conf; then set -- --has-port; fi\nif grep -qE '^[[:space:]]*save\\b' @R@/etc/redis.conf; then set -- \"$@\" --has-save; fi\nn=$(grep -c . @R@/etc/modules)\nexec redis-server \"$@\" \"$n\" \"$(grep -v '^#' @R@/etc/modules | grep -w bloom)\" \"$(grep -i 'SEARCH  \\(/[a-z]*\\)' @R@/etc/modules)\"\n", &[], &["bash", "dash"]),
     // The real `find` and `sort` over a directory of the root.
