@@ -249,17 +249,20 @@ impl Interp<'_> {
                 ));
                 break;
             }
-            let starting: Vec<State> = live.iter().map(|(s, _)| s.clone()).collect();
-            let repeats = i < last
-                && prev
-                    .as_ref()
-                    .is_some_and(|p| merge::converged(p, &starting, Some(&f.variable_name)));
-            if repeats && *blind.get_or_insert_with(|| !self.reads_loop_var(&starting[0], f)) {
-                // The paths repeat and the body does not read the loop variable: the words
-                // up to the last one would do what the ones before did.
-                i = last;
+            // Only an iteration before the last can be skipped to it, so only those keep
+            // the paths they start with (for the next one to compare against).
+            let starting: Option<Vec<State>> =
+                (i < last).then(|| live.iter().map(|(s, _)| s.clone()).collect());
+            if let (Some(p), Some(now)) = (&prev, &starting) {
+                if merge::converged(p, now, Some(&f.variable_name))
+                    && *blind.get_or_insert_with(|| !self.reads_loop_var(&now[0], f))
+                {
+                    // The paths repeat and the body does not read the loop variable: the
+                    // words up to the last one would do what the ones before did.
+                    i = last;
+                }
             }
-            prev = Some(starting);
+            prev = starting;
             let before = live.len() + done.len();
             let mut next = Vec::new();
             for (mut s, _) in live {
