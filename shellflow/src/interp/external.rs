@@ -346,19 +346,25 @@ impl Interp<'_> {
         }
     }
 
-    fn passwd(&self) -> Vec<PasswdEntry> {
-        let Ok(bytes) = self.fs.read_file("/etc/passwd") else {
-            return Vec::new();
-        };
+    /// The fields of each line of a colon-separated image file (`/etc/passwd`, `/etc/group`);
+    /// none when the file is missing.
+    fn colon_file(&self, path: &str) -> Vec<Vec<String>> {
+        let bytes = self.fs.read_file(path).unwrap_or_default();
         String::from_utf8_lossy(&bytes)
             .lines()
-            .filter_map(|l| {
-                let f: Vec<&str> = l.split(':').collect();
+            .map(|l| l.split(':').map(str::to_string).collect())
+            .collect()
+    }
+
+    fn passwd(&self) -> Vec<PasswdEntry> {
+        self.colon_file("/etc/passwd")
+            .into_iter()
+            .filter_map(|f| {
                 Some(PasswdEntry {
                     name: f.first()?.to_string(),
                     uid: f.get(2)?.parse().ok()?,
                     gid: f.get(3)?.parse().ok()?,
-                    home: f.get(5).unwrap_or(&"/").to_string(),
+                    home: f.get(5).map_or("/", String::as_str).to_string(),
                 })
             })
             .collect()
@@ -632,23 +638,18 @@ impl Interp<'_> {
 
     /// The image's `/etc/group` (lines that do not parse are skipped).
     fn group_file(&self) -> Vec<GroupEntry> {
-        let bytes = self.fs.read_file("/etc/group").unwrap_or_default();
-        String::from_utf8_lossy(&bytes)
-            .lines()
-            .filter_map(|l| {
-                let f: Vec<&str> = l.split(':').collect();
+        self.colon_file("/etc/group")
+            .into_iter()
+            .filter_map(|f| {
                 Some(GroupEntry {
-                    name: f.first()?.to_string(),
+                    name: f.first()?.clone(),
                     gid: f.get(2)?.parse().ok()?,
-                    members: f
-                        .get(3)
-                        .map(|m| {
-                            m.split(',')
-                                .filter(|m| !m.is_empty())
-                                .map(str::to_string)
-                                .collect()
-                        })
-                        .unwrap_or_default(),
+                    members: f.get(3).map_or_else(Vec::new, |m| {
+                        m.split(',')
+                            .filter(|m| !m.is_empty())
+                            .map(str::to_string)
+                            .collect()
+                    }),
                 })
             })
             .collect()
