@@ -231,6 +231,7 @@ fn invocation(img: &Image, run: &Run, text: &str) -> Invocation {
         },
         shell: dialect_of(text),
         volumes: img.volumes.clone(),
+        env_complete: false,
         pid1,
     }
 }

@@ -154,6 +154,11 @@ pub struct Invocation {
     pub volumes: Vec<String>,
     /// Whether the shell runs as PID 1 (no init shim before it): decides `$$`.
     pub pid1: bool,
+    /// `env` is the process's whole environment (an OCI bundle's `process.env`), so a name
+    /// missing from it is unset for certain. When false (an image's defaults), an
+    /// environment-style name the script never sets may be given at run time: reading it
+    /// gives an unknown word, and tests on it fork, the unset branch weighing more.
+    pub env_complete: bool,
 }
 
 impl Invocation {
@@ -171,6 +176,7 @@ impl Invocation {
             shell: Dialect::Bash,
             volumes: Vec::new(),
             pid1: true,
+            env_complete: false,
         }
     }
 }
@@ -279,6 +285,24 @@ pub struct Candidate {
     pub assumptions: Vec<String>,
 }
 
+/// Paths that end without running a command (`exit`, a failing command under `set -e`, or
+/// the end of the script with nothing run), grouped by where and how they end.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exit {
+    /// Share of the whole path weight ending here, between 0 and 1. The candidates'
+    /// confidences are shares among paths that run something; the exits' shares say how
+    /// likely it is that nothing runs at all.
+    pub share: f64,
+    /// The exit status, when known.
+    pub status: Option<i32>,
+    /// Where the path ended (the `exit`, or the failing command), when known.
+    pub location: Option<Location>,
+    /// The steps that led here, in order (of the likeliest path ending here).
+    pub reasons: Vec<Reason>,
+    /// Run-time assumptions that path rests on.
+    pub assumptions: Vec<String>,
+}
+
 /// Result of [`crate::analyze`].
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Analysis {
@@ -295,4 +319,17 @@ pub struct Analysis {
     /// keeps running (the background ones in order, then the foreground one). Empty
     /// otherwise. A background job later killed (`kill "$pid"`) is not told apart.
     pub services: Vec<Candidate>,
+    /// Where the script ends without running anything, likeliest first (see [`Exit`]).
+    pub exits: Vec<Exit>,
+}
+
+impl Analysis {
+    /// Share of the path weight that ends without running a command (0 when none does).
+    pub fn exit_share(&self) -> f64 {
+        self.exits
+            .iter()
+            .map(|e| e.share)
+            .sum::<f64>()
+            .clamp(0.0, 1.0)
+    }
 }

@@ -49,7 +49,7 @@ mod report;
 mod value;
 
 pub use api::{
-    Analysis, Candidate, Dialect, EndKind, FileKind, FileStat, FsError, ImageFs, Invocation,
+    Analysis, Candidate, Dialect, EndKind, Exit, FileKind, FileStat, FsError, ImageFs, Invocation,
     Limits, Location, Reason, Script, User, DEFAULT_PATH,
 };
 pub use memfs::MemFs;
@@ -160,6 +160,7 @@ fn failed(msg: String) -> Analysis {
         capped: false,
         steps: 0,
         services: Vec::new(),
+        exits: Vec::new(),
     }
 }
 

@@ -5,7 +5,8 @@
 //! factors: unknown words, no `exec`, and caps hit. It does not score the command itself
 //! (that is the caller's job).
 
-use crate::api::{Analysis, Candidate, EndKind, Invocation, Reason};
+use crate::api::{Analysis, Candidate, EndKind, Exit, Invocation, Reason};
+use crate::interp::state::Status;
 use crate::interp::state::{Recorded, State};
 use crate::interp::{Ending, Terminal};
 use crate::value::Val;
@@ -20,6 +21,12 @@ pub(crate) fn build(
 ) -> Analysis {
     let mut cands: Vec<(f64, Candidate)> = Vec::new();
     let mut silent = 0usize;
+    let mut exits: Vec<(f64, f64, Exit)> = Vec::new();
+    let all_weight: f64 = endings
+        .iter()
+        .map(|e| e.state.weight)
+        .sum::<f64>()
+        .max(f64::MIN_POSITIVE);
     for e in &endings {
         let mut produced = false;
         if let Some(t) = &e.terminal {
@@ -45,6 +52,7 @@ pub(crate) fn build(
         }
         if !produced {
             silent += 1;
+            add_exit(&mut exits, &e.state, e.state.weight / all_weight);
         }
     }
     if silent > 0 {
@@ -88,12 +96,60 @@ pub(crate) fn build(
             .then((a.how as u8).cmp(&(b.how as u8)))
     });
     diagnostics.dedup();
+    let mut exits: Vec<Exit> = exits
+        .into_iter()
+        .map(|(share, _, mut x)| {
+            x.share = share.clamp(0.0, 1.0);
+            x
+        })
+        .collect();
+    exits.sort_by(|a, b| b.share.total_cmp(&a.share));
     Analysis {
         candidates: out,
         diagnostics,
         capped,
         steps,
         services,
+        exits,
+    }
+}
+
+/// Adds a path that ran nothing to `exits` (share, heaviest share seen, exit), grouped by
+/// where and with what status it ends; the heaviest path of a group gives its evidence.
+fn add_exit(exits: &mut Vec<(f64, f64, Exit)>, st: &State, share: f64) {
+    let reasons = st.reasons.to_vec();
+    let status = match st.status {
+        Status::Known(n) => Some(n),
+        Status::Unknown(_) => None,
+    };
+    // The last step is the `exit` or the failing command under `set -e`, when there is one.
+    let location = reasons
+        .last()
+        .filter(|r| r.message.starts_with("`exit`") || r.message.starts_with("set -e:"))
+        .and_then(|r| r.location.clone());
+    match exits
+        .iter_mut()
+        .find(|(_, _, x)| x.location == location && x.status == status)
+    {
+        Some((sum, best, x)) => {
+            *sum += share;
+            if share > *best {
+                *best = share;
+                x.reasons = reasons;
+                x.assumptions = st.assumptions.to_vec();
+            }
+        }
+        None => exits.push((
+            share,
+            share,
+            Exit {
+                share,
+                status,
+                location,
+                reasons,
+                assumptions: st.assumptions.to_vec(),
+            },
+        )),
     }
 }
 

@@ -135,3 +135,58 @@ fn a_run_time_word_compared_with_specific_flags_is_kept() {
             .collect::<Vec<_>>()
     );
 }
+
+/// Paths that run nothing are reported as exits, with their share of the path weight, the
+/// status, where they end and why; with a complete environment (a bundle's) a variable
+/// missing from it is unset for certain, so the exit is all there is.
+#[test]
+fn paths_that_run_nothing_are_reported_as_exits_with_their_share() {
+    let script = "#!/bin/sh\nset -e\nif [ -z \"$DB_PASSWORD\" ]; then\n\techo 'DB_PASSWORD is required' >&2\n\texit 1\nfi\nexec redis-server --requirepass \"$DB_PASSWORD\"\n";
+    let a = run_in(image(), script, &inv(&[], &[], &root()));
+    assert_eq!(a.candidates.len(), 1, "{a:#?}");
+    assert_eq!(a.exits.len(), 1, "{a:#?}");
+    let x = &a.exits[0];
+    assert_eq!(x.status, Some(1));
+    assert_eq!(x.location.as_ref().map(|l| l.line), Some(5), "{x:#?}");
+    // The image as it is (the variable unset) is the likelier side of the test.
+    assert!(x.share > 0.5 && x.share < 1.0, "{x:#?}");
+    assert!((a.exit_share() - x.share).abs() < 1e-9);
+    assert!(
+        x.reasons
+            .iter()
+            .any(|r| r.message.contains("[ -z \"$DB_PASSWORD\" ]")
+                && r.location.as_ref().map(|l| l.line) == Some(3)),
+        "{x:#?}"
+    );
+
+    let mut complete = inv(&[], &[], &root());
+    complete.env_complete = true;
+    let a = run_in(image(), script, &complete);
+    assert!(a.candidates.is_empty(), "{a:#?}");
+    assert_eq!(a.exits.len(), 1, "{a:#?}");
+    assert!((a.exits[0].share - 1.0).abs() < 1e-9, "{a:#?}");
+    assert!(a.exits[0].assumptions.is_empty(), "{a:#?}");
+
+    // Given, it is used: one candidate, no exit.
+    let mut given = inv(&[], &[("DB_PASSWORD", "pw")], &root());
+    given.env_complete = true;
+    let a = run_in(image(), script, &given);
+    assert_eq!(
+        a.candidates[0].argv,
+        ["redis-server", "--requirepass", "pw"]
+    );
+    assert!(a.exits.is_empty(), "{a:#?}");
+
+    // `set -e` with a command known to fail is an exit at that command.
+    let a = run_in(
+        image(),
+        "#!/bin/sh\nset -e\nfalse\nexec redis-server\n",
+        &complete,
+    );
+    assert!(a.candidates.is_empty(), "{a:#?}");
+    assert_eq!(
+        a.exits[0].location.as_ref().map(|l| l.line),
+        Some(3),
+        "{a:#?}"
+    );
+}

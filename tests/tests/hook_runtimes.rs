@@ -354,3 +354,43 @@ fn without_bpf_the_hook_falls_back_to_proc_sampling_and_says_so() {
     assert_eq!(r["terminals"][0]["user"], "www-data", "{r:#}");
     assert!(r.to_string().contains(":8080"), "{r:#}");
 }
+
+/// The bundle's env is the container's whole env: a variable the entrypoint requires and
+/// the container was not given makes the script exit, and the hook says so, where and why,
+/// instead of naming the server the script would start had it been given.
+#[test]
+fn a_required_variable_missing_from_the_bundle_env_is_reported_as_the_exit() {
+    if !require_root() || !require_tool("runc") {
+        return;
+    }
+    ensure_journald().expect("journald");
+    let b = HookedBundle::demo(&[], "").expect("bundle");
+    std::fs::write(
+        b.rootfs().join("docker-entrypoint.sh"),
+        "#!/bin/sh\nset -e\nif [ -z \"$WEB_ROOT\" ]; then\n\techo 'error: WEB_ROOT is not set' >&2\n\texit 1\nfi\nexec gosu www-data busybox httpd -f -p 8080 -h \"$WEB_ROOT\"\n",
+    )
+    .expect("write script");
+    let id = unique("needs-env");
+    let status = Command::new("runc")
+        .args(["run", &id])
+        .current_dir(&b.bundle)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("runc run");
+    let _ = Command::new("runc").args(["delete", "-f", &id]).status();
+    // The script really exits with 1, so the prediction is checked against the run.
+    assert_eq!(status.code(), Some(1), "container: {status}");
+    let r = b
+        .wait_result("merged", Duration::from_secs(20))
+        .expect("result");
+    let text = r.to_string();
+    assert!(
+        text.contains(
+            "the script runs no command: it ends with status 1 at /docker-entrypoint.sh:5, after: `[ -z \\\"$WEB_ROOT\\\" ]` is true (/docker-entrypoint.sh:3)"
+        ),
+        "{r:#}"
+    );
+    assert!(!text.contains("httpd -f"), "named the server: {r:#}");
+}

@@ -41,6 +41,7 @@ pub fn by_reducer<'a>(
             user: Some(uid.to_string()),
             workdir: "/".into(),
             exposed_ports: Vec::new(),
+            env_complete: false,
         };
         reduce_argv(&launch, fs, cfg).terminals.into_iter().next()
     }

@@ -73,6 +73,7 @@ fn spec_of(spec: &Spec) -> ImageSpec {
     if let Some(p) = spec.process() {
         out.entrypoint = p.args().clone();
         out.env = p.env().clone().unwrap_or_default();
+        out.env_complete = true;
         out.workdir = Some(p.cwd().display().to_string());
         let u = p.user();
         out.user = Some(match u.username() {

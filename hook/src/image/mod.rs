@@ -42,6 +42,10 @@ pub struct ImageSpec {
     pub workdir: Option<String>,
     pub exposed_ports: Vec<String>,
     pub labels: BTreeMap<String, String>,
+    /// `env` is the process's whole environment (an OCI bundle's `process.env`, which the
+    /// runtime passes as it is), not an image's defaults that `docker run -e` may add to: a
+    /// variable missing from it is unset for certain.
+    pub env_complete: bool,
 }
 
 /// An opened source: its settings, its filesystem, and what went wrong on the way.

@@ -81,6 +81,8 @@ pub(crate) fn spec_from_config(
             .unwrap_or_default()
             .into_iter()
             .collect::<BTreeMap<_, _>>(),
+        // `docker run -e` adds to an image's env.
+        env_complete: false,
     })
 }
 

@@ -44,6 +44,8 @@ pub struct Launch {
     pub workdir: String,
     /// `80/tcp` ... (for the ports feature; empty when unknown).
     pub exposed_ports: Vec<String>,
+    /// `env` is the whole environment (see [`crate::image::ImageSpec::env_complete`]).
+    pub env_complete: bool,
 }
 
 /// What the reducer found for one launch: the pieces of an [`EntryTraceResult`].
@@ -85,6 +87,7 @@ pub fn analyze(
         user: composed.user,
         workdir: composed.workdir,
         exposed_ports: spec.exposed_ports.clone(),
+        env_complete: spec.env_complete,
     };
     let mut red = reduce_argv(&launch, vfs, cfg);
     red.chain.insert(
@@ -124,6 +127,7 @@ fn reduce_launch(launch: &Launch, vfs: &dyn Vfs, cfg: &Config, expand: bool) -> 
             launch.workdir.clone()
         },
     );
+    cur.env_complete = launch.env_complete;
     if let Some(u) = launch
         .user
         .as_deref()
@@ -177,6 +181,7 @@ fn reduce_launch(launch: &Launch, vfs: &dyn Vfs, cfg: &Config, expand: bool) -> 
             user: cur.user.clone(),
             workdir: cur.cwd.clone(),
             exposed_ports: launch.exposed_ports.clone(),
+            env_complete: cur.env_complete,
         };
         supervisor::expand(&mut red, &seen, &base, vfs, cfg);
     }

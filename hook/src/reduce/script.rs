@@ -40,6 +40,9 @@ pub struct ScriptRequest<'a> {
     pub shell: &'a str,
     /// The shell is PID 1 (no init shim forked it): decides `$$` for shellflow.
     pub pid1: bool,
+    /// `env` is the whole environment: shellflow takes a missing name as unset, not as
+    /// "may be set at run time".
+    pub env_complete: bool,
 }
 
 /// One command the script may run.
@@ -225,6 +228,7 @@ mod tests {
             cwd: "/",
             shell: "sh",
             pid1: true,
+            env_complete: false,
         };
         follow_script(&req, &MemVfs::new(), &Limits::default())
     }
@@ -306,6 +310,7 @@ mod tests {
                 cwd: "/",
                 shell: "sh",
                 pid1: true,
+                env_complete: false,
             };
             let out = follow_script(&req, &v, &Limits::default());
             // `exec "$@"` with no arguments runs nothing; `exec app` runs app.

@@ -138,6 +138,7 @@ pub fn follow(req: &ScriptRequest<'_>, vfs: &dyn Vfs, limits: &Limits) -> Follow
         },
         volumes: Vec::new(),
         pid1: req.pid1,
+        env_complete: req.env_complete,
     };
     let sf_limits = script_limits(limits);
     let fs = VfsImageFs::new(vfs, limits.max_read_bytes);
@@ -150,6 +151,7 @@ pub fn follow(req: &ScriptRequest<'_>, vfs: &dyn Vfs, limits: &Limits) -> Follow
     if analysis.capped {
         notes.push("shellflow: an analysis bound was hit; some paths were not followed".into());
     }
+    notes.extend(exit_note(&analysis));
     let services = analysis
         .services
         .into_iter()
@@ -173,6 +175,50 @@ pub fn follow(req: &ScriptRequest<'_>, vfs: &dyn Vfs, limits: &Limits) -> Follow
         notes,
         services,
     }
+}
+
+/// Where the script ends without running anything, when that is its likeliest outcome or
+/// it runs nothing at all: the likeliest exit, where, and the step that led to it.
+fn exit_note(analysis: &shellflow::Analysis) -> Option<String> {
+    let share = analysis.exit_share();
+    let x = analysis.exits.first()?;
+    if !analysis.candidates.is_empty() && share < 0.5 {
+        return None;
+    }
+    let how = if analysis.candidates.is_empty() {
+        "the script runs no command: it ends".to_string()
+    } else {
+        format!(
+            "the script likely runs no command ({:.0}% of its paths): it ends",
+            share * 100.0
+        )
+    };
+    let status = match x.status {
+        Some(n) => format!("with status {n}"),
+        None => "with an unknown status".to_string(),
+    };
+    let at = x
+        .location
+        .as_ref()
+        .map(|l| format!(" at {l}"))
+        .unwrap_or_default();
+    // The step before the end says why (the test that chose the branch).
+    let after = x
+        .reasons
+        .iter()
+        .rev()
+        .skip(usize::from(x.location.is_some()))
+        .find(|r| r.location.is_some())
+        .map(|r| {
+            let at = r
+                .location
+                .as_ref()
+                .map(|l| format!(" ({l})"))
+                .unwrap_or_default();
+            format!(", after: {}{at}", r.message)
+        })
+        .unwrap_or_default();
+    Some(format!("shellflow: {how} {status}{at}{after}"))
 }
 
 /// shellflow's bounds from the configuration (`limits.shellflow`, and the read cap).
@@ -300,6 +346,7 @@ pub(crate) fn supervise(
                 .map(|d| normalize(d, &cur.cwd))
                 .unwrap_or_else(|| cur.cwd.clone()),
             exposed_ports: Vec::new(),
+            env_complete: false,
         };
         let red = super::reduce_argv(&launch, vfs, cfg);
         if let Some(mut service) = red.terminals.into_iter().next() {
@@ -316,18 +363,65 @@ mod tests {
     use crate::vfs::mem::MemVfs;
 
     fn reduce(script: &[u8]) -> Terminal {
+        reduce_with(script, &[], false)
+            .terminals
+            .into_iter()
+            .next()
+            .expect("a terminal")
+    }
+
+    fn reduce_with(script: &[u8], env: &[&str], env_complete: bool) -> super::super::Reduction {
         let mut v = MemVfs::new();
         v.add_file("/bin/sh", 0o755, b"\x7fELF");
+        v.add_tiny_elf("/usr/bin/server", 0o755, None);
         v.add_file("/start.sh", 0o755, script);
-        let launch = Launch {
+        let mut launch = Launch {
             argv: vec!["/start.sh".into()],
             env: vec!["PATH=/usr/bin:/bin".into()],
             user: None,
             workdir: "/".into(),
             exposed_ports: Vec::new(),
+            env_complete,
         };
-        let red = super::super::reduce_argv(&launch, &v, &Config::default());
-        red.terminals.into_iter().next().expect("a terminal")
+        launch.env.extend(env.iter().map(|e| e.to_string()));
+        super::super::reduce_argv(&launch, &v, &Config::default())
+    }
+
+    /// A bundle's env is the container's whole env: a required variable missing from it
+    /// means the script exits, where an image scan (env may be given at run time) follows
+    /// the branch that runs the server.
+    #[test]
+    fn a_variable_missing_from_a_complete_env_is_unset() {
+        let script = b"#!/bin/sh\nif [ -z \"$DB_PASSWORD\" ]; then\n\techo 'DB_PASSWORD is required' >&2\n\texit 1\nfi\nexec server --pw \"$DB_PASSWORD\"\n";
+        let image = reduce_with(script, &[], false);
+        let t = &image.terminals[0];
+        assert_eq!(
+            t.argv,
+            [
+                "server",
+                "--pw",
+                "<$DB_PASSWORD: set at run time (assumed non-empty)>"
+            ],
+            "{image:#?}"
+        );
+        let bundle = reduce_with(script, &[], true);
+        let t = &bundle.terminals[0];
+        assert_eq!(t.path.as_deref(), Some("/start.sh"), "{bundle:#?}");
+        let step = bundle.chain.last().expect("a step");
+        assert!(
+            step.why
+                .contains("the script runs no command: it ends with status 1 at /start.sh:4")
+                && step
+                    .why
+                    .contains("after: `[ -z \"$DB_PASSWORD\" ]` is true (/start.sh:2)"),
+            "{bundle:#?}"
+        );
+        let given = reduce_with(script, &["DB_PASSWORD=pw"], true);
+        assert_eq!(
+            given.terminals[0].argv,
+            ["server", "--pw", "pw"],
+            "{given:#?}"
+        );
     }
 
     #[test]
@@ -373,6 +467,7 @@ mod tests {
                 cwd: "/",
                 shell: "sh",
                 pid1: true,
+                env_complete: false,
             };
             follow(&req, &v, &limits).notes
         };

@@ -106,7 +106,9 @@ fn ending_facts(ending: &Ending, argv0: &str, facts: &mut Facts) -> (Option<Stri
             uses_positional,
             notes,
         } => {
-            facts.shell_without_exec = Some(format!("{path}: no exec found (script not followed)"));
+            facts.shell_without_exec = Some(format!(
+                "{path}: no exec found (the chain ends at the script)"
+            ));
             if *uses_positional {
                 facts.unresolved_branches = Some(format!(
                     "{path} depends on its arguments ($@/$1) and was not resolved"

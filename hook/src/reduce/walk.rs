@@ -35,6 +35,9 @@ pub(crate) struct Cursor {
     applet_of: Option<(String, String, Metadata)>,
     /// The process is still PID 1 (no init shim has forked it).
     pub pid1: bool,
+    /// `env` is the whole environment: a name missing from it is unset (see
+    /// [`crate::image::ImageSpec::env_complete`]).
+    pub env_complete: bool,
 }
 
 impl Cursor {
@@ -48,6 +51,7 @@ impl Cursor {
             shebangs: 0,
             applet_of: None,
             pid1: true,
+            env_complete: false,
         }
     }
 }
@@ -421,6 +425,7 @@ impl<'a> Walker<'a> {
             cwd: &cur.cwd,
             shell: base(&cur.argv[0]),
             pid1: cur.pid1,
+            env_complete: cur.env_complete,
         };
         let out = follow_script(&req, self.vfs, &self.cfg.limits);
         let location = match &source {

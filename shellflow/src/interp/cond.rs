@@ -208,7 +208,11 @@ impl Interp<'_> {
             U::StringHasNonZeroLength => non_empty(v),
             U::ShellVariableIsSetAndAssigned => match v.known() {
                 Some(n) if st.get(&n).is_some() => Tri::Known(true),
-                Some(n) if super::expand::is_env_like(&n) && !st.unset.contains(&n) => {
+                Some(n)
+                    if super::expand::is_env_like(&n)
+                        && !st.unset.contains(&n)
+                        && !self.inv.env_complete =>
+                {
                     // Unset as the image is: the empty branch is the likelier one.
                     st.pending = Some(Refine::Empty(n.clone(), false));
                     Tri::Unknown(format!("env {n} not set in image"))

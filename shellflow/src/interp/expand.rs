@@ -365,7 +365,9 @@ impl Interp<'_> {
             "RANDOM" | "HOSTNAME" | "PPID" | "SECONDS" | "BASHPID" => {
                 PVal::One(Val::unknown(format!("${name}"), "differs per run"))
             }
-            _ if is_env_like(name) && !st.unset.contains(name) => PVal::UnsetEnv(name.to_string()),
+            _ if is_env_like(name) && !st.unset.contains(name) && !self.inv.env_complete => {
+                PVal::UnsetEnv(name.to_string())
+            }
             _ => PVal::Unset,
         }
     }

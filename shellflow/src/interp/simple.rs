@@ -61,7 +61,10 @@ pub(super) fn exit(st: &mut State, rest: &[Val], location: Option<Location>) -> 
     };
     if st.subshell == 0 {
         st.reason(
-            format!("`exit` ends the script (status {:?})", st.status),
+            match &st.status {
+                Status::Known(n) => format!("`exit` ends the script (status {n})"),
+                Status::Unknown(_) => "`exit` ends the script (status unknown)".to_string(),
+            },
             location,
         );
     }

@@ -295,6 +295,7 @@ fn reduce_one(
         user: s.user.clone().or_else(|| base.user.clone()),
         workdir: normalize(&workdir, &base.workdir),
         exposed_ports: base.exposed_ports.clone(),
+        env_complete: false,
     };
     let mut sub = super::reduce_service(&launch, vfs, cfg);
     let mut terminal = sub.terminals.drain(..).next();
