@@ -330,6 +330,16 @@ fn main() {
         for d in &a.diagnostics {
             println!("   diag:     {d}");
         }
+        if let Some(x) = a.exits.first() {
+            println!(
+                "   exits:    {:.0}% of path weight runs nothing; likeliest: status {:?} at {}",
+                a.exit_share() * 100.0,
+                x.status,
+                x.location
+                    .as_ref()
+                    .map_or("(end of script)".to_string(), |l| l.to_string())
+            );
+        }
         if a.capped {
             println!("   capped");
         }

@@ -177,6 +177,24 @@ fn paths_that_run_nothing_are_reported_as_exits_with_their_share() {
     );
     assert!(a.exits.is_empty(), "{a:#?}");
 
+    // An error helper's `exit` is named, so the exit reads as the helper's.
+    let a = run_in(
+        image(),
+        "#!/bin/sh\nfail() {\n\techo \"$*\" >&2\n\texit 2\n}\n[ -n \"$DB_PASSWORD\" ] || fail 'DB_PASSWORD is required'\nexec redis-server\n",
+        &complete,
+    );
+    assert!(a.candidates.is_empty(), "{a:#?}");
+    let x = &a.exits[0];
+    assert_eq!(
+        (x.status, x.location.as_ref().map(|l| l.line)),
+        (Some(2), Some(4))
+    );
+    assert_eq!(
+        x.reasons.last().map(|r| r.message.as_str()),
+        Some("`exit` ends the script (status 2) in function fail"),
+        "{x:#?}"
+    );
+
     // `set -e` with a command known to fail is an exit at that command.
     let a = run_in(
         image(),

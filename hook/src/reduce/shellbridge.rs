@@ -177,22 +177,16 @@ pub fn follow(req: &ScriptRequest<'_>, vfs: &dyn Vfs, limits: &Limits) -> Follow
     }
 }
 
-/// Where the script ends without running anything, when that is its likeliest outcome or
-/// it runs nothing at all: the likeliest exit, where, and the step that led to it.
+/// Where the script ends when no path of it runs a command: the likeliest exit, where, and
+/// the step that led to it. Scripts that may run something get no note: the share of paths
+/// that exit rests on 50/50 guesses for commands whose status is unknown (`mysqld
+/// --verbose --help` as a config check), which overstate the error branches.
 fn exit_note(analysis: &shellflow::Analysis) -> Option<String> {
-    let share = analysis.exit_share();
-    let x = analysis.exits.first()?;
-    if !analysis.candidates.is_empty() && share < 0.5 {
+    if !analysis.candidates.is_empty() {
         return None;
     }
-    let how = if analysis.candidates.is_empty() {
-        "the script runs no command: it ends".to_string()
-    } else {
-        format!(
-            "the script likely runs no command ({:.0}% of its paths): it ends",
-            share * 100.0
-        )
-    };
+    let x = analysis.exits.first()?;
+    let how = "the script runs no command: it ends";
     let status = match x.status {
         Some(n) => format!("with status {n}"),
         None => "with an unknown status".to_string(),
@@ -218,7 +212,12 @@ fn exit_note(analysis: &shellflow::Analysis) -> Option<String> {
             format!(", after: {}{at}", r.message)
         })
         .unwrap_or_default();
-    Some(format!("shellflow: {how} {status}{at}{after}"))
+    let others = match analysis.exits.len() {
+        0 | 1 => String::new(),
+        2 => "; it may also end one other way".to_string(),
+        n => format!("; it may also end {} other ways", n - 1),
+    };
+    Some(format!("shellflow: {how} {status}{at}{after}{others}"))
 }
 
 /// shellflow's bounds from the configuration (`limits.shellflow`, and the read cap).

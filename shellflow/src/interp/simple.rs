@@ -60,11 +60,19 @@ pub(super) fn exit(st: &mut State, rest: &[Val], location: Option<Location>) -> 
         None => st.status.clone(),
     };
     if st.subshell == 0 {
+        let status = match &st.status {
+            Status::Known(n) => n.to_string(),
+            Status::Unknown(_) => "unknown".to_string(),
+        };
+        // An error helper (`mysql_error`) exits for its callers: name it.
+        let within = st
+            .frames
+            .last()
+            .filter(|f| f.name != "source")
+            .map(|f| format!(" in function {}", f.name))
+            .unwrap_or_default();
         st.reason(
-            match &st.status {
-                Status::Known(n) => format!("`exit` ends the script (status {n})"),
-                Status::Unknown(_) => "`exit` ends the script (status unknown)".to_string(),
-            },
+            format!("`exit` ends the script (status {status}){within}"),
             location,
         );
     }
