@@ -157,7 +157,9 @@ pub struct Invocation {
     /// `env` is the process's whole environment (an OCI bundle's `process.env`), so a name
     /// missing from it is unset for certain. When false (an image's defaults), an
     /// environment-style name the script never sets may be given at run time: reading it
-    /// gives an unknown word, and tests on it fork, the unset branch weighing more.
+    /// gives an unknown word, and tests on it fork, the unset branch weighing more. With a
+    /// complete env, `HOME` defaults to the user's passwd entry ("/" without one), as runc
+    /// and crun set it.
     pub env_complete: bool,
 }
 

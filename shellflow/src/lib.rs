@@ -102,6 +102,15 @@ fn analyze_here(inv: &Invocation, fs: &dyn ImageFs, limits: &Limits) -> Analysis
     let mut it = Interp::new(fs, limits, inv, program, file.clone());
     let mut st = initial_state(inv, &file);
     st.errexit = shebang_sets_errexit(&text);
+    if inv.env_complete && st.get("HOME").is_none() {
+        // runc and crun set HOME from the user's passwd entry ("/" without one) when the
+        // bundle's env has none.
+        let home = it
+            .passwd_uid(inv.user.uid)
+            .map_or_else(|| "/".to_string(), |e| e.home);
+        st.set("HOME", Val::lit(home));
+        st.export("HOME");
+    }
     it.texts.insert(file.clone(), text.into());
     it.run_toplevel(st);
     let Interp {

@@ -166,6 +166,18 @@ fn paths_that_run_nothing_are_reported_as_exits_with_their_share() {
     assert_eq!(a.exits.len(), 1, "{a:#?}");
     assert!((a.exits[0].share - 1.0).abs() < 1e-9, "{a:#?}");
     assert!(a.exits[0].assumptions.is_empty(), "{a:#?}");
+    // The runtime gives HOME from passwd when the env has none; PATH it leaves alone.
+    let a = run_in(
+        image(),
+        "#!/bin/sh\nexec /usr/bin/env \"home=$HOME\" \"path=$PATH\" \"tz=$TZ\"\n",
+        &complete,
+    );
+    let path = shellflow::DEFAULT_PATH;
+    assert_eq!(
+        a.candidates[0].argv,
+        ["/usr/bin/env", "home=/root", &format!("path={path}"), "tz="],
+        "{a:#?}"
+    );
 
     // Given, it is used: one candidate, no exit.
     let mut given = inv(&[], &[("DB_PASSWORD", "pw")], &root());

@@ -375,7 +375,7 @@ impl Interp<'_> {
         self.passwd().into_iter().find(|e| e.name == name)
     }
 
-    fn passwd_uid(&self, uid: u32) -> Option<PasswdEntry> {
+    pub(crate) fn passwd_uid(&self, uid: u32) -> Option<PasswdEntry> {
         self.passwd().into_iter().find(|e| e.uid == uid)
     }
 
