@@ -220,3 +220,39 @@ fn paths_that_run_nothing_are_reported_as_exits_with_their_share() {
         "{a:#?}"
     );
 }
+
+/// `test !` turns over what each branch learns too, and `${V+x}` / `[[ -v V ]]` on an env
+/// variable the image does not set prefer the run that leaves it unset.
+#[test]
+fn negated_and_set_tests_on_unset_env_prefer_the_image_as_it_is() {
+    for test in [
+        "[ ! -z \"$EXTRA\" ]",
+        "[ -n \"${EXTRA+x}\" ]",
+        "[ ! -z ${EXTRA+x} ]",
+        "test ! -z \"${EXTRA:+set}\"",
+        "[[ -v EXTRA ]]",
+        "[[ ! ! -v EXTRA ]]",
+    ] {
+        let script = format!(
+            "#!/bin/bash\nif {test}; then exec redis-server --extra; fi\nexec redis-server \"${{EXTRA:-unset}}\"\n"
+        );
+        let a = run_in(image(), &script, &inv(&[], &[], &root()));
+        let argvs: Vec<String> = a.candidates.iter().map(|c| c.argv.join(" ")).collect();
+        assert_eq!(
+            argvs,
+            ["redis-server unset", "redis-server --extra"],
+            "{test}: {a:#?}"
+        );
+        assert!(
+            a.candidates[0].confidence > a.candidates[1].confidence,
+            "{test}: {argvs:?}"
+        );
+        // No variable named after the expansion's text leaks into the env.
+        assert!(
+            a.candidates
+                .iter()
+                .all(|c| c.env.iter().all(|(k, _)| !k.contains('{'))),
+            "{test}: {a:#?}"
+        );
+    }
+}

@@ -11,7 +11,7 @@ use crate::parse::ast::{self, BinaryPredicate as B, UnaryPredicate as U};
 use crate::pattern;
 use crate::value::Val;
 
-use super::state::{unset_env_name, Refine, State, Status};
+use super::state::{unset_env_alt_name, unset_env_name, Refine, State, Status};
 use super::Interp;
 
 /// A truth value that may depend on the run.
@@ -109,6 +109,13 @@ fn binary_op(s: &str) -> Option<B> {
 }
 
 impl Interp<'_> {
+    /// `test ! ARGS`: the outcome and what each branch learns, both turned over.
+    fn negated(&mut self, st: &mut State, args: &[Val]) -> Tri {
+        let t = self.eval_test_args(st, args).not();
+        st.pending = st.pending.take().map(Refine::negate);
+        t
+    }
+
     /// `test ARGS` / `[ ARGS ]`.
     pub(crate) fn eval_test_args(&mut self, st: &mut State, args: &[Val]) -> Tri {
         let text = |v: &Val| v.known();
@@ -133,11 +140,13 @@ impl Interp<'_> {
             1 => {
                 if let Some(n) = unset_env_name(&args[0]) {
                     st.pending = Some(Refine::Empty(n, false));
+                } else if let Some(n) = unset_env_alt_name(&args[0]) {
+                    st.pending = Some(Refine::Unset(n, false));
                 }
                 non_empty(&args[0])
             }
             2 => match text(&args[0]).as_deref() {
-                Some("!") => self.eval_test_args(st, &args[1..]).not(),
+                Some("!") => self.negated(st, &args[1..]),
                 Some(op) => match unary_op(op) {
                     Some(u) => self.unary(st, &u, &args[1]),
                     None => Tri::Unknown(format!("test: unknown operator {op}")),
@@ -149,13 +158,13 @@ impl Interp<'_> {
                     return self.binary(st, &b, &args[0], &args[2], false);
                 }
                 match text(&args[0]).as_deref() {
-                    Some("!") => self.eval_test_args(st, &args[1..]).not(),
+                    Some("!") => self.negated(st, &args[1..]),
                     Some("(") => self.eval_test_args(st, &args[1..2]),
                     _ => Tri::Unknown("test: unsupported expression".into()),
                 }
             }
             _ => match text(&args[0]).as_deref() {
-                Some("!") => self.eval_test_args(st, &args[1..]).not(),
+                Some("!") => self.negated(st, &args[1..]),
                 Some("(") if text(&args[args.len() - 1]).as_deref() == Some(")") => {
                     self.eval_test_args(st, &args[1..args.len() - 1])
                 }
@@ -176,7 +185,11 @@ impl Interp<'_> {
                 let l = self.eval_ext_test(st, a);
                 l.or(|| self.eval_ext_test(st, b))
             }
-            X::Not(a) => self.eval_ext_test(st, a).not(),
+            X::Not(a) => {
+                let t = self.eval_ext_test(st, a).not();
+                st.pending = st.pending.take().map(Refine::negate);
+                t
+            }
             X::Parenthesized(a) => self.eval_ext_test(st, a),
             X::UnaryTest(op, w) => {
                 let v = self.expand_str(st, &w.value);
@@ -202,6 +215,12 @@ impl Interp<'_> {
                 U::StringHasNonZeroLength => st.pending = Some(Refine::Empty(n, false)),
                 _ => {}
             }
+        } else if let Some(n) = unset_env_alt_name(v) {
+            match op {
+                U::StringHasZeroLength => st.pending = Some(Refine::Unset(n, true)),
+                U::StringHasNonZeroLength => st.pending = Some(Refine::Unset(n, false)),
+                _ => {}
+            }
         }
         match op {
             U::StringHasZeroLength => non_empty(v).not(),
@@ -214,7 +233,7 @@ impl Interp<'_> {
                         && !self.inv.env_complete =>
                 {
                     // Unset as the image is: the empty branch is the likelier one.
-                    st.pending = Some(Refine::Empty(n.clone(), false));
+                    st.pending = Some(Refine::Unset(n.clone(), false));
                     Tri::Unknown(format!("env {n} not set in image"))
                 }
                 Some(_) => Tri::Known(false),

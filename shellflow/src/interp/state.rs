@@ -297,6 +297,9 @@ const AS_IMAGE_SHARE: f64 = 0.75;
 pub enum Refine {
     /// `[ -z "$V" ]`-like: the variable is empty on the branch where the test has this outcome.
     Empty(String, bool),
+    /// `[[ -v V ]]`, `[ -z "${V+x}" ]`-like: the variable is unset on the branch where the
+    /// test has this outcome (taken as empty), set at run time on the other.
+    Unset(String, bool),
     /// `[ "$V" = lit ]`-like: the variable equals `lit` on the branch with this outcome.
     Equals(String, String, bool),
     /// Nothing learnt, but this outcome is unlikely: an unknown value compared with a
@@ -317,6 +320,16 @@ impl Refine {
                     st.export(name);
                 }
             }
+            Refine::Unset(name, when) => {
+                if outcome == *when {
+                    // Empty rather than unset: a path that knows it is unset would not join
+                    // the other side's (see `merge`), and `${V-…}` is rare in entrypoints.
+                    st.set(name, Val::default());
+                } else {
+                    st.set(name, Val::unknown(format!("${name}"), "set at run time"));
+                    st.export(name);
+                }
+            }
             Refine::Equals(name, lit, when) => {
                 if outcome == *when {
                     st.set(name, Val::lit(lit.clone()));
@@ -332,7 +345,7 @@ impl Refine {
     /// unknown value is rarely a specific word.
     pub fn share_of_true(&self) -> f64 {
         let (likely_outcome, share) = match self {
-            Refine::Empty(_, when) => (*when, AS_IMAGE_SHARE),
+            Refine::Empty(_, when) | Refine::Unset(_, when) => (*when, AS_IMAGE_SHARE),
             Refine::Equals(_, lit, when) => (*when == lit.is_empty(), AS_IMAGE_SHARE),
             Refine::Unlikely(when) => (!*when, 1.0 - SPECIFIC_MATCH_SHARE),
         };
@@ -347,6 +360,7 @@ impl Refine {
     pub fn negate(self) -> Refine {
         match self {
             Refine::Empty(n, w) => Refine::Empty(n, !w),
+            Refine::Unset(n, w) => Refine::Unset(n, !w),
             Refine::Equals(n, l, w) => Refine::Equals(n, l, !w),
             Refine::Unlikely(w) => Refine::Unlikely(!w),
         }
@@ -356,11 +370,32 @@ impl Refine {
 /// The env variable a value stands for, when it is exactly an unset one.
 pub fn unset_env_name(v: &Val) -> Option<String> {
     match v.0.as_slice() {
-        [crate::value::Part::Unknown { what, why }] if why.starts_with("env ") => {
-            what.strip_prefix('$').map(str::to_string)
-        }
+        [crate::value::Part::Unknown { what, why }] if why.starts_with("env ") => what
+            .strip_prefix('$')
+            .filter(|n| is_name(n))
+            .map(str::to_string),
         _ => None,
     }
+}
+
+/// The env variable of a `${V+…}` (or `${V:+…}`) value, when `V` is an unset one: the value
+/// is empty exactly when `V` stays unset.
+pub fn unset_env_alt_name(v: &Val) -> Option<String> {
+    match v.0.as_slice() {
+        [crate::value::Part::Unknown { what, why }] if why.starts_with("env ") => what
+            .strip_prefix("${")
+            .and_then(|w| w.strip_suffix("+…}"))
+            .filter(|n| is_name(n))
+            .map(str::to_string),
+        _ => None,
+    }
+}
+
+fn is_name(n: &str) -> bool {
+    n.chars()
+        .next()
+        .is_some_and(|c| c == '_' || c.is_ascii_alphabetic())
+        && n.chars().all(|c| c == '_' || c.is_ascii_alphanumeric())
 }
 
 impl State {
