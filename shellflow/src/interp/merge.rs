@@ -152,7 +152,7 @@ fn build(mut all: Vec<State>, prior: &[Rc<str>], dropped: &mut usize) -> State {
         all.iter()
             .any(|m| matches!(m.vars.get(n).map(|v| &v.value), Some(VarValue::Array(_))))
     };
-    names.sort_by_key(|n| {
+    names.sort_by_cached_key(|n| {
         (
             is_array(n),
             prior.iter().position(|p| p == n).unwrap_or(usize::MAX),
