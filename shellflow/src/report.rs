@@ -3,11 +3,11 @@
 //!
 //! Confidence is the share of path weight (among paths that run something) times quality
 //! factors: unknown words, no `exec`, and caps hit. It does not score the command itself
-//! (that is the caller's job).
+//! (that is the caller's job). Paths that run nothing are grouped by where they end into
+//! [`Exit`]s, each with its share of the whole path weight.
 
 use crate::api::{Analysis, Candidate, EndKind, Exit, Invocation, Reason};
-use crate::interp::state::Status;
-use crate::interp::state::{Recorded, State};
+use crate::interp::state::{Recorded, State, Status};
 use crate::interp::{Ending, Terminal};
 use crate::value::Val;
 
