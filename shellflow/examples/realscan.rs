@@ -5,12 +5,13 @@
 //! code is never committed here). Usage:
 //!
 //! ```text
-//! cargo run --release -p shellflow --example realscan -- [MANIFEST] [-v] [IMAGE[/LABEL]...]
+//! cargo run --release -p shellflow --example realscan -- [MANIFEST] [-v] [--complete-env] [IMAGE[/LABEL]...]
 //! ```
 //!
 //! `MANIFEST` defaults to `$REALSCAN_MANIFEST` or `/work/real-scripts/manifest.tsv`; the local
 //! file names in it are relative to the manifest's directory. `-v` prints every candidate with
-//! its reasons and assumptions. `REALSCAN_MAX_UNROLL` and `REALSCAN_MAX_PATHS` override the
+//! its reasons and assumptions. `--complete-env` analyses each run as the hook sees a
+//! container (the env is whole: a variable not given is unset). `REALSCAN_MAX_UNROLL` and `REALSCAN_MAX_PATHS` override the
 //! default [`Limits`] (to test whether a cap is what changes a result).
 //!
 //! Manifest format (tab-separated, `#` starts a comment line, lists are `|`-separated):
@@ -238,11 +239,14 @@ fn invocation(img: &Image, run: &Run, text: &str) -> Invocation {
 
 fn main() {
     let mut verbose = false;
+    let mut complete_env = false;
     let mut manifest: Option<PathBuf> = None;
     let mut only: Vec<String> = Vec::new();
     for a in std::env::args().skip(1) {
         if a == "-v" {
             verbose = true;
+        } else if a == "--complete-env" {
+            complete_env = true;
         } else if a.ends_with(".tsv") {
             manifest = Some(a.into());
         } else {
@@ -300,7 +304,8 @@ fn main() {
             .find(|(at, _)| *at == img.script)
             .and_then(|(_, local)| std::fs::read_to_string(base.join(local)).ok())
             .unwrap_or_default();
-        let inv = invocation(img, run, &script_text);
+        let mut inv = invocation(img, run, &script_text);
+        inv.env_complete = complete_env;
         let t0 = Instant::now();
         let a = analyze(&inv, &fs, &limits);
         let ms = t0.elapsed().as_secs_f64() * 1000.0;

@@ -47,6 +47,10 @@ const CASES: &[(&str, &[&str], &[&str])] = &[
     ("#!/bin/sh\np=$(which redis-server)\nexec \"$p\" --via-which \"$(which entrytrace-no-such-tool || echo none)\" \"$(which ./bin/redis-server)\"\n", &[], &["bash", "dash"]),
     // The real `grep` over files of the root and over a pipe.
     ("#!/bin/sh\nset --\nif grep -q '^port' @R@/etc/redis.conf; then set -- --has-port; fi\nif grep -qE '^[[:space:]]*save\\b' @R@/etc/redis.conf; then set -- \"$@\" --has-save; fi\nn=$(grep -c . @R@/etc/modules)\nexec redis-server \"$@\" \"$n\" \"$(grep -v '^#' @R@/etc/modules | grep -w bloom)\" \"$(grep -i 'SEARCH  \\(/[a-z]*\\)' @R@/etc/modules)\"\n", &[], &["bash", "dash"]),
+    // `printf` reuses its format while arguments remain, with widths, flags and escapes.
+    ("#!/bin/sh\nset -- $(printf '%s-%s ' k v k2 v2 k3)\nexec redis-server \"$@\" \"$(printf '%5s|%-3s|%03d|%x|%c|%%' ab c 7 255 xyz)\" \"$(printf 'a\\tb\\101')\" \"$(printf '%s,' x y z)\"\n", &[], &["bash", "dash"]),
+    // NUL-separated words read back from a process substitution; `printf -v` assigns.
+    ("#!/bin/bash\nopts=()\nwhile IFS= read -r -d '' item; do opts+=( \"$item\" ); done < <(printf '%s\\0' --a 'b c')\nnone=()\nwhile IFS= read -r -d '' item; do none+=( \"$item\" ); done < <([[ $UNSET_OPTS ]] && printf '%s\\0' x)\nprintf -v joined '%s+' \"${opts[@]}\"\nexec redis-server \"${opts[@]}\" \"${#none[@]}\" \"$joined\"\n", &[], &["bash"]),
     // The real `find` and `sort` over a directory of the root.
     ("#!/bin/sh\nset -e\nfiles=$(find @R@/init.d/ -maxdepth 1 -type f -name '*.sh' -print | sort -V)\nset -- $files\nif find @R@/init.d -mindepth 1 -type f -print -quit | read -r first; then set -- \"$@\" --nonempty; fi\nif find @R@/data -mindepth 1 -print -quit | read -r first; then set -- \"$@\" --data; fi\nn=$(find @R@/init.d -type f | sort -r | while read -r f; do echo \"${f##*/}\"; done)\nexec redis-server \"$@\" $n\n", &[], &["bash", "dash"]),
 ];
@@ -130,6 +134,8 @@ fn predicted(fs: &MemFs, root: &Path, script: &Path, args: &[&str], shell: &str)
         ("OUT".into(), root.join("out").display().to_string()),
         ("ROOT".into(), root.display().to_string()),
     ];
+    // The real run gets exactly this env (`env_clear`), as a container gets its bundle's.
+    inv.env_complete = true;
     inv.cwd = root.display().to_string();
     inv.user = User::root();
     inv.shell = if shell == "bash" {

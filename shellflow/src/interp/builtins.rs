@@ -453,20 +453,30 @@ impl Interp<'_> {
 
     fn builtin_print(&mut self, st: &mut State, name: &str, rest: &[Val]) {
         st.status = Status::OK;
-        if st.stdout.is_none() {
-            if name == "printf" && rest.first().and_then(Val::known).as_deref() == Some("-v") {
-                if let (Some(var), Some(out)) = (
-                    rest.get(1).and_then(Val::known),
-                    printf(&rest[2.min(rest.len())..]),
-                ) {
+        let mut rest = rest;
+        if name == "printf" {
+            if rest.first().and_then(Val::known).as_deref() == Some("-v") {
+                // `printf -v VAR …` prints nothing: it assigns.
+                if let Some(var) = rest.get(1).and_then(Val::known) {
+                    let out =
+                        super::printf::printf(&rest[2.min(rest.len())..]).unwrap_or_else(|| {
+                            Val::unknown(format!("${var}"), "printf format unknown")
+                        });
                     st.set(&var, out);
                 }
+                return;
             }
+            if rest.first().and_then(Val::known).as_deref() == Some("--") {
+                rest = &rest[1..];
+            }
+        }
+        if st.stdout.is_none() {
             return;
         }
         let out = match name {
             "pwd" => Val::lit(format!("{}\n", st.cwd)),
-            "printf" => printf(rest).unwrap_or_else(|| Val::unknown("printf", "format unknown")),
+            "printf" => super::printf::printf(rest)
+                .unwrap_or_else(|| Val::unknown("printf", "format unknown")),
             _ => echo(rest),
         };
         if let Some(buf) = st.stdout.as_mut() {
@@ -589,39 +599,4 @@ fn echo(rest: &[Val]) -> Val {
         out.push(&Val::lit("\n"));
     }
     out
-}
-
-/// `printf FORMAT ARGS…` for `%s`, `%d`, `%%` and the common escapes.
-fn printf(rest: &[Val]) -> Option<Val> {
-    let fmt = rest.first()?.known()?;
-    let mut args = rest[1..].iter();
-    let mut out = Val::default();
-    let mut chars = fmt.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => out.push(&Val::lit(match chars.next() {
-                Some('n') => "\n".to_string(),
-                Some('t') => "\t".to_string(),
-                Some(o) => o.to_string(),
-                None => "\\".to_string(),
-            })),
-            '%' => {
-                let mut spec = String::new();
-                while let Some(&n) = chars.peek() {
-                    chars.next();
-                    if n.is_ascii_alphabetic() || n == '%' {
-                        spec.push(n);
-                        break;
-                    }
-                }
-                match spec.as_str() {
-                    "%" => out.push(&Val::lit("%")),
-                    "s" | "d" | "i" | "q" => out.push(&args.next().cloned().unwrap_or_default()),
-                    _ => return None,
-                }
-            }
-            c => out.push(&Val::lit(c.to_string())),
-        }
-    }
-    Some(out)
 }

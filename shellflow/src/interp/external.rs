@@ -730,8 +730,9 @@ impl Interp<'_> {
 
 impl Interp<'_> {
     /// What an input redirection feeds the command, when the interpreter can know it: a
-    /// here-document or here-string with known words, or a file as the image holds it (not
-    /// one the script wrote, whose contents are not tracked).
+    /// here-document or here-string with known words, a file as the image holds it (not
+    /// one the script wrote, whose contents are not tracked), or the output of a process
+    /// substitution (`done < <(printf '%s\0' …)`) run like a command substitution.
     fn input_of(&mut self, st: &mut State, r: &ast::IoRedirect) -> Option<Val> {
         match r {
             ast::IoRedirect::HereString(_, w) => {
@@ -770,6 +771,26 @@ impl Interp<'_> {
                 }
                 let bytes = self.fs.read_file(&abs).ok()?;
                 Some(Val::lit(String::from_utf8_lossy(&bytes).into_owned()))
+            }
+            ast::IoRedirect::File(
+                _,
+                ast::IoFileRedirectKind::Read,
+                ast::IoFileRedirectTarget::ProcessSubstitution(
+                    ast::ProcessSubstitutionKind::Read,
+                    sub,
+                ),
+            ) => {
+                if st.depth >= self.limits.max_source_depth {
+                    return None;
+                }
+                let (_, out) = self.subshell(st, |me, mut s| {
+                    s.stdout = Some(Val::default());
+                    s.stdin = None;
+                    s.depth += 1;
+                    me.run_list(s, &sub.list)
+                });
+                // Unlike `$( )`, the output keeps its trailing newlines.
+                out.filter(|v| !v.is_unknown())
             }
             _ => None,
         }

@@ -26,6 +26,7 @@ mod glob;
 mod merge;
 mod params;
 pub(crate) mod plist;
+mod printf;
 mod simple;
 mod source;
 pub mod state;

@@ -126,6 +126,8 @@ pub(super) fn cd(st: &mut State, rest: &[Val]) -> bool {
 pub(super) fn read(st: &mut State, rest: &[Val], ifs: Option<Val>) -> Flow {
     let mut names: Vec<String> = Vec::new();
     let (mut raw, mut plain) = (false, true);
+    // `-d DELIM` ends the line at DELIM's first character (NUL for `-d ''`).
+    let mut delim = '\n';
     let mut i = 0;
     while i < rest.len() {
         let Some(a) = rest[i].known() else {
@@ -151,7 +153,21 @@ pub(super) fn read(st: &mut State, rest: &[Val], ifs: Option<Val>) -> Flow {
                     i += usize::from(j + 1 == a.len());
                     break;
                 }
-                // `-a`, `-d`, `-n`, `-N`, `-u` change what is read: not modelled.
+                'd' => {
+                    let attached = &a[j + 1..];
+                    let value = if attached.is_empty() {
+                        i += 1;
+                        rest.get(i - 1).and_then(Val::known)
+                    } else {
+                        Some(attached.to_string())
+                    };
+                    match value {
+                        Some(d) => delim = d.chars().next().unwrap_or('\0'),
+                        None => plain = false,
+                    }
+                    break;
+                }
+                // `-a`, `-n`, `-N`, `-u` change what is read: not modelled.
                 _ => {
                     plain = false;
                     i += usize::from(j + 1 == a.len() && "adnNu".contains(c));
@@ -178,8 +194,8 @@ pub(super) fn read(st: &mut State, rest: &[Val], ifs: Option<Val>) -> Flow {
         st.status = Status::Unknown("whether `read` gets a line depends on the input".into());
         return Flow::Normal;
     };
-    let (line, left, whole) = match input.find('\n') {
-        Some(k) => (&input[..k], &input[k + 1..], true),
+    let (line, left, whole) = match input.find(delim) {
+        Some(k) => (&input[..k], &input[k + delim.len_utf8()..], true),
         None => (input.as_str(), "", false),
     };
     let line = if raw {
