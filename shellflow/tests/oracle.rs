@@ -51,6 +51,8 @@ const CASES: &[(&str, &[&str], &[&str])] = &[
     ("#!/bin/sh\nset -- $(printf '%s-%s ' k v k2 v2 k3)\nexec redis-server \"$@\" \"$(printf '%5s|%-3s|%03d|%x|%c|%%' ab c 7 255 xyz)\" \"$(printf 'a\\tb\\101')\" \"$(printf '%s,' x y z)\"\n", &[], &["bash", "dash"]),
     // NUL-separated words read back from a process substitution; `printf -v` assigns.
     ("#!/bin/bash\nopts=()\nwhile IFS= read -r -d '' item; do opts+=( \"$item\" ); done < <(printf '%s\\0' --a 'b c')\nnone=()\nwhile IFS= read -r -d '' item; do none+=( \"$item\" ); done < <([[ $UNSET_OPTS ]] && printf '%s\\0' x)\nprintf -v joined '%s+' \"${opts[@]}\"\nexec redis-server \"${opts[@]}\" \"${#none[@]}\" \"$joined\"\n", &[], &["bash"]),
+    // The real `sed`: substitutions over a pipe and over a file of the root.
+    ("#!/bin/sh\nv=$(printf 'a.b\\n' | sed -e 's/\\./-/g')\nport=$(sed -n 's/^port *//p' @R@/etc/redis.conf)\nopts=$(sed -e 's/^ $//' <<EOF\n \nEOF\n)\nexec redis-server \"$v\" --port \"$port\" \"[$opts]\" \"$(echo x=1 | sed -E 's/([a-z])=([0-9])/\\2\\1/')\"\n", &[], &["bash", "dash"]),
     // The real `find` and `sort` over a directory of the root.
     ("#!/bin/sh\nset -e\nfiles=$(find @R@/init.d/ -maxdepth 1 -type f -name '*.sh' -print | sort -V)\nset -- $files\nif find @R@/init.d -mindepth 1 -type f -print -quit | read -r first; then set -- \"$@\" --nonempty; fi\nif find @R@/data -mindepth 1 -print -quit | read -r first; then set -- \"$@\" --data; fi\nn=$(find @R@/init.d -type f | sort -r | while read -r f; do echo \"${f##*/}\"; done)\nexec redis-server \"$@\" $n\n", &[], &["bash", "dash"]),
 ];

@@ -514,6 +514,16 @@ impl Interp<'_> {
                 };
                 Some((Val::lit(found.out), Status::Known(found.status)))
             }
+            "sed" => {
+                let skip = super::textutil::Unknowable {
+                    volumes: &self.inv.volumes,
+                    created: &st.created,
+                    maybe_created: &st.maybe_created,
+                };
+                let input = st.stdin.as_ref().and_then(|v| v.as_known());
+                let o = super::sed::sed(self.fs, &st.cwd, &a, input.as_deref(), &skip)?;
+                Some((Val::lit(o.out), Status::Known(o.status)))
+            }
             "sort" => {
                 let input = st.stdin.as_ref()?.as_known()?;
                 Some((Val::lit(super::textutil::sort(&input, &a)?), Status::OK))

@@ -27,6 +27,7 @@ mod merge;
 mod params;
 pub(crate) mod plist;
 mod printf;
+mod sed;
 mod simple;
 mod source;
 pub mod state;

@@ -255,7 +255,7 @@ fn type_char(s: &str) -> Option<char> {
 }
 
 /// Largest compiled pattern `grep` accepts (a hostile script controls the pattern).
-const MAX_REGEX_BYTES: usize = 1 << 20;
+pub(super) const MAX_REGEX_BYTES: usize = 1 << 20;
 
 /// What `grep ARGS` prints and its status, reading image files or `stdin` (when known).
 pub(crate) fn grep(
@@ -272,26 +272,7 @@ pub(crate) fn grep(
         .dfa_size_limit(MAX_REGEX_BYTES)
         .build()
         .ok()?;
-    let mut inputs: Vec<(Option<String>, String)> = Vec::new();
-    let mut missing = false;
-    if g.files.is_empty() {
-        inputs.push((None, stdin?.to_string()));
-    }
-    for f in &g.files {
-        let abs = normalize(&if f.starts_with('/') {
-            f.clone()
-        } else {
-            format!("{cwd}/{f}")
-        });
-        if !knowable_root(&abs, skip) || skip.maybe_created.contains(&abs) {
-            return None;
-        }
-        match fs.read_file(&abs) {
-            Ok(bytes) => inputs.push((Some(f.clone()), String::from_utf8_lossy(&bytes).into())),
-            Err(crate::api::FsError::NotFound { .. }) => missing = true,
-            Err(_) => return None,
-        }
-    }
+    let (inputs, missing) = read_inputs(fs, cwd, &g.files, stdin, skip)?;
     let named = g.files.len() > 1;
     let (mut out, mut any) = (String::new(), false);
     for (name, text) in &inputs {
@@ -322,6 +303,42 @@ pub(crate) fn grep(
         out: if g.quiet { String::new() } else { out },
         status,
     })
+}
+
+/// Texts a filter reads, each with the file name it came from (`None`: standard input).
+pub(super) type Inputs = Vec<(Option<String>, String)>;
+
+/// The texts a filter reads: each named file as the image holds it (`None` when one may
+/// differ at run time: a volume, a file the script wrote), or standard input when no file
+/// is named (`None` when it is not known); and whether a named file is missing.
+pub(super) fn read_inputs(
+    fs: &dyn ImageFs,
+    cwd: &str,
+    files: &[String],
+    stdin: Option<&str>,
+    skip: &Unknowable<'_>,
+) -> Option<(Inputs, bool)> {
+    let mut inputs: Inputs = Vec::new();
+    let mut missing = false;
+    if files.is_empty() {
+        inputs.push((None, stdin?.to_string()));
+    }
+    for f in files {
+        let abs = normalize(&if f.starts_with('/') {
+            f.clone()
+        } else {
+            format!("{cwd}/{f}")
+        });
+        if !knowable_root(&abs, skip) || skip.maybe_created.contains(&abs) {
+            return None;
+        }
+        match fs.read_file(&abs) {
+            Ok(bytes) => inputs.push((Some(f.clone()), String::from_utf8_lossy(&bytes).into())),
+            Err(crate::api::FsError::NotFound { .. }) => missing = true,
+            Err(_) => return None,
+        }
+    }
+    Some((inputs, missing))
 }
 
 /// A parsed `grep` command line.
@@ -421,7 +438,7 @@ fn parse_grep(args: &[String]) -> Option<Grep> {
 
 /// A POSIX extended pattern in `regex` syntax (classes like `[[:space:]]` are the same;
 /// `\<`/`\>` become word boundaries); `None` for a back-reference.
-fn ere(p: &str) -> Option<String> {
+pub(super) fn ere(p: &str) -> Option<String> {
     let mut out = String::new();
     let mut chars = p.chars().peekable();
     while let Some(c) = chars.next() {
@@ -443,7 +460,7 @@ fn ere(p: &str) -> Option<String> {
 
 /// A POSIX basic pattern (GNU: `\(`, `\)`, `\{`, `\}`, `\|`, `\+`, `\?` are operators; their
 /// bare forms are literal) in `regex` syntax; `None` for a back-reference.
-fn bre(p: &str) -> Option<String> {
+pub(super) fn bre(p: &str) -> Option<String> {
     let mut out = String::new();
     let mut chars = p.chars().peekable();
     let mut bracket = false;
