@@ -202,3 +202,30 @@ fn inputs_the_fuzzer_found_keep_the_fuzz_target_invariants() {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, .. ProptestConfig::default() })]
+
+    /// `printf` formats and `sed` scripts are written by the image author: any of them,
+    /// over any arguments and input, gives an output or an unknown, never a panic.
+    #[test]
+    fn hostile_printf_formats_and_sed_scripts_never_panic(
+        fmt in "[%\\\\0-9a-z.*#+ '\"$-]{0,24}",
+        script in "[s/|;\\\\()&0-9a-zA-Z.*+?^$\\[\\] -]{0,24}",
+        args in proptest::collection::vec("[a-z0-9'\\\\%-]{0,6}", 0..4),
+    ) {
+        let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
+        let words: Vec<String> = args.iter().map(|a| quote(a)).collect();
+        let text = format!(
+            "x=$(printf {} {})\ny=$(printf '%s\\n' \"$x\" | sed -e {})\nz=$(sed -n -E {} /entry.sh)\nexec app \"$x\" \"$y\" \"$z\"\n",
+            quote(&fmt),
+            words.join(" "),
+            quote(&script),
+            quote(&script),
+        );
+        let limits = Limits { max_steps: 2_000, ..Limits::default() };
+        let a = run(&text, &limits);
+        prop_assert!(!a.diagnostics.iter().any(|d| d.contains("panicked")), "{:?}", a.diagnostics);
+        prop_assert_eq!(a.candidates.len(), 1, "{:?}", a);
+    }
+}
