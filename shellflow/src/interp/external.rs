@@ -494,14 +494,17 @@ impl Interp<'_> {
             }
             "cat" if a.len() == 1 && !a[0].starts_with('-') => Some(self.cat_file(st, &a[0])),
             "which" if !a.is_empty() && !a.iter().any(|x| x.starts_with('-')) => self.which(st, &a),
-            "find" | "grep" | "egrep" | "fgrep" => {
+            "find" | "grep" | "egrep" | "fgrep" | "sed" => {
                 let skip = super::textutil::Unknowable {
                     volumes: &self.inv.volumes,
                     created: &st.created,
                     maybe_created: &st.maybe_created,
                 };
+                let input = st.stdin.as_ref().and_then(|v| v.as_known());
                 let found = if base == "find" {
                     super::textutil::find(self.fs, &st.cwd, &a, &skip)?
+                } else if base == "sed" {
+                    super::sed::sed(self.fs, &st.cwd, &a, input.as_deref(), &skip)?
                 } else {
                     let mut a = a.clone();
                     match base {
@@ -509,20 +512,9 @@ impl Interp<'_> {
                         "fgrep" => a.insert(0, "-F".into()),
                         _ => {}
                     }
-                    let input = st.stdin.as_ref().and_then(|v| v.as_known());
                     super::textutil::grep(self.fs, &st.cwd, &a, input.as_deref(), &skip)?
                 };
                 Some((Val::lit(found.out), Status::Known(found.status)))
-            }
-            "sed" => {
-                let skip = super::textutil::Unknowable {
-                    volumes: &self.inv.volumes,
-                    created: &st.created,
-                    maybe_created: &st.maybe_created,
-                };
-                let input = st.stdin.as_ref().and_then(|v| v.as_known());
-                let o = super::sed::sed(self.fs, &st.cwd, &a, input.as_deref(), &skip)?;
-                Some((Val::lit(o.out), Status::Known(o.status)))
             }
             "sort" => {
                 let input = st.stdin.as_ref()?.as_known()?;
@@ -799,7 +791,8 @@ impl Interp<'_> {
                     s.depth += 1;
                     me.run_list(s, &sub.list)
                 });
-                // Unlike `$( )`, the output keeps its trailing newlines.
+                // Unlike `$( )`, the output keeps its trailing newlines. `read` only uses
+                // input that is wholly known, so a partly unknown output counts as unknown.
                 out.filter(|v| !v.is_unknown())
             }
             _ => None,
