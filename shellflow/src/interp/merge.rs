@@ -23,7 +23,7 @@ use std::rc::Rc;
 
 use crate::value::Val;
 
-use super::state::{Deferred, State, Var, VarMap, VarValue};
+use super::state::{drop_alts, Deferred, State, Var, VarMap, VarValue};
 use super::{Flow, Paths};
 
 /// Most paths one deferred path holds; beyond, its oldest differing variables are widened.
@@ -229,7 +229,7 @@ fn build(mut all: Vec<State>, prior: &[Rc<str>], dropped: &mut usize) -> State {
                 .iter()
                 .any(|m| m.vars.get(&n).is_some_and(|v| v.exported));
             rep.vars.insert(&n, differs(&n, exported));
-            rep.alts.remove(&*n);
+            drop_alts(&mut rep.alts, &n);
             let placeholder = rep.vars.get_rc(&n).cloned();
             (n, placeholder)
         })
@@ -287,7 +287,7 @@ fn widen(members: &mut [State], name: &Rc<str>) {
                 m.alts.insert(name.to_string(), Rc::clone(v));
             }
             None => {
-                m.alts.remove(&**name);
+                drop_alts(&mut m.alts, name);
             }
         }
     }
@@ -357,7 +357,7 @@ pub(crate) fn split(mut rep: State) -> Vec<State> {
                         s.alts.insert(name.to_string(), Rc::clone(a));
                     }
                     None => {
-                        s.alts.remove(&**name);
+                        drop_alts(&mut s.alts, name);
                     }
                 }
             }
@@ -418,7 +418,7 @@ pub(crate) fn widen_changing(prev: &[State], live: &mut [State], at: &str) -> bo
                     exported,
                 },
             );
-            s.alts.remove(&*name);
+            drop_alts(&mut s.alts, &name);
             s.reason(format!("{at}: `{name}` {why}: taken as unknown"), None);
             widened = true;
         }
@@ -547,7 +547,7 @@ fn join_alts(a: &mut State, b: &State) {
                 a.alts.insert(name, std::rc::Rc::new(m));
             }
             None => {
-                a.alts.remove(&name);
+                drop_alts(&mut a.alts, &name);
             }
         }
     }

@@ -41,7 +41,7 @@ pub(super) fn unset(st: &mut State, rest: &[Val]) -> Flow {
             std::rc::Rc::make_mut(&mut st.funcs).remove(&n);
         } else {
             st.vars.remove(&n);
-            st.alts.remove(&n);
+            super::state::drop_alts(&mut st.alts, &n);
             st.unset.insert(n);
         }
     }

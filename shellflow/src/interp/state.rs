@@ -102,6 +102,22 @@ pub struct Frame {
     pub file: String,
 }
 
+/// Removes `name` from a persistent set when present. imbl's `remove` copies the
+/// root-to-leaf path (and may rebalance it) even when the key is absent, which on a map
+/// shared with other paths copies nodes for nothing; most removals here find nothing.
+pub(crate) fn forget(set: &mut imbl::OrdSet<String>, name: &str) {
+    if set.contains(name) {
+        set.remove(name);
+    }
+}
+
+/// Removes the value set of `name` when there is one (see [`forget`]).
+pub(crate) fn drop_alts(alts: &mut imbl::OrdMap<String, Rc<Vec<String>>>, name: &str) {
+    if alts.contains_key(name) {
+        alts.remove(name);
+    }
+}
+
 /// Variables by name: a persistent B-tree whose keys and values are reference-counted, so
 /// that a fork shares it and a write copies one root-to-leaf path of pointers, not values.
 #[derive(Debug, Clone, Default)]
@@ -140,7 +156,9 @@ impl VarMap {
 
     /// Removes a variable.
     pub fn remove(&mut self, name: &str) {
-        self.0.remove(name);
+        if self.0.contains_key(name) {
+            self.0.remove(name);
+        }
     }
 
     /// Names and variables, sorted by name.
@@ -412,8 +430,8 @@ impl State {
     /// Sets any value, keeping the export flag.
     pub fn set_value(&mut self, name: &str, value: VarValue) {
         let exported = self.vars.get(name).is_some_and(|v| v.exported);
-        self.unset.remove(name);
-        self.alts.remove(name);
+        forget(&mut self.unset, name);
+        drop_alts(&mut self.alts, name);
         self.vars.insert(name, Var { value, exported });
     }
 
