@@ -148,21 +148,15 @@ impl Fields {
             self.started = true;
             return;
         }
-        let mut piece = String::new();
-        for c in s.chars() {
-            if ifs.contains(c) {
-                if !piece.is_empty() {
-                    self.cur.push_part(Part::Lit(std::mem::take(&mut piece)));
-                    self.started = true;
-                }
+        // Each IFS character ends the field; the text between them is copied once.
+        for (i, piece) in s.split(|c| ifs.contains(c)).enumerate() {
+            if i > 0 {
                 self.brk();
-            } else {
-                piece.push(c);
             }
-        }
-        if !piece.is_empty() {
-            self.cur.push_part(Part::Lit(piece));
-            self.started = true;
+            if !piece.is_empty() {
+                self.cur.push_part(Part::Lit(piece.to_string()));
+                self.started = true;
+            }
         }
     }
 
