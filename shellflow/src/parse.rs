@@ -116,6 +116,11 @@ pub fn parse_word(text: &str) -> Result<Vec<WordPieceWithSource>, String> {
     if let Some(pieces) = simple_word(text) {
         return Ok(pieces);
     }
+    parse_word_brush(text)
+}
+
+/// Splits a word with brush-parser's word grammar only (what [`parse_word`] falls back to).
+pub fn parse_word_brush(text: &str) -> Result<Vec<WordPieceWithSource>, String> {
     brush_parser::word::parse(text, &options()).map_err(|e| e.to_string())
 }
 
@@ -376,7 +381,7 @@ mod tests {
 
     /// brush-parser's own split of a word, for comparison.
     fn brush_word(w: &str) -> String {
-        format!("{:?}", brush_parser::word::parse(w, &options()))
+        format!("{:?}", parse_word_brush(w))
     }
 
     #[test]
@@ -517,6 +522,14 @@ mod tests {
         fn random_words_split_as_brush_parser_splits_them(
             w in "[a-z0-9_ $\"'{}@#?*!.:=+/\\[\\]\\\\`~é(-]{0,14}"
         ) {
+            if let Some(p) = simple_word(&w) {
+                proptest::prop_assert_eq!(format!("{:?}", Ok::<_, ()>(p)), brush_word(&w));
+            }
+        }
+
+        /// Any text at all: never a panic, and the same pieces whenever the fast path answers.
+        #[test]
+        fn arbitrary_text_splits_as_brush_parser_splits_it(w in "\\PC{0,24}") {
             if let Some(p) = simple_word(&w) {
                 proptest::prop_assert_eq!(format!("{:?}", Ok::<_, ()>(p)), brush_word(&w));
             }
