@@ -118,10 +118,29 @@ pub(crate) fn drop_alts(alts: &mut imbl::OrdMap<String, Rc<Vec<String>>>, name: 
     }
 }
 
-/// Variables by name: a persistent B-tree whose keys and values are reference-counted, so
-/// that a fork shares it and a write copies one root-to-leaf path of pointers, not values.
+/// Most names a [`VarMap`]'s overlay holds before it is folded into the base.
+const OVERLAY_MAX: usize = 16;
+
+/// Variables by name: a persistent B-tree (the base) under a small sorted overlay of the
+/// latest writes (`None` for a removal). Keys and values are reference-counted.
+///
+/// A fork shares both parts. Paths fork and join all the time, and between a fork and the
+/// join that follows it they mostly write a few variables: those writes land in the overlay
+/// (a copy of at most [`OVERLAY_MAX`] pointers) instead of copying a root-to-leaf path of the
+/// B-tree (wide nodes, every pointer in them counted again), and two paths that share a
+/// base are compared by their overlays alone. When the overlay is full it is folded into
+/// the base.
 #[derive(Debug, Clone, Default)]
-pub struct VarMap(imbl::OrdMap<Rc<str>, Rc<Var>>);
+pub struct VarMap {
+    base: imbl::OrdMap<Rc<str>, Rc<Var>>,
+    over: Rc<Vec<Write>>,
+}
+
+/// One write in a [`VarMap`]'s overlay: the name and its value, `None` once removed.
+type Write = (Rc<str>, Option<Rc<Var>>);
+
+/// A name whose variables differ between two maps, with each map's value.
+type Difference<'m> = (&'m Rc<str>, Option<&'m Rc<Var>>, Option<&'m Rc<Var>>);
 
 impl VarMap {
     /// An empty map.
@@ -129,73 +148,164 @@ impl VarMap {
         Self::default()
     }
 
-    /// Reads a variable.
-    pub fn get(&self, name: &str) -> Option<&Var> {
-        self.0.get(name).map(|v| &**v)
+    /// Where `name` is in the overlay, or where it would go.
+    fn slot(&self, name: &str) -> Result<usize, usize> {
+        self.over.binary_search_by(|(k, _)| (**k).cmp(name))
     }
 
     /// The shared value of a variable (to compare by address or move between maps).
     pub fn get_rc(&self, name: &str) -> Option<&Rc<Var>> {
-        self.0.get(name)
+        match self.slot(name) {
+            Ok(i) => self.over[i].1.as_ref(),
+            Err(_) => self.base.get(name),
+        }
+    }
+
+    /// Reads a variable.
+    pub fn get(&self, name: &str) -> Option<&Var> {
+        self.get_rc(name).map(|v| &**v)
+    }
+
+    /// Writes `value` (or removes, with `None`) in the overlay, folding it when full.
+    fn write(&mut self, name: Rc<str>, value: Option<Rc<Var>>) {
+        let over = Rc::make_mut(&mut self.over);
+        match over.binary_search_by(|(k, _)| (**k).cmp(&*name)) {
+            Ok(i) => over[i].1 = value,
+            Err(i) => over.insert(i, (name, value)),
+        }
+        if over.len() > OVERLAY_MAX {
+            for (k, v) in std::mem::take(over) {
+                match v {
+                    Some(v) => {
+                        self.base.insert(k, v);
+                    }
+                    None => {
+                        if self.base.contains_key(&*k) {
+                            self.base.remove(&*k);
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// Sets a variable to a shared value.
     pub fn insert_rc(&mut self, name: Rc<str>, v: Rc<Var>) {
-        self.0.insert(name, v);
+        self.write(name, Some(v));
     }
 
     /// A variable to change in place (copied first when shared).
     pub fn get_mut(&mut self, name: &str) -> Option<&mut Var> {
-        self.0.get_mut(name).map(Rc::make_mut)
+        if self.slot(name).is_err() {
+            // Brought into the overlay, so that the base stays shared with other paths.
+            let (k, v) = self.base.get_key_value(name)?;
+            let (k, v) = (Rc::clone(k), Rc::clone(v));
+            self.write(k, Some(v));
+        }
+        match self.slot(name) {
+            Ok(i) => Rc::make_mut(&mut self.over)[i].1.as_mut().map(Rc::make_mut),
+            // That write filled the overlay, which went into the base.
+            Err(_) => self.base.get_mut(name).map(Rc::make_mut),
+        }
     }
 
     /// Sets a variable.
     pub fn insert(&mut self, name: &str, v: Var) {
-        self.0.insert(Rc::from(name), Rc::new(v));
+        self.write(Rc::from(name), Some(Rc::new(v)));
     }
 
     /// Removes a variable.
     pub fn remove(&mut self, name: &str) {
-        if self.0.contains_key(name) {
-            self.0.remove(name);
+        if self.get_rc(name).is_some() {
+            self.write(Rc::from(name), None);
         }
+    }
+
+    /// Names and shared values, sorted by name: the base merged with the overlay.
+    fn entries(&self) -> impl Iterator<Item = (&Rc<str>, &Rc<Var>)> {
+        let mut base = self.base.iter().peekable();
+        let mut over = self.over.iter().peekable();
+        std::iter::from_fn(move || loop {
+            let take_over = match (base.peek(), over.peek()) {
+                (None, None) => return None,
+                (Some(_), None) => false,
+                (None, Some(_)) => true,
+                (Some((bk, _)), Some((ok, _))) => ok <= bk,
+            };
+            if take_over {
+                let (k, v) = over.next()?;
+                if base.peek().is_some_and(|(bk, _)| *bk == k) {
+                    base.next();
+                }
+                if let Some(v) = v {
+                    return Some((k, v));
+                }
+            } else {
+                return base.next();
+            }
+        })
     }
 
     /// Names and variables, sorted by name.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Var)> {
-        self.0.iter().map(|(k, v)| (&**k, &**v))
+        self.entries().map(|(k, v)| (&**k, &**v))
     }
 
     /// Names, sorted.
     pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.0.keys().map(|k| &**k)
+        self.entries().map(|(k, _)| &**k)
+    }
+
+    /// Each name whose variables differ between the two maps (present in one only, or
+    /// different), sorted, with both sides. Maps that share their base are compared by
+    /// their overlays; otherwise the bases' diff skips the subtrees they share.
+    fn diff<'m>(&'m self, other: &'m VarMap) -> Vec<Difference<'m>> {
+        use imbl::ordmap::DiffItem;
+        let same_base = self.base.ptr_eq(&other.base);
+        if same_base && Rc::ptr_eq(&self.over, &other.over) {
+            return Vec::new();
+        }
+        let mut names: Vec<&Rc<str>> = self.over.iter().map(|(k, _)| k).collect();
+        names.extend(other.over.iter().map(|(k, _)| k));
+        if !same_base {
+            names.extend(self.base.diff(&other.base).map(|d| match d {
+                DiffItem::Add(k, _)
+                | DiffItem::Remove(k, _)
+                | DiffItem::Update { old: (k, _), .. } => k,
+            }));
+        }
+        names.sort_unstable();
+        names.dedup_by(|a, b| a == b);
+        names
+            .into_iter()
+            .filter_map(|n| {
+                let (a, b) = (self.get_rc(n), other.get_rc(n));
+                let same = match (a, b) {
+                    (Some(x), Some(y)) => Rc::ptr_eq(x, y) || x == y,
+                    (None, None) => true,
+                    _ => false,
+                };
+                (!same).then_some((n, a, b))
+            })
+            .collect()
     }
 
     /// The names whose variables differ between the two maps (present in one only, or
-    /// different). Skips shared subtrees.
+    /// different), sorted.
     pub fn differing_names(&self, other: &VarMap) -> Vec<Rc<str>> {
-        use imbl::ordmap::DiffItem;
-        self.0
-            .diff(&other.0)
-            .map(|d| match d {
-                DiffItem::Add(k, _)
-                | DiffItem::Remove(k, _)
-                | DiffItem::Update { old: (k, _), .. } => Rc::clone(k),
-            })
+        self.diff(other)
+            .into_iter()
+            .map(|(k, _, _)| Rc::clone(k))
             .collect()
     }
 
     /// [`VarMap::differing_names`], each with whether either side exports it.
     pub fn differing(&self, other: &VarMap) -> Vec<(String, bool)> {
-        use imbl::ordmap::DiffItem;
-        self.0
-            .diff(&other.0)
-            .map(|d| match d {
-                DiffItem::Add(k, v) | DiffItem::Remove(k, v) => (k.to_string(), v.exported),
-                DiffItem::Update {
-                    old: (k, v),
-                    new: (_, w),
-                } => (k.to_string(), v.exported || w.exported),
+        self.diff(other)
+            .into_iter()
+            .map(|(k, a, b)| {
+                let exported = a.is_some_and(|v| v.exported) || b.is_some_and(|v| v.exported);
+                (k.to_string(), exported)
             })
             .collect()
     }
@@ -203,11 +313,13 @@ impl VarMap {
 
 impl FromIterator<(String, Var)> for VarMap {
     fn from_iter<I: IntoIterator<Item = (String, Var)>>(iter: I) -> Self {
-        VarMap(
-            iter.into_iter()
+        VarMap {
+            base: iter
+                .into_iter()
                 .map(|(k, v)| (Rc::from(k.as_str()), Rc::new(v)))
                 .collect(),
-        )
+            over: Rc::default(),
+        }
     }
 }
 
@@ -502,5 +614,116 @@ impl State {
         let mut out = vec![Val::lit(&self.file)];
         out.extend(self.frames.iter().rev().map(|f| Val::lit(&f.file)));
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn var(v: u8, exported: bool) -> Var {
+        Var {
+            value: VarValue::Scalar(Val::lit(format!("v{v}"))),
+            exported,
+        }
+    }
+
+    /// One write to a map: set, export-set, remove, or change in place.
+    #[derive(Debug, Clone)]
+    enum Op {
+        Set(u8, u8),
+        Export(u8, u8),
+        Remove(u8),
+        Append(u8),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (0u8..40, 0u8..4).prop_map(|(n, v)| Op::Set(n, v)),
+            (0u8..40, 0u8..4).prop_map(|(n, v)| Op::Export(n, v)),
+            (0u8..40).prop_map(Op::Remove),
+            (0u8..40).prop_map(Op::Append),
+        ]
+    }
+
+    fn apply(m: &mut VarMap, model: &mut BTreeMap<String, Var>, op: &Op) {
+        let name = |n: &u8| format!("n{n:02}");
+        match op {
+            Op::Set(n, v) | Op::Export(n, v) => {
+                let x = var(*v, matches!(op, Op::Export(..)));
+                m.insert(&name(n), x.clone());
+                model.insert(name(n), x);
+            }
+            Op::Remove(n) => {
+                m.remove(&name(n));
+                model.remove(&name(n));
+            }
+            Op::Append(n) => {
+                if let Some(v) = m.get_mut(&name(n)) {
+                    v.value = VarValue::Array(vec![Val::lit("x")]);
+                }
+                if let Some(v) = model.get_mut(&name(n)) {
+                    v.value = VarValue::Array(vec![Val::lit("x")]);
+                }
+            }
+        }
+    }
+
+    fn model_diff(a: &BTreeMap<String, Var>, b: &BTreeMap<String, Var>) -> Vec<(String, bool)> {
+        let mut names: Vec<&String> = a.keys().chain(b.keys()).collect();
+        names.sort();
+        names.dedup();
+        names
+            .into_iter()
+            .filter(|n| a.get(*n) != b.get(*n))
+            .map(|n| {
+                let ex =
+                    a.get(n).is_some_and(|v| v.exported) || b.get(n).is_some_and(|v| v.exported);
+                (n.clone(), ex)
+            })
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+        /// A common past, then two forks written apart: every read, the sorted iteration and
+        /// the differences between the forks are those of plain sorted maps.
+        #[test]
+        fn var_maps_read_and_differ_as_plain_maps_do(
+            past in proptest::collection::vec(op(), 0..80),
+            left in proptest::collection::vec(op(), 0..40),
+            right in proptest::collection::vec(op(), 0..40),
+        ) {
+            let (mut m, mut model) = (VarMap::new(), BTreeMap::new());
+            for o in &past {
+                apply(&mut m, &mut model, o);
+            }
+            let (mut a, mut ma) = (m.clone(), model.clone());
+            let (mut b, mut mb) = (m, model);
+            for o in &left {
+                apply(&mut a, &mut ma, o);
+            }
+            for o in &right {
+                apply(&mut b, &mut mb, o);
+            }
+            for (m, model) in [(&a, &ma), (&b, &mb)] {
+                let got: Vec<(String, Var)> = m.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+                let want: Vec<(String, Var)> = model.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                prop_assert_eq!(&got, &want);
+                for n in 0..40u8 {
+                    let k = format!("n{n:02}");
+                    prop_assert_eq!(m.get(&k), model.get(&k));
+                }
+                prop_assert_eq!(m.keys().count(), model.len());
+            }
+            prop_assert_eq!(a.differing(&b), model_diff(&ma, &mb));
+            let names: Vec<String> = a.differing_names(&b).iter().map(|n| n.to_string()).collect();
+            let want: Vec<String> = model_diff(&ma, &mb).into_iter().map(|(n, _)| n).collect();
+            prop_assert_eq!(names, want);
+        }
     }
 }
