@@ -265,6 +265,52 @@ impl VarMap {
         if same_base && Rc::ptr_eq(&self.over, &other.over) {
             return Vec::new();
         }
+        if same_base {
+            // One walk over the two sorted overlays; a name in one only is compared with the
+            // shared base.
+            let same = |a: Option<&Rc<Var>>, b: Option<&Rc<Var>>| match (a, b) {
+                (Some(x), Some(y)) => Rc::ptr_eq(x, y) || x == y,
+                (None, None) => true,
+                _ => false,
+            };
+            let (mut i, mut j) = (0, 0);
+            let (x, y) = (&*self.over, &*other.over);
+            let mut out = Vec::new();
+            while i < x.len() || j < y.len() {
+                let order = match (x.get(i), y.get(j)) {
+                    (Some((a, _)), Some((b, _))) => a.cmp(b),
+                    (Some(_), None) => std::cmp::Ordering::Less,
+                    _ => std::cmp::Ordering::Greater,
+                };
+                let (name, a, b) = match order {
+                    std::cmp::Ordering::Equal => {
+                        i += 1;
+                        j += 1;
+                        (&x[i - 1].0, x[i - 1].1.as_ref(), y[j - 1].1.as_ref())
+                    }
+                    std::cmp::Ordering::Less => {
+                        i += 1;
+                        (
+                            &x[i - 1].0,
+                            x[i - 1].1.as_ref(),
+                            self.base.get(&*x[i - 1].0),
+                        )
+                    }
+                    std::cmp::Ordering::Greater => {
+                        j += 1;
+                        (
+                            &y[j - 1].0,
+                            other.base.get(&*y[j - 1].0),
+                            y[j - 1].1.as_ref(),
+                        )
+                    }
+                };
+                if !same(a, b) {
+                    out.push((name, a, b));
+                }
+            }
+            return out;
+        }
         let mut names: Vec<&Rc<str>> = self.over.iter().map(|(k, _)| k).collect();
         names.extend(other.over.iter().map(|(k, _)| k));
         if !same_base {
