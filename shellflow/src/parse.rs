@@ -125,10 +125,11 @@ pub fn parse_word_brush(text: &str) -> Result<Vec<WordPieceWithSource>, String> 
 }
 
 /// The pieces of a word made only of plain text, single quotes, double quotes, and
-/// `$name`, `${name}`, `$1`…`$9`, `${N}` and the special parameters (`$@ $* $# $? $- $$ $!
+/// `$name`, `$1`…`$9` and the special parameters (`$@ $* $# $? $- $$ $!
 /// $0`), as brush-parser splits it (`tests::simple_words_split_as_brush_parser_splits_them`
-/// holds the two to the same output); `None` for any other word: a backslash, a backquote,
-/// a tilde, `$(`, `${` with anything but a name or a number, a `$` that starts nothing.
+/// holds the two to the same output), and the `${…}` forms [`braced`] lists; `None` for any
+/// other word: a backslash, a backquote, a tilde, `$(`, another `${…}`, a `$` that starts
+/// nothing.
 ///
 /// Hand-written because brush-parser's word grammar (a PEG) costs about 7,000 instructions
 /// per word, a tenth of an analysis on a long script, and there is no crate for this.
@@ -205,12 +206,20 @@ fn flush_text(text: &str, from: usize, to: usize, out: &mut Vec<WordPieceWithSou
     }
 }
 
+/// Whether `c` may start a shell variable name (ASCII only, as brush-parser has it).
+fn name_start(c: u8) -> bool {
+    c.is_ascii_alphabetic() || c == b'_'
+}
+
+/// Whether `c` may continue a shell variable name.
+fn name_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_'
+}
+
 /// The expansion starting with the `$` at `at`, and where it ends; `None` unless it is one
 /// [`simple_word`] handles.
 fn dollar(text: &str, at: usize) -> Option<(WordPieceWithSource, usize)> {
     let b = text.as_bytes();
-    let is_name_start = |c: u8| c.is_ascii_alphabetic() || c == b'_';
-    let is_name = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
     let expansion = |parameter: Parameter, end: usize| {
         let p = WordPiece::ParameterExpansion(ParameterExpr::Parameter {
             parameter,
@@ -220,8 +229,8 @@ fn dollar(text: &str, at: usize) -> Option<(WordPieceWithSource, usize)> {
     };
     let special = |sp: SpecialParameter| expansion(Parameter::Special(sp), at + 2);
     match *b.get(at + 1)? {
-        c if is_name_start(c) => {
-            let end = at + 1 + b[at + 1..].iter().take_while(|c| is_name(**c)).count();
+        c if name_start(c) => {
+            let end = at + 1 + b[at + 1..].iter().take_while(|c| name_char(**c)).count();
             expansion(Parameter::Named(text[at + 1..end].to_string()), end)
         }
         c @ b'1'..=b'9' => expansion(Parameter::Positional(u32::from(c - b'0')), at + 2),
@@ -251,16 +260,14 @@ fn dollar(text: &str, at: usize) -> Option<(WordPieceWithSource, usize)> {
 /// quotes, backslashes, backquotes, braces, parentheses or tildes (kept as text, as
 /// brush-parser keeps it, to be expanded when used).
 fn braced(inner: &str) -> Option<ParameterExpr> {
-    let is_name_start = |c: u8| c.is_ascii_alphabetic() || c == b'_';
-    let is_name = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
     let (indirect, length, rest) = match inner.as_bytes().first()? {
         b'!' => (true, false, &inner[1..]),
         b'#' => (false, true, &inner[1..]),
         _ => (false, false, inner),
     };
     let b = rest.as_bytes();
-    let (parameter, after) = if b.first().is_some_and(|c| is_name_start(*c)) {
-        let end = b.iter().take_while(|c| is_name(**c)).count();
+    let (parameter, after) = if b.first().is_some_and(|c| name_start(*c)) {
+        let end = b.iter().take_while(|c| name_char(**c)).count();
         let name = rest[..end].to_string();
         match b.get(end) {
             Some(b'[') if !indirect => {

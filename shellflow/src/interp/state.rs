@@ -268,11 +268,6 @@ impl VarMap {
         if same_base {
             // One walk over the two sorted overlays; a name in one only is compared with the
             // shared base.
-            let same = |a: Option<&Rc<Var>>, b: Option<&Rc<Var>>| match (a, b) {
-                (Some(x), Some(y)) => Rc::ptr_eq(x, y) || x == y,
-                (None, None) => true,
-                _ => false,
-            };
             let (mut i, mut j) = (0, 0);
             let (x, y) = (&*self.over, &*other.over);
             let mut out = Vec::new();
@@ -305,7 +300,7 @@ impl VarMap {
                         )
                     }
                 };
-                if !same(a, b) {
+                if !same_var(a, b) {
                     out.push((name, a, b));
                 }
             }
@@ -313,25 +308,18 @@ impl VarMap {
         }
         let mut names: Vec<&Rc<str>> = self.over.iter().map(|(k, _)| k).collect();
         names.extend(other.over.iter().map(|(k, _)| k));
-        if !same_base {
-            names.extend(self.base.diff(&other.base).map(|d| match d {
-                DiffItem::Add(k, _)
-                | DiffItem::Remove(k, _)
-                | DiffItem::Update { old: (k, _), .. } => k,
-            }));
-        }
+        names.extend(self.base.diff(&other.base).map(|d| match d {
+            DiffItem::Add(k, _) | DiffItem::Remove(k, _) | DiffItem::Update { old: (k, _), .. } => {
+                k
+            }
+        }));
         names.sort_unstable();
         names.dedup_by(|a, b| a == b);
         names
             .into_iter()
             .filter_map(|n| {
                 let (a, b) = (self.get_rc(n), other.get_rc(n));
-                let same = match (a, b) {
-                    (Some(x), Some(y)) => Rc::ptr_eq(x, y) || x == y,
-                    (None, None) => true,
-                    _ => false,
-                };
-                (!same).then_some((n, a, b))
+                (!same_var(a, b)).then_some((n, a, b))
             })
             .collect()
     }
@@ -354,6 +342,15 @@ impl VarMap {
                 (k.to_string(), exported)
             })
             .collect()
+    }
+}
+
+/// Whether two maps hold the same variable under a name (by address first).
+fn same_var(a: Option<&Rc<Var>>, b: Option<&Rc<Var>>) -> bool {
+    match (a, b) {
+        (Some(x), Some(y)) => Rc::ptr_eq(x, y) || x == y,
+        (None, None) => true,
+        _ => false,
     }
 }
 
