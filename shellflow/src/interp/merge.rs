@@ -10,8 +10,11 @@
 //! candidates keep the values and assumptions of their own branches.
 //!
 //! A deferred path holds at most [`MAX_MEMBERS`] members (two independent two-way forks);
-//! beyond, the variables deferred longest are widened one by one: they become unknown
-//! ("differs between paths"), keeping the set of known values for `case`. The plain lossy
+//! beyond, the heaviest member stays exact and in the others the variables deferred longest
+//! are widened one by one: they become unknown ("differs between paths"), keeping the set
+//! of known values for `case`. The likeliest run (most often the one the image makes, every
+//! unset env variable left unset) thus keeps every value, and its candidate never shows a
+//! widened word. The plain lossy
 //! join of abstract interpretation, where every differing variable is widened, is left for
 //! members that differ in a variable the shell reads implicitly (`PATH`, `IFS`…) or in
 //! `unset` names, and only when many paths are alive. Paths at different points (different
@@ -33,10 +36,17 @@ const MAX_MEMBERS: usize = 4;
 /// lightest beyond are dropped, since arrays are not widened.
 const MAX_ARRAY_MEMBERS: usize = 8;
 
-/// How many members widening leaves once it has to happen: down to the newest fork, so the
-/// next joins do not widen again at once (measured on the long bench and the postgres
-/// entrypoint: 1 loses the newest fork's precision, 3 or 4 cost more steps for nothing).
-const WIDEN_TO: usize = 2;
+/// How many members widening leaves among the members it widens, once it has to happen.
+/// With [`KEEP_EXACT`], measured on the 51 runs of the real-script scan (`realscan`): 1 and
+/// 1 take 56.1k steps in all, 1 and 2 take 70.8k, 2 and 2 take 88.4k (more members alive
+/// means more splits); widening every member down to 2, as before, took 57.5k but left
+/// consul's and odoo's likeliest argv with a widened word.
+const WIDEN_TO: usize = 1;
+
+/// How many of the heaviest members widening leaves exact: the likeliest run keeps every
+/// value (consul's `$CONSUL_BIND`, empty unless a run names an interface, stays empty on the
+/// run the image makes), and the lighter ones are widened.
+const KEEP_EXACT: usize = 1;
 
 /// Variables the shell reads without naming them in the script's text: members that differ
 /// in one of them are not deferred.
@@ -130,11 +140,12 @@ fn defer_into(a: &mut State, b: State, dropped: &mut usize) -> Option<State> {
 
 /// One path for `all` (at one point of the script, at least one of them): members whose
 /// variables agree are joined exactly; several distinct members make a deferred path. Beyond
-/// [`MAX_MEMBERS`] the variables that differ are widened one at a time, those deferred
-/// longest first (`prior` lists them, oldest first; new ones come after), until at most
-/// [`WIDEN_TO`] members remain: a widened variable becomes unknown ("differs between paths"), with the
-/// set of known values it may hold for `case`. A fork the script just made is the likeliest
-/// to be tested next, so it keeps its precision longest.
+/// [`MAX_MEMBERS`] the [`KEEP_EXACT`] heaviest members are kept as they are, and in the
+/// others the variables that differ are widened one at a time, those deferred longest first
+/// (`prior` lists them, oldest first; new ones come after), until they make at most
+/// [`WIDEN_TO`] members: a widened variable becomes unknown ("differs between paths"), with
+/// the set of known values it may hold for `case`. A fork the script just made is the
+/// likeliest to be tested next, so it keeps its precision longest.
 fn build(mut all: Vec<State>, prior: &[Rc<str>], dropped: &mut usize) -> State {
     // The variables that differ: against the first path only, then members are told apart
     // by those names alone.
@@ -161,38 +172,55 @@ fn build(mut all: Vec<State>, prior: &[Rc<str>], dropped: &mut usize) -> State {
     // Each path's values of those names as small ids; widening the k oldest names leaves
     // the paths told apart by their ids from k on.
     let ids = value_ids(&all, &names);
-    let distinct = |k: usize| {
+    let distinct = |k: usize, only: &[usize]| {
         let mut seen: Vec<&[u32]> = Vec::new();
-        for v in &ids {
-            if !seen.contains(&&v[k..]) {
-                seen.push(&v[k..]);
+        for &i in only {
+            if !seen.contains(&&ids[i][k..]) {
+                seen.push(&ids[i][k..]);
             }
         }
         seen.len()
     };
+    let everyone: Vec<usize> = (0..all.len()).collect();
+    // Past MAX_MEMBERS, the heaviest KEEP_EXACT distinct members stay exact (the likeliest
+    // runs keep every value, so the best candidate never shows a widened word), and the
+    // others are widened among themselves, oldest names first, down to WIDEN_TO.
     let mut k = 0;
-    let target = if distinct(0) > MAX_MEMBERS {
-        WIDEN_TO
-    } else {
-        MAX_MEMBERS
-    };
-    while k < names.len() && distinct(k) > target {
-        if is_array(&names[k]) {
-            // Only arrays are left: they are not widened (see below).
-            break;
+    let mut widened_members: Vec<usize> = Vec::new();
+    if distinct(0, &everyone) > MAX_MEMBERS {
+        let heavy = heaviest_distinct(&all, &ids, KEEP_EXACT);
+        widened_members = everyone
+            .iter()
+            .copied()
+            .filter(|i| !heavy.iter().any(|h| ids[*h] == ids[*i]))
+            .collect();
+        while k < names.len() && distinct(k, &widened_members) > WIDEN_TO {
+            if is_array(&names[k]) {
+                // Only arrays are left: they are not widened (see below).
+                break;
+            }
+            k += 1;
         }
-        k += 1;
     }
-    for n in names.drain(..k) {
-        widen(&mut all, &n);
+    let mut ids = ids;
+    for n in &names[..k] {
+        widen(&mut all, &widened_members, n);
+    }
+    if k > 0 {
+        // The widened members now agree on the first k names: give them one id there.
+        for &i in &widened_members {
+            for id in &mut ids[i][..k] {
+                *id = u32::MAX;
+            }
+        }
     }
     let mut members: Vec<State> = Vec::with_capacity(all.len());
     let mut member_ids: Vec<&[u32]> = Vec::with_capacity(all.len());
     for (m, id) in all.drain(..).zip(&ids) {
-        match member_ids.iter().position(|x| *x == &id[k..]) {
+        match member_ids.iter().position(|x| *x == &id[..]) {
             Some(i) => join_evidence(&mut members[i], m),
             None => {
-                member_ids.push(&id[k..]);
+                member_ids.push(&id[..]);
                 members.push(m);
             }
         }
@@ -244,6 +272,21 @@ fn build(mut all: Vec<State>, prior: &[Rc<str>], dropped: &mut usize) -> State {
     rep
 }
 
+/// The first path of each of the `n` heaviest groups of paths that agree on every name
+/// (`ids`), heaviest first; ties go to the group seen first.
+fn heaviest_distinct(all: &[State], ids: &[Vec<u32>], n: usize) -> Vec<usize> {
+    let mut groups: Vec<(usize, f64)> = Vec::new();
+    for (i, m) in all.iter().enumerate() {
+        match groups.iter_mut().find(|(g, _)| ids[*g] == ids[i]) {
+            Some((_, w)) => *w += m.weight,
+            None => groups.push((i, m.weight)),
+        }
+    }
+    // A stable sort: equal weights keep the order of first appearance.
+    groups.sort_by(|a, b| b.1.total_cmp(&a.1));
+    groups.into_iter().take(n).map(|(i, _)| i).collect()
+}
+
 /// For each path, for each name, a small id of its value (equal values, equal ids).
 fn value_ids(all: &[State], names: &[Rc<str>]) -> Vec<Vec<u32>> {
     let mut ids = vec![Vec::with_capacity(names.len()); all.len()];
@@ -268,19 +311,20 @@ fn value_ids(all: &[State], names: &[Rc<str>]) -> Vec<Vec<u32>> {
     ids
 }
 
-/// Gives every member the same unknown value for `name` (the lossy join of one variable),
-/// with the set of known values the members held, when small, for `case`.
-fn widen(members: &mut [State], name: &Rc<str>) {
-    let exported = members
+/// Gives the members `only` the same unknown value for `name` (the lossy join of one
+/// variable), with the set of known values they held, when small, for `case`.
+fn widen(members: &mut [State], only: &[usize], name: &Rc<str>) {
+    let exported = only
         .iter()
-        .any(|m| m.vars.get(name).is_some_and(|v| v.exported));
+        .any(|&i| members[i].vars.get(name).is_some_and(|v| v.exported));
     let placeholder = Rc::new(differs(name, exported));
     let mut values: Option<Vec<String>> = Some(Vec::new());
-    for m in members.iter() {
-        values = union_values(values, values_of(m, name));
+    for &i in only {
+        values = union_values(values, values_of(&members[i], name));
     }
     let values = values.map(Rc::new);
-    for m in members.iter_mut() {
+    for &i in only {
+        let m = &mut members[i];
         m.vars.insert_rc(Rc::clone(name), Rc::clone(&placeholder));
         match &values {
             Some(v) => {
