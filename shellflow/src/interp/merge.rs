@@ -14,10 +14,9 @@
 //! are widened one by one: they become unknown ("differs between paths"), keeping the set
 //! of known values for `case`. The likeliest run (most often the one the image makes, every
 //! unset env variable left unset) thus keeps every value, and its candidate never shows a
-//! widened word. The plain lossy
-//! join of abstract interpretation, where every differing variable is widened, is left for
-//! members that differ in a variable the shell reads implicitly (`PATH`, `IFS`…) or in
-//! `unset` names, and only when many paths are alive. Paths at different points (different
+//! widened word. The plain lossy join of abstract interpretation, where every differing
+//! variable is widened, is left for members that differ in a variable the shell reads
+//! implicitly (`PATH`, `IFS`…) or in `unset` names, and only when many paths are alive. Paths at different points (different
 //! positionals, user, or call depth) are never joined, so the command words that decide the
 //! terminal stay exact whenever they can.
 
@@ -171,7 +170,7 @@ fn build(mut all: Vec<State>, prior: &[Rc<str>], dropped: &mut usize) -> State {
     });
     // Each path's values of those names as small ids; widening the k oldest names leaves
     // the paths told apart by their ids from k on.
-    let ids = value_ids(&all, &names);
+    let mut ids = value_ids(&all, &names);
     let distinct = |k: usize, only: &[usize]| {
         let mut seen: Vec<&[u32]> = Vec::new();
         for &i in only {
@@ -202,17 +201,12 @@ fn build(mut all: Vec<State>, prior: &[Rc<str>], dropped: &mut usize) -> State {
             k += 1;
         }
     }
-    let mut ids = ids;
     for n in &names[..k] {
         widen(&mut all, &widened_members, n);
     }
-    if k > 0 {
-        // The widened members now agree on the first k names: give them one id there.
-        for &i in &widened_members {
-            for id in &mut ids[i][..k] {
-                *id = u32::MAX;
-            }
-        }
+    // The widened members now agree on the first k names: give them one id there.
+    for &i in &widened_members {
+        ids[i][..k].fill(u32::MAX);
     }
     let mut members: Vec<State> = Vec::with_capacity(all.len());
     let mut member_ids: Vec<&[u32]> = Vec::with_capacity(all.len());
