@@ -56,6 +56,8 @@ pub use memfs::MemFs;
 /// Shell pattern matching (XCU 2.13), for callers that match file names as `glob` does.
 pub use pattern::matches as pattern_matches;
 
+use std::rc::Rc;
+
 use interp::state::{State, Status};
 use interp::Interp;
 use value::Val;
@@ -191,21 +193,21 @@ fn initial_state(inv: &Invocation, file: &str) -> State {
     };
     State {
         vars,
-        positionals: positionals.into_iter().map(Val::lit).collect(),
+        positionals: Rc::new(positionals.into_iter().map(Val::lit).collect()),
         arg0: Val::lit(arg0),
         funcs: Default::default(),
-        locals: Vec::new(),
-        frames: Vec::new(),
-        file: file.to_string(),
+        locals: Rc::default(),
+        frames: Rc::default(),
+        file: Rc::from(file),
         status: Status::OK,
         errexit: false,
         umask: Some(DEFAULT_UMASK),
         user: inv.user.clone(),
-        cwd: inv.cwd.clone(),
+        cwd: Rc::from(inv.cwd.as_str()),
         weight: 1.0,
         reasons: Default::default(),
         assumptions: Default::default(),
-        background: Vec::new(),
+        background: Rc::default(),
         last_fg: None,
         created: Default::default(),
         maybe_created: Default::default(),

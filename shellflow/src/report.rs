@@ -40,7 +40,7 @@ pub(crate) fn build(
                     e.background.len()
                 ));
             }
-            for b in &e.background {
+            for b in e.background.iter() {
                 let t = Terminal {
                     cmd: b.clone(),
                     how: EndKind::Background,
@@ -248,7 +248,7 @@ fn candidate(inv: &Invocation, st: &State, t: &Terminal) -> Candidate {
         user: user.clone(),
         env,
         env_delta,
-        cwd: st.cwd.clone(),
+        cwd: st.cwd.to_string(),
         confidence: 0.0,
         how: t.how,
         reasons,

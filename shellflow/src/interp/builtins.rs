@@ -7,6 +7,7 @@
 
 use crate::parse::ast;
 use crate::value::Val;
+use std::rc::Rc;
 
 use super::simple::{cd, exit, let_arith, loop_control, read, ret, shift, umask, unset};
 use super::state::{State, Status, VarValue};
@@ -37,7 +38,7 @@ impl Interp<'_> {
             return Vec::new();
         }
         let location = first_line(sc).map(|line| crate::api::Location {
-            file: st.file.clone(),
+            file: st.file.to_string(),
             line,
         });
         let mut assigns = Vec::new();
@@ -330,7 +331,7 @@ impl Interp<'_> {
             format!("`set --` makes the arguments: {}", shown.join(" ")),
             location,
         );
-        st.positionals = args;
+        st.positionals = Rc::new(args);
         st.status = Status::OK;
         Flow::Normal
     }

@@ -13,6 +13,7 @@
 use crate::parse::{self, ast};
 use crate::pattern;
 use crate::value::Val;
+use std::rc::Rc;
 
 use super::state::{Frame, State, Status};
 use super::{arith, merge, short, Flow, Interp, Paths};
@@ -231,7 +232,7 @@ impl Interp<'_> {
                 }
                 v
             }
-            None => st.positionals.clone(),
+            None => st.positionals.to_vec(),
         };
         let file = st.file.clone();
         let line = parse::line_of(&f.loc);
@@ -371,13 +372,13 @@ impl Interp<'_> {
             st.status = Status::Unknown(format!("{name}: call depth limit"));
             return vec![(st, Flow::Normal)];
         }
-        let saved_pos = std::mem::replace(&mut st.positionals, args);
+        let saved_pos = std::mem::replace(&mut st.positionals, Rc::new(args));
         let saved_file = std::mem::replace(&mut st.file, func.file.clone());
-        st.frames.push(Frame {
+        Rc::make_mut(&mut st.frames).push(Frame {
             name: name.to_string(),
-            file: saved_file.clone(),
+            file: Rc::clone(&saved_file),
         });
-        st.locals.push(Vec::new());
+        Rc::make_mut(&mut st.locals).push(Vec::new());
         st.calls += 1;
         let paths = self.run_compound(st, &func.body.0);
         let mut out = Vec::with_capacity(paths.len());
@@ -388,9 +389,14 @@ impl Interp<'_> {
             }
             s.positionals = saved_pos.clone();
             s.file = saved_file.clone();
-            s.frames.pop();
+            Rc::make_mut(&mut s.frames).pop();
             s.calls = s.calls.saturating_sub(1);
-            for (n, old) in s.locals.pop().unwrap_or_default().into_iter().rev() {
+            for (n, old) in Rc::make_mut(&mut s.locals)
+                .pop()
+                .unwrap_or_default()
+                .into_iter()
+                .rev()
+            {
                 match old {
                     Some(v) => {
                         s.vars.insert(&n, v);

@@ -236,7 +236,7 @@ impl Interp<'_> {
                 Some(e) => Val::lit(e.home),
                 None => Val::lit(format!("~{u}")),
             },
-            T::WorkingDir => Val::lit(st.cwd.clone()),
+            T::WorkingDir => Val::lit(&*st.cwd),
             _ => Val::unknown("~", "directory stack"),
         }
     }
@@ -360,7 +360,7 @@ impl Interp<'_> {
                 .and_then(|a| a.first().cloned())
                 .map_or(PVal::Unset, PVal::One),
             "EUID" | "UID" if bash => PVal::One(Val::lit(st.user.uid.to_string())),
-            "PWD" => PVal::One(Val::lit(st.cwd.clone())),
+            "PWD" => PVal::One(Val::lit(&*st.cwd)),
             "IFS" => PVal::One(Val::lit(DEFAULT_IFS)),
             "RANDOM" | "HOSTNAME" | "PPID" | "SECONDS" | "BASHPID" => {
                 PVal::One(Val::unknown(format!("${name}"), "differs per run"))
@@ -375,7 +375,7 @@ impl Interp<'_> {
     fn special(&mut self, st: &State, s: &SpecialParameter) -> PVal {
         match s {
             SpecialParameter::AllPositionalParameters { concatenate } => {
-                PVal::Many(st.positionals.clone(), *concatenate)
+                PVal::Many(st.positionals.to_vec(), *concatenate)
             }
             SpecialParameter::PositionalParameterCount => {
                 PVal::One(Val::lit(st.positionals.len().to_string()))

@@ -11,6 +11,7 @@ use crate::api::User;
 use crate::memfs::normalize;
 use crate::parse::ast;
 use crate::value::Val;
+use std::rc::Rc;
 
 use super::state::{Recorded, State, Status};
 use super::{short, who, Flow, Interp, Paths};
@@ -154,13 +155,13 @@ impl Interp<'_> {
                 Some((u, from)) => (u, Some(from)),
                 None => (st.user.clone(), None),
             };
-            st.last_fg = Some(Recorded {
+            st.last_fg = Some(Rc::new(Recorded {
                 argv,
                 env_extra,
                 location,
                 user,
                 inner_from,
-            });
+            }));
         }
         vec![(st, Flow::Normal)]
     }
@@ -255,11 +256,11 @@ impl Interp<'_> {
             next.set("HOME", Val::lit(home));
             next.export("HOME");
         }
-        next.positionals = args;
+        next.positionals = Rc::new(args);
         next.funcs = Default::default();
-        next.locals.clear();
-        next.frames.clear();
-        next.file = self.script_path.clone();
+        next.locals = Rc::default();
+        next.frames = Rc::default();
+        next.file = Rc::from(self.script_path.as_str());
         next.status = Status::OK;
         next.errexit = false;
         next.user = user.clone();
@@ -968,5 +969,5 @@ pub(crate) fn render(argv: &[Val]) -> String {
 }
 
 fn location_text(st: &State, l: &Option<crate::api::Location>) -> String {
-    l.as_ref().map_or(st.file.clone(), |l| l.to_string())
+    l.as_ref().map_or(st.file.to_string(), |l| l.to_string())
 }

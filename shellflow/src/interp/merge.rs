@@ -521,7 +521,7 @@ fn same_point(a: &State, b: &State) -> bool {
         && a.frames.len() == b.frames.len()
         && a.frames
             .iter()
-            .zip(&b.frames)
+            .zip(b.frames.iter())
             .all(|(x, y)| x.name == y.name && x.file == y.file)
         && a.locals == b.locals
         && a.stdout == b.stdout
@@ -530,7 +530,7 @@ fn same_point(a: &State, b: &State) -> bool {
         && a.background.len() == b.background.len()
         && a.background
             .iter()
-            .zip(&b.background)
+            .zip(b.background.iter())
             .all(|(x, y)| x.argv == y.argv && x.user == y.user)
         && a.last_fg.as_ref().map(|r| &r.argv) == b.last_fg.as_ref().map(|r| &r.argv)
         && same_funcs(a, b)

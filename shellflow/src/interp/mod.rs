@@ -74,7 +74,7 @@ pub struct Ending {
     /// The terminal command, if any.
     pub terminal: Option<Terminal>,
     /// Background children at the end.
-    pub background: Vec<Recorded>,
+    pub background: Rc<Vec<Recorded>>,
 }
 
 /// A terminal command found on a path.
@@ -109,7 +109,7 @@ pub struct Interp<'a> {
     /// Command resolution by (PATH, name).
     pub(crate) resolved: FastMap<(String, String), Option<String>>,
     /// Function definitions shared between paths, by node address and file.
-    func_cache: FastMap<(usize, String), Rc<state::Func>>,
+    func_cache: FastMap<(usize, Rc<str>), Rc<state::Func>>,
     /// The names each command mentions, by node address (for deferred joins).
     cmd_words: FastMap<usize, Rc<CmdWords>>,
 }
@@ -166,7 +166,7 @@ impl<'a> Interp<'a> {
     /// Location of a span in the current file.
     pub(crate) fn loc(&self, st: &State, span: Option<parse::SourceSpan>) -> Option<Location> {
         span.map(|s| Location {
-            file: st.file.clone(),
+            file: st.file.to_string(),
             line: parse::line_of(&s),
         })
     }
@@ -195,7 +195,7 @@ impl<'a> Interp<'a> {
         let terminal = if flow == Flow::Exit {
             None
         } else {
-            st.last_fg.clone().map(|cmd| Terminal {
+            st.last_fg.as_deref().cloned().map(|cmd| Terminal {
                 cmd,
                 how: EndKind::FellOffEnd,
                 inner_from: None,
@@ -552,7 +552,7 @@ impl<'a> Interp<'a> {
                     .or_insert_with(|| {
                         Rc::new(state::Func {
                             body: def.body.clone(),
-                            file: st.file.clone(),
+                            file: Rc::clone(&st.file),
                         })
                     })
                     .clone();
@@ -641,7 +641,7 @@ impl<'a> Interp<'a> {
             for (mut s, flow) in self.run_simple(st, sc) {
                 s.in_background = false;
                 if let Some(rec) = s.last_fg.take() {
-                    s.background.push(rec);
+                    Rc::make_mut(&mut s.background).push(Rc::unwrap_or_clone(rec));
                 }
                 s.last_fg = before.clone();
                 s.status = Status::OK;

@@ -7,6 +7,7 @@
 use crate::api::Location;
 use crate::memfs::normalize;
 use crate::value::Val;
+use std::rc::Rc;
 
 use super::state::{State, Status};
 use super::Flow;
@@ -23,7 +24,7 @@ pub(super) fn shift(st: &mut State, rest: &[Val]) -> Flow {
     if n > st.positionals.len() {
         st.status = Status::FAIL;
     } else {
-        st.positionals.drain(..n);
+        Rc::make_mut(&mut st.positionals).drain(..n);
         st.status = Status::OK;
     }
     Flow::Normal
@@ -111,7 +112,7 @@ pub(super) fn cd(st: &mut State, rest: &[Val]) -> bool {
             } else {
                 normalize(&format!("{}/{d}", st.cwd))
             };
-            st.cwd = d.clone();
+            st.cwd = Rc::from(d.as_str());
             st.set("PWD", Val::lit(d));
             true
         }

@@ -43,8 +43,8 @@ impl Interp<'_> {
             || st
                 .frames
                 .iter()
-                .any(|f| f.name == "source" && f.file == path)
-            || st.file == path
+                .any(|f| f.name == "source" && *f.file == *path)
+            || *st.file == *path
         {
             self.cap(format!(
                 "{}: source of {path} skipped (cycle or depth {} reached)",
@@ -62,12 +62,12 @@ impl Interp<'_> {
             }
         };
         st.reason(format!("sources {path}"), location);
-        let saved_pos =
-            (rest.len() > 1).then(|| std::mem::replace(&mut st.positionals, rest[1..].to_vec()));
-        let saved_file = std::mem::replace(&mut st.file, path.clone());
-        st.frames.push(Frame {
+        let saved_pos = (rest.len() > 1)
+            .then(|| std::mem::replace(&mut st.positionals, Rc::new(rest[1..].to_vec())));
+        let saved_file = std::mem::replace(&mut st.file, Rc::from(path.as_str()));
+        Rc::make_mut(&mut st.frames).push(Frame {
             name: "source".into(),
-            file: saved_file.clone(),
+            file: Rc::clone(&saved_file),
         });
         st.depth += 1;
         let mut paths = vec![(st, Flow::Normal)];
@@ -81,7 +81,7 @@ impl Interp<'_> {
                     return (s, flow);
                 }
                 s.depth -= 1;
-                s.frames.pop();
+                Rc::make_mut(&mut s.frames).pop();
                 s.file = saved_file.clone();
                 if let Some(p) = &saved_pos {
                     s.positionals = p.clone();

@@ -74,7 +74,7 @@ pub struct Func {
     /// Its body.
     pub body: ast::FunctionBody,
     /// Script it was defined in (for locations and `BASH_SOURCE`).
-    pub file: String,
+    pub file: Rc<str>,
 }
 
 /// A command the script would run (recorded, never run).
@@ -99,7 +99,7 @@ pub struct Frame {
     /// Function name, or `source` for a sourced file.
     pub name: String,
     /// File the frame's code lives in.
-    pub file: String,
+    pub file: Rc<str>,
 }
 
 /// Removes `name` from a persistent set when present. imbl's `remove` copies the
@@ -366,23 +366,30 @@ impl FromIterator<(String, Var)> for VarMap {
     }
 }
 
+/// The values `local` saved in one function call, restored when it returns.
+pub type LocalFrame = Vec<(String, Option<Var>)>;
+
 /// Everything one path knows.
+///
+/// Paths fork at every unknown test and are copied again when joins split, so the fields
+/// that grow (arguments, call stack, saved locals, background commands, the last command)
+/// and the file names are shared behind `Rc` and copied only when a path changes them.
 #[derive(Debug, Clone)]
 pub struct State {
     /// Variables.
     pub vars: VarMap,
     /// `$1…`.
-    pub positionals: Vec<Val>,
+    pub positionals: Rc<Vec<Val>>,
     /// `$0`.
     pub arg0: Val,
     /// Functions.
     pub funcs: Rc<HashMap<String, Rc<Func>>>,
     /// Saved values for `local`, one frame per active call.
-    pub locals: Vec<Vec<(String, Option<Var>)>>,
+    pub locals: Rc<Vec<LocalFrame>>,
     /// Call stack (innermost last).
-    pub frames: Vec<Frame>,
+    pub frames: Rc<Vec<Frame>>,
     /// File whose code runs now.
-    pub file: String,
+    pub file: Rc<str>,
     /// `$?`.
     pub status: Status,
     /// `set -e`.
@@ -392,7 +399,7 @@ pub struct State {
     /// Current identity.
     pub user: User,
     /// Working directory.
-    pub cwd: String,
+    pub cwd: Rc<str>,
     /// Probability weight of the path.
     pub weight: f64,
     /// Evidence.
@@ -400,9 +407,9 @@ pub struct State {
     /// Run-time assumptions.
     pub assumptions: OnceList<String>,
     /// Commands started with `&`.
-    pub background: Vec<Recorded>,
+    pub background: Rc<Vec<Recorded>>,
     /// Last foreground external command.
-    pub last_fg: Option<Recorded>,
+    pub last_fg: Option<Rc<Recorded>>,
     /// Files and directories created by the script (redirections, `mkdir`, `touch`).
     pub created: imbl::OrdSet<String>,
     /// Paths given to a command the analysis does not model (`mongod --pidfilepath P`): it
@@ -608,7 +615,7 @@ impl State {
     /// Makes `name` local to the innermost function frame.
     pub fn make_local(&mut self, name: &str) {
         let saved = self.vars.get(name).cloned();
-        if let Some(frame) = self.locals.last_mut() {
+        if let Some(frame) = Rc::make_mut(&mut self.locals).last_mut() {
             if !frame.iter().any(|(n, _)| n == name) {
                 frame.push((name.to_string(), saved));
             }
@@ -654,8 +661,8 @@ impl State {
 
     /// `BASH_SOURCE` (innermost first).
     pub fn bash_source(&self) -> Vec<Val> {
-        let mut out = vec![Val::lit(&self.file)];
-        out.extend(self.frames.iter().rev().map(|f| Val::lit(&f.file)));
+        let mut out = vec![Val::lit(&*self.file)];
+        out.extend(self.frames.iter().rev().map(|f| Val::lit(&*f.file)));
         out
     }
 }
