@@ -19,18 +19,21 @@ pub(crate) fn build(
     capped: bool,
     steps: usize,
 ) -> Analysis {
-    let mut cands: Vec<(f64, Candidate)> = Vec::new();
-    let mut silent = 0usize;
-    let mut exits: Vec<(f64, f64, Exit)> = Vec::new();
     let all_weight: f64 = endings
         .iter()
         .map(|e| e.state.weight)
         .sum::<f64>()
         .max(f64::MIN_POSITIVE);
-    for e in &endings {
+    // Paths that end in the same command as the same user are one candidate: grouped by
+    // those words first, and the candidate (env, evidence) built only for each group's
+    // heaviest path. A script with many forks ends thousands of paths in a few commands.
+    let mut groups: Vec<Group> = Vec::new();
+    let mut silent = 0usize;
+    let mut exits: Vec<(f64, f64, Exit)> = Vec::new();
+    for (i, e) in endings.iter().enumerate() {
         let mut produced = false;
         if let Some(t) = &e.terminal {
-            cands.push((e.state.weight, candidate(inv, &e.state, t)));
+            group(&mut groups, e.state.weight, &t.cmd, t.how, i, None);
             produced = true;
         }
         if e.terminal.as_ref().is_none_or(|t| t.how != EndKind::Exec) && !e.background.is_empty() {
@@ -40,13 +43,15 @@ pub(crate) fn build(
                     e.background.len()
                 ));
             }
-            for b in e.background.iter() {
-                let t = Terminal {
-                    cmd: b.clone(),
-                    how: EndKind::Background,
-                    inner_from: b.inner_from,
-                };
-                cands.push((e.state.weight, candidate(inv, &e.state, &t)));
+            for (j, b) in e.background.iter().enumerate() {
+                group(
+                    &mut groups,
+                    e.state.weight,
+                    b,
+                    EndKind::Background,
+                    i,
+                    Some(j),
+                );
             }
             produced = true;
         }
@@ -67,7 +72,25 @@ pub(crate) fn build(
             services.len()
         ));
     }
-    let merged = merge(cands);
+    let merged: Vec<(f64, Candidate)> = groups
+        .into_iter()
+        .map(|g| {
+            let e = &endings[g.ending];
+            let c = match (g.background, &e.terminal) {
+                (None, Some(t)) => candidate(inv, &e.state, t),
+                (j, _) => {
+                    let b = &e.background[j.unwrap_or_default()];
+                    let t = Terminal {
+                        cmd: b.clone(),
+                        how: EndKind::Background,
+                        inner_from: b.inner_from,
+                    };
+                    candidate(inv, &e.state, &t)
+                }
+            };
+            (g.weight, c)
+        })
+        .collect();
     let total: f64 = merged
         .iter()
         .map(|(w, _)| *w)
@@ -117,16 +140,18 @@ pub(crate) fn build(
 /// Adds a path that ran nothing to `exits` (share, heaviest share seen, exit), grouped by
 /// where and with what status it ends; the heaviest path of a group gives its evidence.
 fn add_exit(exits: &mut Vec<(f64, f64, Exit)>, st: &State, share: f64) {
-    let reasons = st.reasons.to_vec();
     let status = match st.status {
         Status::Known(n) => Some(n),
         Status::Unknown(_) => None,
     };
     // The last step is the `exit` or the failing command under `set -e`, when there is one.
-    let location = reasons
-        .last()
+    let location = st
+        .reasons
+        .iter()
+        .next()
         .filter(|r| r.message.starts_with("`exit`") || r.message.starts_with("set -e:"))
         .and_then(|r| r.location.clone());
+    // The evidence is copied only from the heaviest path of each group.
     match exits
         .iter_mut()
         .find(|(_, _, x)| x.location == location && x.status == status)
@@ -135,7 +160,7 @@ fn add_exit(exits: &mut Vec<(f64, f64, Exit)>, st: &State, share: f64) {
             *sum += share;
             if share > *best {
                 *best = share;
-                x.reasons = reasons;
+                x.reasons = st.reasons.to_vec();
                 x.assumptions = st.assumptions.to_vec();
             }
         }
@@ -146,7 +171,7 @@ fn add_exit(exits: &mut Vec<(f64, f64, Exit)>, st: &State, share: f64) {
                 share,
                 status,
                 location,
-                reasons,
+                reasons: st.reasons.to_vec(),
                 assumptions: st.assumptions.to_vec(),
             },
         )),
@@ -186,24 +211,53 @@ fn services(inv: &Invocation, endings: &[Ending]) -> Vec<Candidate> {
     out
 }
 
-fn merge(cands: Vec<(f64, Candidate)>) -> Vec<(f64, Candidate)> {
-    let mut out: Vec<(f64, f64, Candidate)> = Vec::new();
-    for (w, c) in cands {
-        match out
-            .iter_mut()
-            .find(|(_, _, o)| o.argv == c.argv && o.user == c.user && o.how == c.how)
-        {
-            Some((sum, best, o)) => {
-                *sum += w;
-                if w > *best {
-                    *best = w;
-                    *o = c;
-                }
+/// Paths that end in one command (same words, user and way of running it): their total
+/// weight, and the heaviest of them, whose evidence the candidate shows.
+struct Group {
+    words: Vec<String>,
+    user: crate::api::User,
+    how: EndKind,
+    weight: f64,
+    best: f64,
+    /// Index of the heaviest path's ending.
+    ending: usize,
+    /// Which of its background commands, when the group is of background commands.
+    background: Option<usize>,
+}
+
+/// Adds one path's command to its group (kept in order of first appearance; on equal
+/// weights the first path seen gives the evidence).
+fn group(
+    groups: &mut Vec<Group>,
+    weight: f64,
+    cmd: &Recorded,
+    how: EndKind,
+    ending: usize,
+    background: Option<usize>,
+) {
+    let words: Vec<String> = cmd.argv.iter().map(Val::to_string).collect();
+    match groups
+        .iter_mut()
+        .find(|g| g.words == words && g.user == cmd.user && g.how == how)
+    {
+        Some(g) => {
+            g.weight += weight;
+            if weight > g.best {
+                g.best = weight;
+                g.ending = ending;
+                g.background = background;
             }
-            None => out.push((w, w, c)),
         }
+        None => groups.push(Group {
+            words,
+            user: cmd.user.clone(),
+            how,
+            weight,
+            best: weight,
+            ending,
+            background,
+        }),
     }
-    out.into_iter().map(|(sum, _, c)| (sum, c)).collect()
 }
 
 fn candidate(inv: &Invocation, st: &State, t: &Terminal) -> Candidate {
