@@ -160,7 +160,7 @@ fn add_exit(exits: &mut Vec<(f64, f64, Exit)>, st: &State, share: f64) {
             *sum += share;
             if share > *best {
                 *best = share;
-                x.reasons = st.reasons.to_vec();
+                x.reasons = evidence(st);
                 x.assumptions = st.assumptions.to_vec();
             }
         }
@@ -171,7 +171,7 @@ fn add_exit(exits: &mut Vec<(f64, f64, Exit)>, st: &State, share: f64) {
                 share,
                 status,
                 location,
-                reasons: st.reasons.to_vec(),
+                reasons: evidence(st),
                 assumptions: st.assumptions.to_vec(),
             },
         )),
@@ -281,7 +281,7 @@ fn candidate(inv: &Invocation, st: &State, t: &Terminal) -> Candidate {
         .filter(|(k, v)| !inv.env.iter().any(|(ik, iv)| ik == k && iv == v))
         .cloned()
         .collect();
-    let mut reasons = st.reasons.to_vec();
+    let mut reasons = evidence(st);
     let how = match t.how {
         EndKind::Exec => "execs",
         EndKind::FellOffEnd => "runs in the foreground, then the script ends without exec:",
@@ -308,4 +308,11 @@ fn candidate(inv: &Invocation, st: &State, t: &Terminal) -> Candidate {
         reasons,
         assumptions: st.assumptions.to_vec(),
     }
+}
+
+/// A path's evidence, oldest first.
+fn evidence(st: &State) -> Vec<Reason> {
+    let mut v: Vec<Reason> = st.reasons.iter().map(|r| Reason::clone(r)).collect();
+    v.reverse();
+    v
 }

@@ -386,12 +386,14 @@ impl<'a> Interp<'a> {
         what: &dyn Fn() -> String,
         location: Option<Location>,
     ) -> (Vec<State>, Vec<State>) {
-        match st.status.clone() {
+        // Taken out (not cloned): the known arms put it back.
+        match std::mem::replace(&mut st.status, Status::OK) {
             Status::Known(0) => {
                 st.pending = None;
                 (vec![st], vec![])
             }
-            Status::Known(_) => {
+            Status::Known(n) => {
+                st.status = Status::Known(n);
                 st.pending = None;
                 (vec![], vec![st])
             }
@@ -410,14 +412,15 @@ impl<'a> Interp<'a> {
                     r.apply(&mut st, true);
                     r.apply(&mut no, false);
                 }
-                st.assume(format!("`{}` succeeds ({why})", short(what)));
+                let what = short(what);
+                st.assume(format!("`{what}` succeeds ({why})"));
                 st.reason(
-                    format!("assumed `{}` succeeds: {why}", short(what)),
+                    format!("assumed `{what}` succeeds: {why}"),
                     location.clone(),
                 );
                 st.status = Status::OK;
-                no.assume(format!("`{}` fails ({why})", short(what)));
-                no.reason(format!("assumed `{}` fails: {why}", short(what)), location);
+                no.assume(format!("`{what}` fails ({why})"));
+                no.reason(format!("assumed `{what}` fails: {why}"), location);
                 no.status = Status::FAIL;
                 (vec![st], vec![no])
             }
@@ -814,15 +817,55 @@ fn merge_outcomes(paths: &Paths) -> (Status, Option<Val>) {
 
 /// Shortens command text for messages.
 pub(crate) fn short(s: &str) -> String {
-    let one: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one.chars().count() > 80 {
-        format!("{}…", one.chars().take(79).collect::<String>())
-    } else {
-        one
+    // The words joined by single spaces; past 80 characters, the first 79 and an ellipsis.
+    let chars = s
+        .split_whitespace()
+        .enumerate()
+        .flat_map(|(i, w)| (i > 0).then_some(' ').into_iter().chain(w.chars()));
+    let mut one = String::with_capacity(s.len().min(84));
+    for (n, c) in chars.enumerate() {
+        if n == 80 {
+            one.pop();
+            one.push('…');
+            break;
+        }
+        one.push(c);
     }
+    one
 }
 
 /// A user name or uid for messages.
 pub(crate) fn who(u: &User) -> String {
     u.display()
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    /// The plain statement of [`super::short`]: join, then cut.
+    fn short_spec(s: &str) -> String {
+        let one = s.split_whitespace().collect::<Vec<_>>().join(" ");
+        if one.chars().count() > 80 {
+            format!("{}…", one.chars().take(79).collect::<String>())
+        } else {
+            one
+        }
+    }
+
+    #[test]
+    fn short_joins_words_and_cuts_at_eighty_characters() {
+        assert_eq!(super::short("  a \n\tb  "), "a b");
+        let long = "x".repeat(79) + " y";
+        assert_eq!(super::short(&long), "x".repeat(79) + "…");
+        let exact = "é".repeat(80);
+        assert_eq!(super::short(&exact), exact);
+    }
+
+    proptest! {
+        #[test]
+        fn short_agrees_with_its_statement(s in "[a-zé \\t\\n]{0,200}") {
+            prop_assert_eq!(super::short(&s), short_spec(&s));
+        }
+    }
 }

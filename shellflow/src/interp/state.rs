@@ -403,7 +403,7 @@ pub struct State {
     /// Probability weight of the path.
     pub weight: f64,
     /// Evidence.
-    pub reasons: PList<Reason>,
+    pub reasons: PList<Rc<Reason>>,
     /// Run-time assumptions.
     pub assumptions: OnceList<String>,
     /// Commands started with `&`.
@@ -625,7 +625,7 @@ impl State {
     /// Adds a reason.
     pub fn reason(&mut self, message: String, location: Option<Location>) {
         if self.reasons.len() < 200 {
-            self.reasons.push(Reason { message, location });
+            self.reasons.push(Rc::new(Reason { message, location }));
         }
     }
 
