@@ -156,7 +156,12 @@ impl Interp<'_> {
                 VarValue::Array(vals)
             }
         };
-        let current = st.get(&name).map(|v| v.value.clone());
+        // The current value matters only to `+=` and `a[i]=`.
+        let current = if index.is_some() || a.append {
+            st.get(&name).map(|v| v.value.clone())
+        } else {
+            None
+        };
         let value = match (index, a.append, current, value) {
             (Some(i), _, cur, VarValue::Scalar(v)) => {
                 let idx = self
