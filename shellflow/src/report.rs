@@ -74,21 +74,15 @@ pub(crate) fn build(
     }
     let merged: Vec<(f64, Candidate)> = groups
         .into_iter()
-        .map(|g| {
+        .filter_map(|g| {
             let e = &endings[g.ending];
             let c = match (g.background, &e.terminal) {
+                (Some(j), _) => candidate(inv, &e.state, &in_background(&e.background[j])),
                 (None, Some(t)) => candidate(inv, &e.state, t),
-                (j, _) => {
-                    let b = &e.background[j.unwrap_or_default()];
-                    let t = Terminal {
-                        cmd: b.clone(),
-                        how: EndKind::Background,
-                        inner_from: b.inner_from,
-                    };
-                    candidate(inv, &e.state, &t)
-                }
+                // A group not of background commands came from a path's terminal.
+                (None, None) => return None,
             };
-            (g.weight, c)
+            Some((g.weight, c))
         })
         .collect();
     let total: f64 = merged
@@ -193,14 +187,7 @@ fn services(inv: &Invocation, endings: &[Ending]) -> Vec<Candidate> {
     let mut out: Vec<Candidate> = e
         .background
         .iter()
-        .map(|b| {
-            let t = Terminal {
-                cmd: b.clone(),
-                how: EndKind::Background,
-                inner_from: b.inner_from,
-            };
-            candidate(inv, &e.state, &t)
-        })
+        .map(|b| candidate(inv, &e.state, &in_background(b)))
         .collect();
     out.extend(e.terminal.as_ref().map(|t| candidate(inv, &e.state, t)));
     let total: f64 = endings.iter().map(|e| e.state.weight).sum();
@@ -209,6 +196,15 @@ fn services(inv: &Invocation, endings: &[Ending]) -> Vec<Candidate> {
         c.confidence = share;
     }
     out
+}
+
+/// A command started with `&`, as a terminal of its path.
+fn in_background(b: &Recorded) -> Terminal {
+    Terminal {
+        cmd: b.clone(),
+        how: EndKind::Background,
+        inner_from: b.inner_from,
+    }
 }
 
 /// Paths that end in one command (same words, user and way of running it): their total

@@ -5,9 +5,10 @@
 //! Builtins that only affect the terminal or signals (`trap`, `umask`, `ulimit`, `shopt`) succeed
 //! and are otherwise ignored.
 
+use std::rc::Rc;
+
 use crate::parse::ast;
 use crate::value::Val;
-use std::rc::Rc;
 
 use super::simple::{cd, exit, let_arith, loop_control, read, ret, shift, umask, unset};
 use super::state::{State, Status, VarValue};

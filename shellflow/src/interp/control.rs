@@ -10,10 +10,11 @@
 //! that change widened to unknown once; a loop still running past the bound is summarised
 //! (the path leaves it, with a diagnostic). Case patterns with unknown subjects fork.
 
+use std::rc::Rc;
+
 use crate::parse::{self, ast};
 use crate::pattern;
 use crate::value::Val;
-use std::rc::Rc;
 
 use super::state::{Frame, State, Status};
 use super::{arith, merge, short, Flow, Interp, Paths};

@@ -7,11 +7,12 @@
 //! Side-work tools (`chown`, `mkdir`, `find` …) are assumed to succeed and are not terminal
 //! candidates; probes (`grep`, `pg_isready`, `curl` …) have an unknown exit status.
 
+use std::rc::Rc;
+
 use crate::api::User;
 use crate::memfs::normalize;
 use crate::parse::ast;
 use crate::value::Val;
-use std::rc::Rc;
 
 use super::state::{Recorded, State, Status};
 use super::{short, who, Flow, Interp, Paths};

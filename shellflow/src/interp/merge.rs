@@ -16,9 +16,9 @@
 //! unset env variable left unset) thus keeps every value, and its candidate never shows a
 //! widened word. The plain lossy join of abstract interpretation, where every differing
 //! variable is widened, is left for members that differ in a variable the shell reads
-//! implicitly (`PATH`, `IFS`…) or in `unset` names, and only when many paths are alive. Paths at different points (different
-//! positionals, user, or call depth) are never joined, so the command words that decide the
-//! terminal stay exact whenever they can.
+//! implicitly (`PATH`, `IFS`…) or in `unset` names, and only when many paths are alive.
+//! Paths at different points (different positionals, user, or call depth) are never joined,
+//! so the command words that decide the terminal stay exact whenever they can.
 
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::rc::Rc;

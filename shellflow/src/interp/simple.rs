@@ -4,10 +4,11 @@
 //! Each takes the expanded arguments and returns how control leaves; none of them records
 //! anything or forks.
 
+use std::rc::Rc;
+
 use crate::api::Location;
 use crate::memfs::normalize;
 use crate::value::Val;
-use std::rc::Rc;
 
 use super::state::{State, Status};
 use super::Flow;
