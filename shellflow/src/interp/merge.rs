@@ -373,24 +373,31 @@ pub(crate) fn split(mut rep: State) -> Vec<State> {
     } else {
         1.0
     };
+    // The names the joined path has not set since the join: each member gets its own value
+    // of those back.
+    let untouched: Vec<&Rc<str>> = d
+        .names
+        .iter()
+        .filter(
+            |(name, placeholder)| match (rep.vars.get_rc(name), placeholder) {
+                (Some(x), Some(y)) => Rc::ptr_eq(x, y),
+                (None, None) => true,
+                _ => false,
+            },
+        )
+        .map(|(name, _)| name)
+        .collect();
     d.members
         .iter()
         .map(|m| {
             let mut s = rep.clone();
-            for (name, placeholder) in &d.names {
-                let untouched = match (rep.vars.get_rc(name), placeholder) {
-                    (Some(x), Some(y)) => Rc::ptr_eq(x, y),
-                    (None, None) => true,
-                    _ => false,
-                };
-                if !untouched {
-                    continue;
-                }
-                match m.vars.get_rc(name) {
-                    Some(v) => s.vars.insert_rc(Rc::clone(name), Rc::clone(v)),
-                    None => s.vars.remove(name),
-                }
-                match m.alts.get(&**name) {
+            s.vars.restore(
+                untouched
+                    .iter()
+                    .map(|name| (Rc::clone(name), m.vars.get_rc(name).cloned())),
+            );
+            for name in &untouched {
+                match m.alts.get(&***name) {
                     Some(a) => {
                         s.alts.insert(name.to_string(), Rc::clone(a));
                     }

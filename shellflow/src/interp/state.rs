@@ -174,18 +174,49 @@ impl VarMap {
             Err(i) => over.insert(i, (name, value)),
         }
         if over.len() > OVERLAY_MAX {
-            for (k, v) in std::mem::take(over) {
-                match v {
-                    Some(v) => {
-                        self.base.insert(k, v);
-                    }
-                    None => {
-                        if self.base.contains_key(&*k) {
-                            self.base.remove(&*k);
-                        }
+            self.fold();
+        }
+    }
+
+    /// Moves the overlay's writes into the base.
+    fn fold(&mut self) {
+        for (k, v) in std::mem::take(Rc::make_mut(&mut self.over)) {
+            match v {
+                Some(v) => {
+                    self.base.insert(k, v);
+                }
+                None => {
+                    if self.base.contains_key(&*k) {
+                        self.base.remove(&*k);
                     }
                 }
             }
+        }
+    }
+
+    /// Sets (or, with `None`, removes) several variables at once, as a join's split gives
+    /// each member its own values back: the overlay is copied once and folded at most once,
+    /// after all of them.
+    pub fn restore(&mut self, writes: impl IntoIterator<Item = Write>) {
+        let over = Rc::make_mut(&mut self.over);
+        for (name, value) in writes {
+            let value = match value {
+                Some(v) => Some(v),
+                // Removing a name that is absent changes nothing.
+                None if self.base.get(&*name).is_none()
+                    && over.binary_search_by(|(k, _)| k.cmp(&name)).is_err() =>
+                {
+                    continue;
+                }
+                None => None,
+            };
+            match over.binary_search_by(|(k, _)| k.cmp(&name)) {
+                Ok(i) => over[i].1 = value,
+                Err(i) => over.insert(i, (name, value)),
+            }
+        }
+        if over.len() > OVERLAY_MAX {
+            self.fold();
         }
     }
 
@@ -689,6 +720,8 @@ mod tests {
         Export(u8, u8),
         Remove(u8),
         Append(u8),
+        /// Several writes at once (`None` removes), as a join's split makes them.
+        Restore(Vec<(u8, Option<u8>)>),
     }
 
     fn op() -> impl Strategy<Value = Op> {
@@ -697,6 +730,8 @@ mod tests {
             (0u8..40, 0u8..4).prop_map(|(n, v)| Op::Export(n, v)),
             (0u8..40).prop_map(Op::Remove),
             (0u8..40).prop_map(Op::Append),
+            proptest::collection::vec((0u8..40, proptest::option::of(0u8..4)), 0..24)
+                .prop_map(Op::Restore),
         ]
     }
 
@@ -711,6 +746,20 @@ mod tests {
             Op::Remove(n) => {
                 m.remove(&name(n));
                 model.remove(&name(n));
+            }
+            Op::Restore(writes) => {
+                m.restore(writes.iter().map(|(n, v)| {
+                    (
+                        Rc::from(name(n).as_str()),
+                        v.map(|v| Rc::new(var(v, false))),
+                    )
+                }));
+                for (n, v) in writes {
+                    match v {
+                        Some(v) => model.insert(name(n), var(*v, false)),
+                        None => model.remove(&name(n)),
+                    };
+                }
             }
             Op::Append(n) => {
                 if let Some(v) = m.get_mut(&name(n)) {
