@@ -565,6 +565,26 @@ fn idiom_21_slices_of_the_arguments() {
     });
 }
 
+/// A slice of an array that leaves nothing makes no word (`args=("${args[@]:1}")` after the
+/// sub-command is taken off, as flink's entrypoint does), like `"${@:2}"` does.
+#[test]
+fn idiom_21_slices_that_leave_nothing_make_no_word() {
+    check(&Row {
+        scripts: &[
+            "args=(\"$@\")\nargs=(\"${args[@]:1}\")\nexec python3 app.py \"${args[@]}\"",
+            "args=(\"$@\")\nexec python3 app.py \"${args[@]:1}\"",
+            "args=(\"$@\")\nexec python3 app.py \"${args[@]:1:3}\"",
+            "exec python3 app.py \"${@:2}\"",
+        ],
+        args: &["run"],
+        env: &[],
+        user: root(),
+        argv: &["python3", "app.py"],
+        run_as: "root",
+        how: Exec,
+    });
+}
+
 #[test]
 fn idiom_22_heredocs_write_config_then_exec() {
     check(&Row {

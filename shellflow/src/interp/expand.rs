@@ -415,25 +415,22 @@ impl PVal {
 }
 
 fn is_many(p: &WordPiece) -> bool {
-    match p {
-        WordPiece::ParameterExpansion(ParameterExpr::Parameter { parameter, .. }) => matches!(
-            parameter,
-            Parameter::Special(SpecialParameter::AllPositionalParameters { concatenate: false })
-                | Parameter::NamedWithAllIndices {
-                    concatenate: false,
-                    ..
-                }
-        ),
-        WordPiece::ParameterExpansion(ParameterExpr::Substring { parameter, .. }) => {
-            matches!(
-                parameter,
-                Parameter::Special(SpecialParameter::AllPositionalParameters {
-                    concatenate: false
-                })
-            )
-        }
-        _ => false,
-    }
+    // `"$@"`, `"${a[@]}"` and their slices (`"${@:2}"`, `"${a[@]:1}"`) make one field per
+    // element, and none when there are none.
+    let parameter = match p {
+        WordPiece::ParameterExpansion(
+            ParameterExpr::Parameter { parameter, .. } | ParameterExpr::Substring { parameter, .. },
+        ) => parameter,
+        _ => return false,
+    };
+    matches!(
+        parameter,
+        Parameter::Special(SpecialParameter::AllPositionalParameters { concatenate: false })
+            | Parameter::NamedWithAllIndices {
+                concatenate: false,
+                ..
+            }
+    )
 }
 
 /// Whether a variable name looks like configuration passed through the environment.
