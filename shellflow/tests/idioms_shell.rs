@@ -406,6 +406,22 @@ fn idiom_17_probing_the_first_argument_decides_or_forks() {
         run_as: "root",
         how: Exec,
     });
+    // A flag as the first argument is no command: `type --help` is an invalid option
+    // (bash: status 2), and after `--` the flag is looked up as a name and not found.
+    check(&Row {
+        scripts: &[
+            "if type \"$1\" >/dev/null 2>&1; then exec \"$@\"; fi\nexec node \"$@\"",
+            "if ! command -v -- \"$1\" >/dev/null 2>&1; then set -- node \"$@\"; fi\nexec \"$@\"",
+            "if command -v \"$1\" >/dev/null 2>&1; then exec \"$@\"; fi\nexec node \"$@\"",
+            "if type -- \"$1\" >/dev/null 2>&1; then exec \"$@\"; fi\nexec node \"$@\"",
+        ],
+        args: &["--version"],
+        env: &[],
+        user: root(),
+        argv: &["node", "--version"],
+        run_as: "root",
+        how: Exec,
+    });
     // Running the binary to probe it depends on the run: both branches are reported.
     let a = common::run_in(
         common::image(),

@@ -32,6 +32,8 @@ const CASES: &[(&str, &[&str], &[&str])] = &[
     ("#!/bin/sh\ncase \"$1\" in\n  server) shift; exec redis-server --appendonly yes \"$@\" ;;\n  *.conf) exec redis-server \"$@\" ;;\n  *) exec \"$@\" ;;\nesac\n", &["server", "--port", "1"], &["bash", "dash"]),
     ("#!/bin/sh\n: \"${PORT:=8080}\"\nMODE=${MODE:-prod}\nset -- redis-server --port \"$PORT\" --mode \"$MODE\"\nexec \"$@\"\n", &[], &["bash", "dash"]),
     ("#!/bin/bash\nargs=(redis-server)\nif [ -f @R@/etc/redis.conf ]; then args+=(@R@/etc/redis.conf); fi\nif [ -f @R@/etc/missing.conf ]; then args+=(--missing); fi\nargs+=(\"${@:2}\")\nexec \"${args[@]}\"\n", &["ignored", "--loglevel", "debug"], &["bash"]),
+    // A flag is no command name, for `type` and for `command -v` with or without `--`.
+    ("#!/bin/sh\nset --\nfor a in --help --version -x redis-server; do\n  if type \"$a\" >/dev/null 2>&1; then set -- \"$@\" \"t:$a\"; fi\n  if command -v -- \"$a\" >/dev/null 2>&1; then set -- \"$@\" \"c:$a\"; fi\n  if command -v \"$a\" >/dev/null 2>&1; then set -- \"$@\" \"v:$a\"; fi\ndone\nexec redis-server \"$@\"\n", &[], &["bash", "dash"]),
     // Slices of an array: one word per element left, none when nothing is left.
     ("#!/bin/bash\nargs=(\"$@\")\nrest=(\"${args[@]:1}\")\nnone=(\"${args[@]:9}\")\nexec redis-server \"${rest[@]}\" \"${none[@]}\" \"${args[@]:1:1}\" \"${#none[@]}\"\n", &["sub", "--port", "1"], &["bash"]),
     ("#!/bin/sh\nrun='gosu redis'\nif [ \"$(whoami)\" = root ]; then exec $run redis-server --from-var; fi\nexec redis-server --not-root\n", &[], &["bash", "dash"]),

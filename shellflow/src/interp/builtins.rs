@@ -516,10 +516,29 @@ impl Interp<'_> {
             }
             return Ok(self.run_external(st, argv, env, location));
         }
-        let names: Vec<Val> = rest
-            .into_iter()
-            .filter(|v| !v.known().is_some_and(|s| s.starts_with('-')))
-            .collect();
+        // Options come first and end at `--` or at the first other word: `type "$1"` with
+        // `$1` = `--help` is an invalid option (status 2 in bash; dash looks the word up and
+        // finds nothing), and `command -v -- --version` looks up `--version`, which no
+        // program is called.
+        let valid: &str = if name == "type" { "afptP" } else { "pvV" };
+        let mut words = rest.into_iter().peekable();
+        while let Some(w) = words.peek() {
+            match w.known() {
+                Some(o) if o == "--" => {
+                    words.next();
+                    break;
+                }
+                Some(o) if o.len() > 1 && o.starts_with('-') => {
+                    if !o[1..].chars().all(|c| valid.contains(c)) {
+                        st.status = Status::Known(2);
+                        return Ok(vec![(st, Flow::Normal)]);
+                    }
+                    words.next();
+                }
+                _ => break,
+            }
+        }
+        let names: Vec<Val> = words.collect();
         let mut ok = true;
         for n in names {
             let Some(n) = n.known() else {
