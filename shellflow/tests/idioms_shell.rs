@@ -531,6 +531,75 @@ fn idiom_18_expr_regex_matches() {
     });
 }
 
+/// `eval` of a string with unknown pieces (a command printed at run time, an option
+/// variable the image does not set) runs its known words; each unknown piece is an unknown
+/// word of the candidate, and says why. A wholly unknown string is not guessed at.
+#[test]
+fn idiom_19_eval_of_a_partly_unknown_string_keeps_its_known_words() {
+    let cases: &[(&str, &[&str], &str)] = &[
+        (
+            "cmd=\"$(java-launcher --dry-run)\"\nexec_cmd='exec gosu redis'\neval ${exec_cmd} ${cmd}",
+            &["gosu", "redis", "?"],
+            "redis",
+        ),
+        (
+            "eval exec java $JAVA_OPTS -jar app.jar '\"$@\"'",
+            &["java", "?", "-jar", "app.jar", "serve"],
+            "root",
+        ),
+        (
+            "eval \"exec java --name=${NAME}x\"\nexec never",
+            &["java", "?"],
+            "root",
+        ),
+    ];
+    for (script, argv, user) in cases {
+        let a = common::run_in(
+            common::image(),
+            script,
+            &common::inv(&["serve"], &[], &root()),
+        );
+        let best = a
+            .candidates
+            .first()
+            .unwrap_or_else(|| panic!("{script}: {a:#?}"));
+        let shown: Vec<&str> = best
+            .argv
+            .iter()
+            .zip(&best.unknown)
+            .map(|(w, u)| if *u { "?" } else { w.as_str() })
+            .collect();
+        assert_eq!(shown, *argv, "{script}");
+        assert_eq!(best.user.display(), *user, "{script}");
+        assert!(
+            best.reasons
+                .iter()
+                .any(|r| r.message.contains("partly unknown")
+                    && r.location.as_ref().is_some_and(|l| l.line >= 1)),
+            "{script}: {:?}",
+            best.reasons
+        );
+        // The pieces' stand-in variables do not outlive the eval.
+        assert!(
+            best.env_delta
+                .iter()
+                .all(|(k, _)| !k.starts_with("__shellflow")),
+            "{:?}",
+            best.env_delta
+        );
+    }
+    // Nothing known to run: the string is not guessed at, and the script goes on.
+    check(&Row {
+        scripts: &["eval \"$UNSET_CODE\"\nexec redis-server"],
+        args: &[],
+        env: &[],
+        user: root(),
+        argv: &["redis-server"],
+        run_as: "root",
+        how: Exec,
+    });
+}
+
 #[test]
 fn idiom_19_eval_and_a_dropper_kept_in_a_variable() {
     check(&Row {

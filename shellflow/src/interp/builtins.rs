@@ -243,7 +243,7 @@ impl Interp<'_> {
             }
             "unset" => unset(&mut st, &rest),
             "source" | "." => return Ok(self.builtin_source(st, &rest, location)),
-            "eval" => return Ok(self.builtin_eval(st, &rest)),
+            "eval" => return Ok(self.builtin_eval(st, &rest, location)),
             "exec" => return Ok(self.builtin_exec(st, rest, env_extra, location)),
             "exit" => exit(&mut st, &rest, location),
             "return" => ret(&mut st, &rest),

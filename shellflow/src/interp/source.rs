@@ -2,7 +2,10 @@
 //! strings: both run parsed code in the current path's state.
 //!
 //! A sourced file whose name is unknown, or that the image lacks, is a diagnostic; its
-//! content is never guessed.
+//! content is never guessed. An `eval` string with unknown pieces runs when a known command
+//! word leads it: each unknown piece becomes a variable reference of its own, so it stays
+//! one unknown word (`eval exec su-exec neo4j "$cmd"` execs su-exec with an unknown last
+//! word). A string that is unknown from its first word is not run.
 
 use std::rc::Rc;
 
@@ -113,16 +116,61 @@ impl Interp<'_> {
         Ok(prog)
     }
 
-    pub(super) fn builtin_eval(&mut self, mut st: State, rest: &[Val]) -> Paths {
-        let text = super::expand::join(rest, " ");
-        let Some(text) = text.known() else {
-            self.diag(format!(
-                "{}: eval of a string that is not known: {}",
-                st.file, text
-            ));
-            st.status = Status::Unknown("eval of an unknown string".into());
-            return vec![(st, Flow::Normal)];
+    pub(super) fn builtin_eval(
+        &mut self,
+        mut st: State,
+        rest: &[Val],
+        location: Option<crate::api::Location>,
+    ) -> Paths {
+        let joined = super::expand::join(rest, " ");
+        let mut holders: Vec<String> = Vec::new();
+        let text = match joined.known() {
+            Some(text) => text,
+            None => match with_placeholders(&joined) {
+                // `eval exec su-exec neo4j "$cmd"`, `eval exec $JAVA $OPTS "$@"`: the known
+                // words run as written, each unknown piece as a variable holding it.
+                Some((text, values)) => {
+                    self.diag(format!(
+                        "{}: eval of a string that is partly unknown (run with its unknown \
+                         pieces as unknown words): {joined}",
+                        st.file
+                    ));
+                    st.reason(
+                        format!(
+                            "`eval` of a partly unknown string runs its known words, each \
+                             unknown piece as an unknown word: {joined}"
+                        ),
+                        location,
+                    );
+                    for (name, v) in values {
+                        st.set(&name, v);
+                        holders.push(name);
+                    }
+                    text
+                }
+                None => {
+                    self.diag(format!(
+                        "{}: eval of a string that is not known: {joined}",
+                        st.file
+                    ));
+                    st.status = Status::Unknown("eval of an unknown string".into());
+                    return vec![(st, Flow::Normal)];
+                }
+            },
         };
+        let mut paths = self.eval_text(st, &text);
+        if !holders.is_empty() {
+            for (s, _) in paths.iter_mut() {
+                for name in &holders {
+                    s.vars.remove(name);
+                }
+            }
+        }
+        paths
+    }
+
+    /// Runs `text` (a known `eval` string) in the current path.
+    fn eval_text(&mut self, mut st: State, text: &str) -> Paths {
         if st.depth >= self.limits.max_source_depth {
             self.cap(format!(
                 "{}: eval nested deeper than {}",
@@ -130,7 +178,7 @@ impl Interp<'_> {
             ));
             return vec![(st, Flow::Normal)];
         }
-        let prog = match self.parse_cached(&st.file.clone(), &text) {
+        let prog = match self.parse_cached(&st.file.clone(), text) {
             Ok(p) => p,
             Err(e) => {
                 self.diag(e.to_string());
@@ -148,4 +196,32 @@ impl Interp<'_> {
         }
         paths
     }
+}
+
+/// The text of a partly unknown `eval` string with each unknown piece replaced by a
+/// reference to a variable of its own (`${__shellflow_eval_0}`), and those variables' values;
+/// `None` unless a known command word comes first (a wholly unknown string could run
+/// anything, and is not guessed at).
+fn with_placeholders(v: &Val) -> Option<(String, Vec<(String, Val)>)> {
+    let lead = match v.0.first()? {
+        crate::value::Part::Lit(s) => s.trim_start(),
+        crate::value::Part::Unknown { .. } => return None,
+    };
+    // The first word must end inside the known text.
+    if !lead.contains(char::is_whitespace) {
+        return None;
+    }
+    let mut text = String::new();
+    let mut values = Vec::new();
+    for part in &v.0 {
+        match part {
+            crate::value::Part::Lit(s) => text.push_str(s),
+            crate::value::Part::Unknown { .. } => {
+                let name = format!("__shellflow_eval_{}", values.len());
+                text.push_str(&format!("${{{name}}}"));
+                values.push((name, Val(smallvec::smallvec![part.clone()])));
+            }
+        }
+    }
+    Some((text, values))
 }
