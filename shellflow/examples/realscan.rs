@@ -168,9 +168,11 @@ fn lookup_user(img: &Image, name: &str) -> User {
     if name.is_empty() || name == "root" {
         return User::root();
     }
+    // `USER 8983` names the user by uid: /etc/passwd gives its name and group.
+    let uid: Option<u32> = name.split(':').next().and_then(|u| u.parse().ok());
     img.users
         .iter()
-        .find(|(n, ..)| n == name)
+        .find(|(n, u, ..)| n == name || Some(*u) == uid)
         .map(|(n, uid, gid, _)| User {
             uid: *uid,
             gid: *gid,
