@@ -11,7 +11,7 @@ use std::rc::Rc;
 
 use crate::memfs::normalize;
 use crate::parse::ast;
-use crate::value::Val;
+use crate::value::{Part, Val};
 
 use super::state::{Frame, State, Status};
 use super::{Flow, Interp, Paths};
@@ -159,11 +159,9 @@ impl Interp<'_> {
             },
         };
         let mut paths = self.eval_text(st, &text);
-        if !holders.is_empty() {
-            for (s, _) in paths.iter_mut() {
-                for name in &holders {
-                    s.vars.remove(name);
-                }
+        for (s, _) in paths.iter_mut() {
+            for name in &holders {
+                s.vars.remove(name);
             }
         }
         paths
@@ -204,8 +202,8 @@ impl Interp<'_> {
 /// anything, and is not guessed at).
 fn with_placeholders(v: &Val) -> Option<(String, Vec<(String, Val)>)> {
     let lead = match v.0.first()? {
-        crate::value::Part::Lit(s) => s.trim_start(),
-        crate::value::Part::Unknown { .. } => return None,
+        Part::Lit(s) => s.trim_start(),
+        Part::Unknown { .. } => return None,
     };
     // The first word must end inside the known text.
     if !lead.contains(char::is_whitespace) {
@@ -215,10 +213,12 @@ fn with_placeholders(v: &Val) -> Option<(String, Vec<(String, Val)>)> {
     let mut values = Vec::new();
     for part in &v.0 {
         match part {
-            crate::value::Part::Lit(s) => text.push_str(s),
-            crate::value::Part::Unknown { .. } => {
+            Part::Lit(s) => text.push_str(s),
+            Part::Unknown { .. } => {
                 let name = format!("__shellflow_eval_{}", values.len());
-                text.push_str(&format!("${{{name}}}"));
+                text.push_str("${");
+                text.push_str(&name);
+                text.push('}');
                 values.push((name, Val(smallvec::smallvec![part.clone()])));
             }
         }

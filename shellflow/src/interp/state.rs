@@ -168,14 +168,7 @@ impl VarMap {
 
     /// Writes `value` (or removes, with `None`) in the overlay, folding it when full.
     fn write(&mut self, name: Rc<str>, value: Option<Rc<Var>>) {
-        let over = Rc::make_mut(&mut self.over);
-        match over.binary_search_by(|(k, _)| (**k).cmp(&*name)) {
-            Ok(i) => over[i].1 = value,
-            Err(i) => over.insert(i, (name, value)),
-        }
-        if over.len() > OVERLAY_MAX {
-            self.fold();
-        }
+        self.restore(std::iter::once((name, value)));
     }
 
     /// Moves the overlay's writes into the base.
@@ -200,18 +193,10 @@ impl VarMap {
     pub fn restore(&mut self, writes: impl IntoIterator<Item = Write>) {
         let over = Rc::make_mut(&mut self.over);
         for (name, value) in writes {
-            let value = match value {
-                Some(v) => Some(v),
-                // Removing a name that is absent changes nothing.
-                None if self.base.get(&*name).is_none()
-                    && over.binary_search_by(|(k, _)| k.cmp(&name)).is_err() =>
-                {
-                    continue;
-                }
-                None => None,
-            };
             match over.binary_search_by(|(k, _)| k.cmp(&name)) {
                 Ok(i) => over[i].1 = value,
+                // Removing a name that is absent changes nothing.
+                Err(_) if value.is_none() && !self.base.contains_key(&*name) => {}
                 Err(i) => over.insert(i, (name, value)),
             }
         }
