@@ -106,6 +106,19 @@ impl Val {
         }
     }
 
+    /// The value with every piece equal to `piece` (an unknown one) replaced by `by`.
+    pub fn substitute(&self, piece: &Part, by: &Val) -> Val {
+        let mut out = Val::default();
+        for p in &self.0 {
+            if p == piece {
+                out.push(by);
+            } else {
+                out.push_part(p.clone());
+            }
+        }
+        out
+    }
+
     /// Known text prefix (up to the first unknown piece).
     pub fn known_prefix(&self) -> String {
         let mut out = String::new();

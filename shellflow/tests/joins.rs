@@ -156,14 +156,18 @@ fn past_the_member_cap_the_heaviest_path_stays_exact_and_the_others_widen_oldest
     assert_eq!(argv[0], "app init", "{a:#?}");
     // The run the image makes (no IN_* set) is the heaviest member: A keeps its value.
     assert!(argv.iter().any(|w| w == "app 2"), "{argv:?}");
-    // The lighter members were widened, A (the oldest fork) first.
+    // The lighter members were widened, A (the oldest fork) first: A's value set is all
+    // that is left of them, and the `exec` forks on it again (one candidate per value).
     let widened = a
         .candidates
         .iter()
-        .find(|c| c.unknown.get(1) == Some(&true))
+        .find(|c| c.reasons.iter().any(|r| r.message.contains("$A is one of")))
         .expect("a widened member");
     assert!(
-        widened.argv[1].contains("$A: differs between paths"),
+        widened
+            .assumptions
+            .iter()
+            .any(|x| x.contains("(one of 2 values)")),
         "{widened:#?}"
     );
     assert!(
@@ -179,4 +183,51 @@ fn past_the_member_cap_the_heaviest_path_stays_exact_and_the_others_widen_oldest
             "{c:#?}"
         );
     }
+}
+
+#[test]
+fn an_exec_of_a_widened_variable_forks_on_its_values_and_splits_each_into_words() {
+    // NUMACTL and AUTH fork first, then three more forks push them past the member cap:
+    // they are widened to value sets. The `exec` still gives one candidate per value, with
+    // `$NUMACTL` split into words and the `"$AUTH"` carried in `"$@"` filled in; a value
+    // that is partly unknown (`--interleave=$NUMA`) is kept as such.
+    let a = analyze(
+        "NUMACTL=\"\"\n\
+         if [ -d /sys/devices/system/node/node1 ]; then\n\
+           if [ -z \"$NUMA\" ]; then NUMACTL=\"numactl --interleave=all\"; else NUMACTL=\"numactl --interleave=$NUMA\"; fi\n\
+         fi\n\
+         AUTH=true\n\
+         if [ -n \"$NO_AUTH\" ]; then AUTH=false; fi\n\
+         set -- server --auth=\"$AUTH\"\n\
+         if [ -n \"$IN_B\" ]; then B=1; else B=2; fi\n\
+         if [ -n \"$IN_C\" ]; then C=1; else C=2; fi\n\
+         if [ -s /data/PG_VERSION ]; then EXISTS=true; fi\n\
+         if [ -z \"$EXISTS\" ]; then echo init \"$B\" \"$C\"; fi\n\
+         exec $NUMACTL \"$@\"",
+    );
+    let argv: Vec<String> = a.candidates.iter().map(|c| c.argv.join(" ")).collect();
+    assert_eq!(argv[0], "server --auth=true", "{argv:?}");
+    for want in [
+        "server --auth=false",
+        "numactl --interleave=all server --auth=true",
+        "numactl --interleave=all server --auth=false",
+    ] {
+        assert!(argv.iter().any(|w| w == want), "{want} missing: {argv:?}");
+    }
+    assert!(
+        !argv.iter().any(|w| w.contains("differs between paths")),
+        "a widened word reached a candidate: {argv:?}"
+    );
+    let numa = a
+        .candidates
+        .iter()
+        .find(|c| c.argv[1].starts_with("--interleave=") && c.argv[1] != "--interleave=all")
+        .expect("the --interleave=$NUMA value");
+    assert!(numa.unknown[1], "{numa:#?}");
+    assert!(
+        numa.assumptions
+            .iter()
+            .any(|x| x.starts_with("$NUMACTL is") && x.contains("(one of 3 values)")),
+        "{numa:#?}"
+    );
 }

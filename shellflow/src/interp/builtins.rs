@@ -35,6 +35,19 @@ const DECLARATIONS: &[&str] = &["export", "local", "declare", "typeset", "readon
 
 impl Interp<'_> {
     pub(super) fn run_simple(&mut self, mut st: State, sc: &ast::SimpleCommand) -> Paths {
+        if let Some((name, values)) = exec_reads_value_set(&st, sc) {
+            // `exec $NUMACTL server` after paths that set NUMACTL differently were joined
+            // lossily: one exec per value, not one exec of an unknown word.
+            let location = first_line(sc).map(|line| crate::api::Location {
+                file: st.file.to_string(),
+                line,
+            });
+            let mut out = Vec::new();
+            for s in super::control::fork_on_values(st, &name, &values, location) {
+                out.extend(self.run_simple(s, sc));
+            }
+            return self.bound(out);
+        }
         if !self.step() {
             return Vec::new();
         }
@@ -560,6 +573,22 @@ impl Interp<'_> {
 }
 
 /// The line a simple command starts on (cheaper than its full span).
+/// For an `exec` whose words read a variable that still holds a join's value set: the
+/// first such variable and its values.
+fn exec_reads_value_set(
+    st: &State,
+    sc: &ast::SimpleCommand,
+) -> Option<(String, super::state::ValueSet)> {
+    if st.alts.is_empty() || sc.word_or_name.as_ref()?.value != "exec" {
+        return None;
+    }
+    let text = sc.to_string();
+    st.alts.keys().find_map(|name| {
+        let values = super::control::held_values(st, name)?;
+        super::control::mentions_word(&text, name).then(|| (name.clone(), values))
+    })
+}
+
 fn first_line(sc: &ast::SimpleCommand) -> Option<usize> {
     if let Some(l) = sc.word_or_name.as_ref().and_then(|w| w.loc.as_ref()) {
         return Some(l.start.line);

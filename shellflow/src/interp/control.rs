@@ -133,17 +133,8 @@ impl Interp<'_> {
         };
         // `case "$x"` on a value set: one path per value, each deciding the case itself.
         let location = self.loc(&st, Some(c.loc.clone()));
-        let share = 1.0 / values.len() as f64;
         let mut out = Vec::new();
-        for v in values.iter() {
-            let mut s = st.clone();
-            s.weight *= share;
-            s.set(&name, Val::lit(v.clone()));
-            s.assume(format!("${name} is `{v}` (one of {} values)", values.len()));
-            s.reason(
-                format!("${name} is one of {}: taking `{v}`", values.join(" | ")),
-                location.clone(),
-            );
+        for mut s in fork_on_values(st, &name, &values, location) {
             let subject = self.expand_str(&mut s, &c.value.value);
             out.extend(self.run_case_on(s, subject, c));
         }
@@ -416,7 +407,7 @@ impl Interp<'_> {
 /// Whether `word` occurs in `text` with no identifier character on either side: for a
 /// variable, `$name`, `${name…}`, `${#name}`, `${!name}` and the bare name (arithmetic,
 /// `[[ -v name ]]`, `eval`).
-fn mentions_word(text: &str, word: &str) -> bool {
+pub(super) fn mentions_word(text: &str, word: &str) -> bool {
     let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
     text.match_indices(word).any(|(at, _)| {
         let before = text[..at].chars().next_back();
@@ -441,18 +432,49 @@ fn loop_flow(s: State, flow: Flow, next: &mut Paths, done: &mut Paths) {
 
 /// The variable a `case` subject stands for when it is exactly a merged variable with a
 /// value set (`"$x"` after paths that set `x` differently were joined), and its values.
-fn value_set(st: &State, subject: &Val) -> Option<(String, std::rc::Rc<Vec<String>>)> {
+fn value_set(st: &State, subject: &Val) -> Option<(String, super::state::ValueSet)> {
     let [crate::value::Part::Unknown { what, .. }] = subject.0.as_slice() else {
         return None;
     };
     let name = what.strip_prefix('$')?;
+    held_values(st, name).map(|values| (name.to_string(), values))
+}
+
+/// The value set of `name` while the variable still holds the placeholder the join gave it
+/// (not reassigned or restored since), when it has more than one value.
+pub(super) fn held_values(st: &State, name: &str) -> Option<super::state::ValueSet> {
     let values = st.alts.get(name)?;
-    // The variable must still hold the value the join gave it (not reassigned or restored).
-    let current = st.get(name).map(super::state::Var::scalar);
-    if current.as_ref() != Some(subject) {
+    let current = st.get(name).map(super::state::Var::scalar)?;
+    let [crate::value::Part::Unknown { what, .. }] = current.0.as_slice() else {
         return None;
-    }
-    (values.len() > 1).then(|| (name.to_string(), std::rc::Rc::clone(values)))
+    };
+    (what.strip_prefix('$') == Some(name) && values.len() > 1).then(|| std::rc::Rc::clone(values))
+}
+
+/// One path per value of a value set, each holding that value, sharing the weight equally
+/// (the join kept no weights per value), with the choice as an assumption and a reason.
+pub(super) fn fork_on_values(
+    st: State,
+    name: &str,
+    values: &[Val],
+    location: Option<crate::api::Location>,
+) -> Vec<State> {
+    let share = 1.0 / values.len() as f64;
+    values
+        .iter()
+        .map(|v| {
+            let mut s = st.clone();
+            s.weight *= share;
+            s.set(name, v.clone());
+            s.assume(format!("${name} is `{v}` (one of {} values)", values.len()));
+            let all: Vec<String> = values.iter().map(Val::to_string).collect();
+            s.reason(
+                format!("${name} is one of {}: taking `{v}`", all.join(" | ")),
+                location.clone(),
+            );
+            s
+        })
+        .collect()
 }
 
 /// Whether a subject matches any of the patterns; `None` when it depends on unknowns.

@@ -23,7 +23,7 @@
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::rc::Rc;
 
-use crate::value::Val;
+use crate::value::{Part, Val};
 
 use super::state::{drop_alts, Deferred, State, Var, VarMap, VarValue};
 use super::{Flow, Paths};
@@ -312,7 +312,7 @@ fn widen(members: &mut [State], only: &[usize], name: &Rc<str>) {
         .iter()
         .any(|&i| members[i].vars.get(name).is_some_and(|v| v.exported));
     let placeholder = Rc::new(differs(name, exported));
-    let mut values: Option<Vec<String>> = Some(Vec::new());
+    let mut values: Option<Vec<Val>> = Some(Vec::new());
     for &i in only {
         values = union_values(values, values_of(&members[i], name));
     }
@@ -598,15 +598,20 @@ fn join_alts(a: &mut State, b: &State) {
     }
 }
 
-/// The known values a path's variable may hold: its value set, or its one known scalar.
-fn values_of(st: &State, name: &str) -> Option<Vec<String>> {
+/// The values a path's variable may hold: its value set, or its one scalar when at least
+/// part of it is known (`numactl --interleave=$NUMA` with `NUMA` unset is still a value
+/// worth keeping; a wholly unknown one is not).
+fn values_of(st: &State, name: &str) -> Option<Vec<Val>> {
     if let Some(set) = st.alts.get(name) {
         return Some(set.to_vec());
     }
     match st.get(name).map(|v| &v.value) {
-        Some(VarValue::Scalar(v)) => v.known().map(|k| vec![k]),
+        Some(VarValue::Scalar(v)) => {
+            let known = v.is_known_empty() || v.0.iter().any(|p| matches!(p, Part::Lit(_)));
+            known.then(|| vec![v.clone()])
+        }
         Some(VarValue::Array(_)) => None,
-        None => Some(vec![String::new()]),
+        None => Some(vec![Val::default()]),
     }
 }
 
@@ -630,7 +635,7 @@ fn differs(name: &str, exported: bool) -> Var {
 }
 
 /// The union of two value sets (absent when either is), absent past [`MAX_ALTS`].
-fn union_values(a: Option<Vec<String>>, b: Option<Vec<String>>) -> Option<Vec<String>> {
+fn union_values(a: Option<Vec<Val>>, b: Option<Vec<Val>>) -> Option<Vec<Val>> {
     let (mut x, y) = a.zip(b)?;
     for v in y {
         if !x.contains(&v) {

@@ -66,6 +66,40 @@ pub enum Flow {
 /// Paths leaving a construct.
 pub type Paths = Vec<(State, Flow)>;
 
+/// A variable whose join placeholder is in `cmd`'s words while the variable still holds it
+/// (the very placeholder, not another unknown of the same name), with its value set, when no
+/// value would have been split into several words or globbed.
+fn placeholder_in_argv(
+    st: &State,
+    cmd: &Recorded,
+) -> Option<(String, crate::value::Part, state::ValueSet)> {
+    if st.alts.is_empty() {
+        return None;
+    }
+    cmd.argv.iter().flat_map(|w| w.0.iter()).find_map(|p| {
+        let crate::value::Part::Unknown { what, .. } = p else {
+            return None;
+        };
+        let name = what.strip_prefix('$')?;
+        let values = control::held_values(st, name)?;
+        if st.get(name)?.scalar().0.as_slice() != std::slice::from_ref(p) {
+            return None;
+        }
+        let plain = |v: &Val| {
+            v.0.iter().all(|p| match p {
+                crate::value::Part::Lit(s) => {
+                    !s.contains(|c: char| c.is_whitespace() || "*?[".contains(c))
+                }
+                crate::value::Part::Unknown { .. } => true,
+            })
+        };
+        values
+            .iter()
+            .all(plain)
+            .then(|| (name.to_string(), p.clone(), values))
+    })
+}
+
 /// How one finished path ended.
 #[derive(Debug, Clone)]
 pub struct Ending {
@@ -213,6 +247,20 @@ impl<'a> Interp<'a> {
         if st.deferred.is_some() {
             for s in merge::split(st) {
                 self.end_exec(s, cmd.clone(), inner_from);
+            }
+            return;
+        }
+        if let Some((name, piece, values)) = placeholder_in_argv(&st, &cmd) {
+            // A word that came through `set -- … "$AUTH"` still holds the placeholder of a
+            // variable with a value set: one terminal per value.
+            let location = cmd.location.clone();
+            for s in control::fork_on_values(st, &name, &values, location) {
+                let by = s.get(&name).map(state::Var::scalar).unwrap_or_default();
+                let mut c = cmd.clone();
+                for w in &mut c.argv {
+                    *w = w.substitute(&piece, &by);
+                }
+                self.end_exec(s, c, inner_from);
             }
             return;
         }

@@ -111,8 +111,11 @@ pub(crate) fn forget(set: &mut imbl::OrdSet<String>, name: &str) {
     }
 }
 
+/// The values a merged variable may hold (each known, or partly known: `--interleave=$NUMA`).
+pub type ValueSet = Rc<Vec<Val>>;
+
 /// Removes the value set of `name` when there is one (see [`forget`]).
-pub(crate) fn drop_alts(alts: &mut imbl::OrdMap<String, Rc<Vec<String>>>, name: &str) {
+pub(crate) fn drop_alts(alts: &mut imbl::OrdMap<String, ValueSet>, name: &str) {
     if alts.contains_key(name) {
         alts.remove(name);
     }
@@ -454,7 +457,7 @@ pub struct State {
     pub unset: imbl::OrdSet<String>,
     /// Value sets: for a variable that paths merged with different known values (now
     /// unknown, "differs between paths"), those values; a `case` on it forks per value.
-    pub alts: imbl::OrdMap<String, Rc<Vec<String>>>,
+    pub alts: imbl::OrdMap<String, ValueSet>,
     /// What the last test learns about an unset env variable, applied when its outcome forks.
     pub pending: Option<Refine>,
     /// Paths merged into this one that differ only in some variables, kept to be split
