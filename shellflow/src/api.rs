@@ -78,6 +78,13 @@ pub trait ImageFs: Sync {
     fn stat(&self, path: &str) -> Option<FileStat>;
     /// Names (not paths) of the entries of a directory, sorted; empty when not a directory.
     fn list_dir(&self, path: &str) -> Vec<String>;
+    /// The canonical path of an existing `path`: every symlink followed, `.` and `..`
+    /// resolved, as `readlink -f` and `realpath` print it; `None` when it does not exist or
+    /// the implementation cannot tell (the default).
+    fn canonical(&self, path: &str) -> Option<String> {
+        let _ = path;
+        None
+    }
 }
 
 /// A user identity.

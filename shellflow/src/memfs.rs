@@ -129,6 +129,10 @@ impl ImageFs for MemFs {
         })
     }
 
+    fn canonical(&self, path: &str) -> Option<String> {
+        self.resolve(path).map(|(p, _, _)| p)
+    }
+
     fn list_dir(&self, path: &str) -> Vec<String> {
         let Some((dir, Node::Dir, _)) = self.resolve(path) else {
             return Vec::new();

@@ -382,3 +382,40 @@ fn brace_words_expand_under_bash_and_stay_literal_under_sh() {
         ["server", "--{x,y}", "/run/{a,b}", "{1..2}"]
     );
 }
+
+#[test]
+fn readlink_f_and_realpath_answer_from_the_images_symlinks() {
+    // redis: `[ "$(readlink -f "$CMD")" = '/usr/local/bin/redis-server' ]` decides whether
+    // the script drops privileges. /usr/local/bin/postgres is a symlink in the test image.
+    let runs = check_in(
+        image(),
+        &Row {
+            scripts: &[
+                "if [ \"$(readlink -f /usr/local/bin/postgres)\" = /usr/lib/postgresql/17/bin/postgres ]; then exec postgres; fi\nexec sleep 1",
+                "p=$(realpath /usr/local/bin/postgres)\ncase \"$p\" in /usr/lib/postgresql/*) exec postgres ;; esac\nexec sleep 1",
+                "cd /usr/local/bin\n[ \"$(readlink -f ./postgres)\" != /usr/local/bin/postgres ] && exec postgres\nexec sleep 1",
+                "CMD=$(command -v redis-server)\n[ \"$(readlink -e \"$CMD\")\" = /usr/local/bin/redis-server ] || exec sleep 1\nexec postgres",
+            ],
+            args: &[],
+            env: &[],
+            user: root(),
+            argv: &["postgres"],
+            run_as: "root",
+            how: Exec,
+        },
+    );
+    for (i, a) in runs.iter().enumerate() {
+        assert_eq!(a.candidates.len(), 1, "spelling {i} forked: {a:#?}");
+    }
+    // A volume (the image's directory may be replaced), or a run-time directory, is not the
+    // image's to answer.
+    for script in [
+        "if [ \"$(readlink -f /var/lib/postgresql/data)\" = /var/lib/postgresql/data ]; then exec postgres; fi\nexec sleep 1",
+        "if [ \"$(realpath /proc/self/exe)\" = /bin/sh ]; then exec postgres; fi\nexec sleep 1",
+    ] {
+        let mut i = inv(&[], &[], &root());
+        i.volumes = vec!["/var/lib/postgresql/data".into()];
+        let a = common::run_in(image(), script, &i);
+        assert_eq!(a.candidates.len(), 2, "{script}: {a:#?}");
+    }
+}

@@ -58,6 +58,11 @@ impl ImageFs for VfsImageFs<'_> {
         })
     }
 
+    fn canonical(&self, path: &str) -> Option<String> {
+        let p = self.vfs.resolve(path, "/", true).ok()?;
+        self.vfs.lstat(&p).ok().flatten().map(|_| p)
+    }
+
     fn stat(&self, path: &str) -> Option<FileStat> {
         let is_symlink = self
             .vfs
@@ -443,6 +448,32 @@ mod tests {
         }
         assert_eq!(depth, MAX_SUPERVISE_DEPTH, "{t:#?}");
         assert_eq!(t.kind, TerminalKind::Supervisor);
+    }
+
+    /// `readlink -f` answers come from the confined Vfs: a link that climbs out with `..` or
+    /// points at an absolute host path resolves inside the image root, and a dangling one
+    /// answers nothing.
+    #[test]
+    fn canonical_paths_stay_inside_the_image() {
+        let mut v = MemVfs::new();
+        v.add_file("/usr/lib/app/bin/app", 0o755, b"\x7fELF");
+        v.add_file("/etc/passwd", 0o644, b"root:x:0:0::/root:/bin/sh\n");
+        v.add_symlink("/usr/bin/app", "../lib/app/bin/app");
+        v.add_symlink("/usr/bin/up", "../../../../../../etc/passwd");
+        v.add_symlink("/usr/bin/abs", "/etc/passwd");
+        v.add_symlink("/usr/bin/gone", "/nowhere");
+        let fs = VfsImageFs::new(&v, 1 << 20);
+        assert_eq!(
+            fs.canonical("/usr/bin/app").as_deref(),
+            Some("/usr/lib/app/bin/app")
+        );
+        assert_eq!(fs.canonical("/usr/bin/up").as_deref(), Some("/etc/passwd"));
+        assert_eq!(fs.canonical("/usr/bin/abs").as_deref(), Some("/etc/passwd"));
+        assert_eq!(fs.canonical("/usr/bin/gone"), None);
+        assert_eq!(
+            fs.canonical("/usr/bin/../lib/app/bin/app").as_deref(),
+            Some("/usr/lib/app/bin/app")
+        );
     }
 
     #[test]

@@ -495,6 +495,20 @@ impl Interp<'_> {
                 }))
             }
             "cat" if a.len() == 1 && !a[0].starts_with('-') => Some(self.cat_file(st, &a[0])),
+            // `readlink -f "$CMD"`, `realpath "$0"`: the image decides where a path leads.
+            "readlink" | "realpath" => {
+                let path = match (base, a.as_slice()) {
+                    ("readlink", [f, p]) if matches!(f.as_str(), "-f" | "-e") => p,
+                    ("realpath", [p]) if !p.starts_with('-') => p,
+                    _ => return None,
+                };
+                let skip = super::textutil::Unknowable {
+                    volumes: &self.inv.volumes,
+                    created: &st.created,
+                    maybe_created: &st.maybe_created,
+                };
+                super::textutil::canonical(self.fs, &st.cwd, path, &skip).map(line)
+            }
             "which" if !a.is_empty() && !a.iter().any(|x| x.starts_with('-')) => self.which(st, &a),
             "find" | "grep" | "egrep" | "fgrep" | "sed" => {
                 let skip = super::textutil::Unknowable {

@@ -122,6 +122,32 @@ fn knowable_root(abs: &str, skip: &Unknowable<'_>) -> bool {
         && !skip.created.iter().any(|c| inside(c))
 }
 
+/// What `readlink -f PATH` / `realpath PATH` print for `arg` (relative to `cwd`): the
+/// image's canonical path, when the path exists in the image and neither it nor a directory
+/// above it is a volume, a run-time directory, or something the script made or may have made
+/// (a link the script creates is not followed here). `None` when the image does not decide it.
+pub(crate) fn canonical(
+    fs: &dyn ImageFs,
+    cwd: &str,
+    arg: &str,
+    skip: &Unknowable<'_>,
+) -> Option<String> {
+    let abs = normalize(&if arg.starts_with('/') {
+        arg.to_string()
+    } else {
+        format!("{cwd}/{arg}")
+    });
+    let above = |c: &String| abs == *c || abs.starts_with(&format!("{}/", c.trim_end_matches('/')));
+    if !knowable_root(&abs, skip)
+        || skip.created.iter().any(above)
+        || skip.maybe_created.iter().any(above)
+    {
+        return None;
+    }
+    let canon = fs.canonical(&abs)?;
+    knowable_root(&canon, skip).then_some(canon)
+}
+
 /// Visits `abs` (shown as `shown`) at `depth`; `Some(true)` when `-quit` fired, `None` past
 /// the budget.
 fn walk(

@@ -57,6 +57,7 @@ pub fn image() -> MemFs {
         "/usr/bin/getent",
         "/usr/bin/mysqladmin",
         "/usr/bin/readlink",
+        "/usr/bin/realpath",
         "/bin/sleep",
         "/usr/bin/psql",
         "/usr/bin/initdb",
