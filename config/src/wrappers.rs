@@ -182,6 +182,17 @@ pub fn builtin() -> Vec<WrapperRule> {
     ]);
     runuser.user_options = words(&["-u", "--user"]);
     v.push(runuser);
+    // `chroot --userspec=1000 / CMD`: a dropper when it changes user; the command follows
+    // NEWROOT (which the images that use it as a dropper give as `/`).
+    let mut chroot = rule(
+        &["chroot"],
+        Dropper,
+        "chroot changes the root directory and (with --userspec) the user, then execs the command",
+    );
+    chroot.value_options = words(&["--groups"]);
+    chroot.user_options = words(&["--userspec"]);
+    chroot.skip_operands = 1;
+    v.push(chroot);
 
     let mut env = rule(
         &["env"],
@@ -324,6 +335,7 @@ mod tests {
             "chpst",
             "s6-setuidgid",
             "runuser",
+            "chroot",
             "env",
             "nice",
             "numactl",

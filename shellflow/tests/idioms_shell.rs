@@ -149,6 +149,8 @@ fn idiom_07_privilege_droppers_set_the_user() {
             "exec s6-setuidgid postgres postgres",
             "exec runuser -u postgres -- postgres",
             "exec gosu 999:999 postgres",
+            "exec chroot --userspec=postgres / postgres",
+            "exec chroot --userspec 999:999 --skip-chdir -- / postgres",
         ],
         args: &[],
         env: &[],

@@ -262,6 +262,12 @@ mod tests {
                 "app",
             ),
             ("runuser -u app -- app --flag", "app", "app --flag"),
+            (
+                "chroot --userspec=1000:0 / /usr/share/es/bin/es -Ex=1",
+                "1000:0",
+                "/usr/share/es/bin/es -Ex=1",
+            ),
+            ("chroot --userspec app --groups g / app", "app", "app"),
         ];
         for (line, user, cmd) in cases {
             let want = Collapse {

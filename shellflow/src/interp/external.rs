@@ -1,7 +1,7 @@
 //! External commands: recorded, never run (the exec handler of mvdan/sh's interp, turned
 //! into a recorder). Knowable commands (`id`, `whoami`, `basename`, `dirname`, `cat` of an
 //! image file, `expr`) are answered; `exec` ends the path with a terminal; a privilege
-//! dropper (`gosu`, `su-exec`, `setpriv`, `chpst`, `s6-setuidgid`, `runuser`, `su -c`) changes
+//! dropper (`gosu`, `su-exec`, `setpriv`, `chpst`, `s6-setuidgid`, `runuser`, `chroot --userspec`, `su -c`) changes
 //! the user, and re-executing the script itself under one runs a second pass as that user.
 //!
 //! Side-work tools (`chown`, `mkdir`, `find` …) are assumed to succeed and are not terminal
@@ -296,6 +296,11 @@ impl Interp<'_> {
         let (spec, from) = match base.as_str() {
             "gosu" | "su-exec" | "s6-setuidgid" => (w(1)?, 2),
             "chpst" | "setpriv" | "runuser" => option_user(&base, &words)?,
+            // `chroot --userspec=1000 / CMD` (elasticsearch): the command follows NEWROOT.
+            "chroot" => {
+                let (user, at) = option_user(&base, &words)?;
+                (user, at + 1)
+            }
             "su" => {
                 let c = words.iter().position(|x| x.as_deref() == Some("-c"))?;
                 let user = words
@@ -826,7 +831,8 @@ pub(crate) fn reads_stdin(r: &ast::IoRedirect) -> bool {
     }
 }
 
-/// The user option and command start of `chpst`, `setpriv`, `runuser`.
+/// The user option and command start of `chpst`, `setpriv`, `runuser` (and where `chroot`'s
+/// NEWROOT operand is).
 fn option_user(base: &str, words: &[Option<String>]) -> Option<(String, usize)> {
     let mut user = None;
     let mut i = 1;
@@ -858,6 +864,7 @@ fn option_user(base: &str, words: &[Option<String>]) -> Option<(String, usize)> 
                     | "-r"
                     | "-t"
             ),
+            "chroot" => matches!(w, "--userspec" | "--groups"),
             "setpriv" => {
                 !w.contains('=')
                     && matches!(
@@ -878,9 +885,10 @@ fn option_user(base: &str, words: &[Option<String>]) -> Option<(String, usize)> 
                 "-u" | "-g" | "-G" | "-s" | "--user" | "--group" | "--shell"
             ),
         };
-        let is_user = matches!(w, "-u" | "--user" | "--reuid")
+        let is_user = matches!(w, "-u" | "--user" | "--reuid" | "--userspec")
             || w.starts_with("--reuid=")
-            || w.starts_with("--user=");
+            || w.starts_with("--user=")
+            || w.starts_with("--userspec=");
         if is_user {
             user = match w.split_once('=') {
                 Some((_, v)) => Some(v.to_string()),

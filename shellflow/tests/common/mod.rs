@@ -33,6 +33,7 @@ pub fn image() -> MemFs {
         "/usr/bin/chpst",
         "/usr/bin/s6-setuidgid",
         "/sbin/runuser",
+        "/usr/sbin/chroot",
         "/bin/su",
         "/usr/lib/postgresql/17/bin/postgres",
         "/usr/local/bin/redis-server",
