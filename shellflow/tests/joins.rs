@@ -231,3 +231,64 @@ fn an_exec_of_a_widened_variable_forks_on_its_values_and_splits_each_into_words(
         "{numa:#?}"
     );
 }
+
+#[test]
+fn a_last_command_reading_a_widened_variable_splits_per_value_even_a_run_time_one() {
+    // tomcat's `catalina.sh version`: `_RUNJAVA` is "$JRE_HOME"/bin/java, where JRE_HOME may
+    // come from the run or default to JAVA_HOME. Widened past the member cap, the value set
+    // keeps the run's unknown value beside the known one, and the script's last command (it
+    // falls off the end) gets one candidate per value.
+    let a = analyze(
+        "JAVA_HOME=/opt/java/openjdk\n\
+         if [ -z \"$JRE_HOME\" ]; then JRE_HOME=\"$JAVA_HOME\"; fi\n\
+         if [ -z \"$_RUNJAVA\" ]; then _RUNJAVA=\"$JRE_HOME\"/bin/java; fi\n\
+         if [ -n \"$IN_B\" ]; then B=1; else B=2; fi\n\
+         if [ -n \"$IN_C\" ]; then C=1; else C=2; fi\n\
+         if [ -s /data/PG_VERSION ]; then EXISTS=true; fi\n\
+         if [ -z \"$EXISTS\" ]; then echo init \"$B\" \"$C\"; fi\n\
+         \"$_RUNJAVA\" -classpath /x.jar ServerInfo",
+    );
+    let argv: Vec<String> = a.candidates.iter().map(|c| c.argv.join(" ")).collect();
+    assert_eq!(
+        argv[0], "/opt/java/openjdk/bin/java -classpath /x.jar ServerInfo",
+        "{argv:?}"
+    );
+    assert!(
+        !argv.iter().any(|w| w.contains("differs between paths")),
+        "a widened word reached a candidate: {argv:?}"
+    );
+    assert!(
+        a.candidates.iter().any(|c| c.unknown[0]),
+        "the run's own _RUNJAVA or JRE_HOME is kept as a candidate: {argv:?}"
+    );
+}
+
+#[test]
+fn splitting_a_command_on_many_widened_variables_is_bounded() {
+    // Ten variables widened to two values each, all read by the exec: 1,024 combinations.
+    // Each path the join left splits into at most 16 (four variables); the others stay
+    // unknown words, and the path cap (64) holds.
+    let mut s = String::new();
+    for i in 0..10 {
+        s.push_str(&format!(
+            "if [ -n \"$IN_{i}\" ]; then V{i}=a{i}; else V{i}=b{i}; fi\n"
+        ));
+    }
+    s.push_str("exec app");
+    for i in 0..10 {
+        s.push_str(&format!(" \"$V{i}\""));
+    }
+    let a = analyze(&s);
+    assert!(!a.candidates.is_empty(), "{a:#?}");
+    assert!(
+        a.candidates.len() <= 64,
+        "{} candidates",
+        a.candidates.len()
+    );
+    let widened = |c: &&shellflow::Candidate| c.argv.iter().any(|w| w.contains("differs"));
+    assert!(
+        a.candidates.iter().any(|c| widened(&c)),
+        "past the budget, words stay unknown"
+    );
+    assert!(a.steps < 1_000, "{} steps", a.steps);
+}

@@ -34,20 +34,29 @@ pub(crate) struct NotBuiltin {
 const DECLARATIONS: &[&str] = &["export", "local", "declare", "typeset", "readonly"];
 
 impl Interp<'_> {
-    pub(super) fn run_simple(&mut self, mut st: State, sc: &ast::SimpleCommand) -> Paths {
-        if let Some((name, values)) = exec_reads_value_set(&st, sc) {
+    pub(super) fn run_simple(&mut self, st: State, sc: &ast::SimpleCommand) -> Paths {
+        let sets = exec_reads_value_sets(&st, sc, self.value_fork_budget);
+        if !sets.is_empty() {
             // `exec $NUMACTL server` after paths that set NUMACTL differently were joined
             // lossily: one exec per value, not one exec of an unknown word.
             let location = first_line(sc).map(|line| crate::api::Location {
                 file: st.file.to_string(),
                 line,
             });
+            let forks = super::control::fork_on_all(st, &sets, location);
+            let saved = self.value_fork_budget;
+            self.value_fork_budget = (saved / forks.len().max(1)).max(1);
             let mut out = Vec::new();
-            for s in super::control::fork_on_values(st, &name, &values, location) {
-                out.extend(self.run_simple(s, sc));
+            for s in forks {
+                out.extend(self.run_simple_now(s, sc));
             }
+            self.value_fork_budget = saved;
             return self.bound(out);
         }
+        self.run_simple_now(st, sc)
+    }
+
+    fn run_simple_now(&mut self, mut st: State, sc: &ast::SimpleCommand) -> Paths {
         if !self.step() {
             return Vec::new();
         }
@@ -573,20 +582,29 @@ impl Interp<'_> {
 }
 
 /// The line a simple command starts on (cheaper than its full span).
-/// For an `exec` whose words read a variable that still holds a join's value set: the
-/// first such variable and its values.
-fn exec_reads_value_set(
+/// For an `exec` whose words read variables that still hold a join's value set: those
+/// variables and their values, as many as keep the forks within `budget`.
+fn exec_reads_value_sets(
     st: &State,
     sc: &ast::SimpleCommand,
-) -> Option<(String, super::state::ValueSet)> {
-    if st.alts.is_empty() || sc.word_or_name.as_ref()?.value != "exec" {
-        return None;
+    budget: usize,
+) -> Vec<(String, super::state::ValueSet)> {
+    let mut out = Vec::new();
+    if st.alts.is_empty() || sc.word_or_name.as_ref().map(|w| w.value.as_str()) != Some("exec") {
+        return out;
     }
     let text = sc.to_string();
-    st.alts.keys().find_map(|name| {
-        let values = super::control::held_values(st, name)?;
-        super::control::mentions_word(&text, name).then(|| (name.clone(), values))
-    })
+    let mut product = 1;
+    for name in st.alts.keys() {
+        let Some(values) = super::control::held_values(st, name) else {
+            continue;
+        };
+        if super::control::mentions_word(&text, name) && product * values.len() <= budget {
+            product *= values.len();
+            out.push((name.clone(), values));
+        }
+    }
+    out
 }
 
 fn first_line(sc: &ast::SimpleCommand) -> Option<usize> {

@@ -451,6 +451,25 @@ pub(super) fn held_values(st: &State, name: &str) -> Option<super::state::ValueS
     (what.strip_prefix('$') == Some(name) && values.len() > 1).then(|| std::rc::Rc::clone(values))
 }
 
+/// Most paths one command forks into over value sets (the product of their sizes).
+pub(super) const MAX_VALUE_FORKS: usize = 16;
+
+/// One path per combination of values of `sets` (see [`fork_on_values`]).
+pub(super) fn fork_on_all(
+    st: State,
+    sets: &[(String, super::state::ValueSet)],
+    location: Option<crate::api::Location>,
+) -> Vec<State> {
+    let mut out = vec![st];
+    for (name, values) in sets {
+        out = out
+            .into_iter()
+            .flat_map(|s| fork_on_values(s, name, values, location.clone()))
+            .collect();
+    }
+    out
+}
+
 /// One path per value of a value set, each holding that value, sharing the weight equally
 /// (the join kept no weights per value), with the choice as an assumption and a reason.
 pub(super) fn fork_on_values(

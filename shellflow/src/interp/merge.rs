@@ -598,21 +598,26 @@ fn join_alts(a: &mut State, b: &State) {
     }
 }
 
-/// The values a path's variable may hold: its value set, or its one scalar when at least
-/// part of it is known (`numactl --interleave=$NUMA` with `NUMA` unset is still a value
-/// worth keeping; a wholly unknown one is not).
+/// The values a path's variable may hold: its value set, or its one scalar, known or not
+/// (`numactl --interleave=$NUMA`, or `$JRE_HOME` as the run may set it, are values worth
+/// keeping beside the known ones), unless it is itself what an earlier lossy join left.
 fn values_of(st: &State, name: &str) -> Option<Vec<Val>> {
     if let Some(set) = st.alts.get(name) {
         return Some(set.to_vec());
     }
     match st.get(name).map(|v| &v.value) {
-        Some(VarValue::Scalar(v)) => {
-            let known = v.is_known_empty() || v.0.iter().any(|p| matches!(p, Part::Lit(_)));
-            known.then(|| vec![v.clone()])
-        }
+        Some(VarValue::Scalar(v)) => (!is_placeholder(v)).then(|| vec![v.clone()]),
         Some(VarValue::Array(_)) => None,
         None => Some(vec![Val::default()]),
     }
+}
+
+/// Why a variable whose paths disagree is unknown after a join.
+const DIFFERS: &str = "differs between paths that were merged";
+
+/// Whether `v` is a join's placeholder (see [`differs`]).
+fn is_placeholder(v: &Val) -> bool {
+    matches!(v.0.as_slice(), [Part::Unknown { why, .. }] if &**why == DIFFERS)
 }
 
 /// Variables that differ become unknown; walks only the parts of the two maps that are not
@@ -626,10 +631,7 @@ fn join_vars(a: &mut VarMap, b: &VarMap) {
 /// The value a joined variable gets where its paths disagree.
 fn differs(name: &str, exported: bool) -> Var {
     Var {
-        value: VarValue::Scalar(Val::unknown(
-            format!("${name}"),
-            "differs between paths that were merged",
-        )),
+        value: VarValue::Scalar(Val::unknown(format!("${name}"), DIFFERS)),
         exported,
     }
 }

@@ -66,24 +66,41 @@ pub enum Flow {
 /// Paths leaving a construct.
 pub type Paths = Vec<(State, Flow)>;
 
-/// A variable whose join placeholder is in `cmd`'s words while the variable still holds it
-/// (the very placeholder, not another unknown of the same name), with its value set, when no
-/// value would have been split into several words or globbed.
-fn placeholder_in_argv(
+/// The variables whose join placeholders are in `cmd`'s words while the variables still
+/// hold them (the very placeholder, not another unknown of the same name), each with its
+/// value set and the placeholder piece, when no value would have been split into several
+/// words or globbed; only as many as keep the forks within `budget`.
+fn placeholders_in_argv(
     st: &State,
     cmd: &Recorded,
-) -> Option<(String, crate::value::Part, state::ValueSet)> {
+    budget: usize,
+) -> Vec<(String, crate::value::Part, state::ValueSet)> {
+    let mut out: Vec<(String, crate::value::Part, state::ValueSet)> = Vec::new();
     if st.alts.is_empty() {
-        return None;
+        return out;
     }
-    cmd.argv.iter().flat_map(|w| w.0.iter()).find_map(|p| {
+    let mut product = 1;
+    for p in cmd.argv.iter().flat_map(|w| w.0.iter()) {
         let crate::value::Part::Unknown { what, .. } = p else {
-            return None;
+            continue;
         };
-        let name = what.strip_prefix('$')?;
-        let values = control::held_values(st, name)?;
-        if st.get(name)?.scalar().0.as_slice() != std::slice::from_ref(p) {
-            return None;
+        let Some(name) = what.strip_prefix('$') else {
+            continue;
+        };
+        if out.iter().any(|(n, ..)| n == name) {
+            continue;
+        }
+        let Some(values) = control::held_values(st, name) else {
+            continue;
+        };
+        if st
+            .get(name)
+            .map(state::Var::scalar)
+            .as_ref()
+            .map(|v| v.0.as_slice())
+            != Some(std::slice::from_ref(p))
+        {
+            continue;
         }
         let plain = |v: &Val| {
             v.0.iter().all(|p| match p {
@@ -93,11 +110,37 @@ fn placeholder_in_argv(
                 crate::value::Part::Unknown { .. } => true,
             })
         };
-        values
-            .iter()
-            .all(plain)
-            .then(|| (name.to_string(), p.clone(), values))
-    })
+        if values.iter().all(plain) && product * values.len() <= budget {
+            product *= values.len();
+            out.push((name.to_string(), p.clone(), values));
+        }
+    }
+    out
+}
+
+/// One path per combination of the placeholders' values, each command word filled in.
+fn fill_placeholders(
+    st: State,
+    cmd: &Recorded,
+    found: &[(String, crate::value::Part, state::ValueSet)],
+) -> Vec<(State, Recorded)> {
+    let sets: Vec<(String, state::ValueSet)> = found
+        .iter()
+        .map(|(n, _, v)| (n.clone(), Rc::clone(v)))
+        .collect();
+    control::fork_on_all(st, &sets, cmd.location.clone())
+        .into_iter()
+        .map(|s| {
+            let mut c = cmd.clone();
+            for (name, piece, _) in found {
+                let by = s.get(name).map(state::Var::scalar).unwrap_or_default();
+                for w in &mut c.argv {
+                    *w = w.substitute(piece, &by);
+                }
+            }
+            (s, c)
+        })
+        .collect()
 }
 
 /// How one finished path ended.
@@ -146,6 +189,10 @@ pub struct Interp<'a> {
     func_cache: FastMap<(usize, Rc<str>), Rc<state::Func>>,
     /// The names each command mentions, by node address (for deferred joins).
     cmd_words: FastMap<usize, Rc<CmdWords>>,
+    /// How many paths a terminal may still split into over value sets: lowered while the
+    /// paths of an `exec` already split that way run, so the splits never multiply past
+    /// [`control::MAX_VALUE_FORKS`].
+    pub(crate) value_fork_budget: usize,
 }
 
 impl std::fmt::Debug for Interp<'_> {
@@ -181,6 +228,7 @@ impl<'a> Interp<'a> {
             cmd_words: FastMap::default(),
             words: FastMap::default(),
             resolved: FastMap::default(),
+            value_fork_budget: control::MAX_VALUE_FORKS,
         }
     }
 
@@ -225,6 +273,23 @@ impl<'a> Interp<'a> {
             }
             return;
         }
+        if flow != Flow::Exit {
+            if let Some(last) = st.last_fg.clone() {
+                let found = placeholders_in_argv(&st, &last, self.value_fork_budget);
+                if !found.is_empty() {
+                    // The last command read variables with value sets: one per value.
+                    for (mut s, c) in fill_placeholders(st, &last, &found) {
+                        s.last_fg = Some(Rc::new(c));
+                        self.end_path_now(s, flow);
+                    }
+                    return;
+                }
+            }
+        }
+        self.end_path_now(st, flow);
+    }
+
+    fn end_path_now(&mut self, st: State, flow: Flow) {
         let background = st.background.clone();
         let terminal = if flow == Flow::Exit {
             None
@@ -250,20 +315,19 @@ impl<'a> Interp<'a> {
             }
             return;
         }
-        if let Some((name, piece, values)) = placeholder_in_argv(&st, &cmd) {
-            // A word that came through `set -- … "$AUTH"` still holds the placeholder of a
-            // variable with a value set: one terminal per value.
-            let location = cmd.location.clone();
-            for s in control::fork_on_values(st, &name, &values, location) {
-                let by = s.get(&name).map(state::Var::scalar).unwrap_or_default();
-                let mut c = cmd.clone();
-                for w in &mut c.argv {
-                    *w = w.substitute(&piece, &by);
-                }
-                self.end_exec(s, c, inner_from);
+        let found = placeholders_in_argv(&st, &cmd, self.value_fork_budget);
+        if !found.is_empty() {
+            // Words that came through `set -- … "$AUTH"` still hold the placeholders of
+            // variables with value sets: one terminal per value.
+            for (s, c) in fill_placeholders(st, &cmd, &found) {
+                self.end_exec_now(s, c, inner_from);
             }
             return;
         }
+        self.end_exec_now(st, cmd, inner_from);
+    }
+
+    fn end_exec_now(&mut self, st: State, cmd: Recorded, inner_from: Option<usize>) {
         let background = st.background.clone();
         let terminal = Some(Terminal {
             cmd,
