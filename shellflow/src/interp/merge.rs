@@ -636,7 +636,9 @@ fn differs(name: &str, exported: bool) -> Var {
     }
 }
 
-/// The union of two value sets (absent when either is), absent past [`MAX_ALTS`].
+/// The union of two value sets (absent when either is), absent past [`MAX_ALTS`] or when no
+/// value has a known part: a set of values all wholly unknown tells nothing, and keeping it
+/// on every path cost the long bench about 12 % (callgrind, `analyze_here`).
 fn union_values(a: Option<Vec<Val>>, b: Option<Vec<Val>>) -> Option<Vec<Val>> {
     let (mut x, y) = a.zip(b)?;
     for v in y {
@@ -644,5 +646,6 @@ fn union_values(a: Option<Vec<Val>>, b: Option<Vec<Val>>) -> Option<Vec<Val>> {
             x.push(v);
         }
     }
-    (x.len() <= MAX_ALTS).then_some(x)
+    let known = |v: &Val| v.is_known_empty() || v.0.iter().any(|p| matches!(p, Part::Lit(_)));
+    (x.len() <= MAX_ALTS && x.iter().any(known)).then_some(x)
 }
