@@ -455,8 +455,10 @@ pub struct State {
     pub calls: usize,
     /// Names explicitly `unset` (no longer "unset in the image env", just unset).
     pub unset: imbl::OrdSet<String>,
-    /// Value sets: for a variable that paths merged with different known values (now
-    /// unknown, "differs between paths"), those values; a `case` on it forks per value.
+    /// Value sets: for a variable that paths merged lossily with different values (now
+    /// unknown, "differs between paths"), those values (known, or partly or wholly unknown
+    /// when at least one is partly known); a `case` on it, an `exec` that reads it, and a
+    /// terminal whose words still hold its placeholder fork per value (bounded).
     pub alts: imbl::OrdMap<String, ValueSet>,
     /// What the last test learns about an unset env variable, applied when its outcome forks.
     pub pending: Option<Refine>,
