@@ -73,18 +73,24 @@ pub fn parse_program_within(
         .spawn(move || {
             let _ = tx.send(parse_now(&owned_file, &owned_text));
         });
-    if spawned.is_err() {
+    let Ok(handle) = spawned else {
         return parse_now(file, text);
-    }
-    rx.recv_timeout(budget).unwrap_or_else(|_| {
-        Err(ParseError {
+    };
+    match rx.recv_timeout(budget) {
+        Ok(parsed) => {
+            // The thread has sent its result and is ending: wait for it, so nothing is left
+            // running (LeakSanitizer saw the exiting thread's handle as a leak).
+            let _ = handle.join();
+            parsed
+        }
+        Err(_) => Err(ParseError {
             file: file.into(),
             cause: format!(
                 "the parser gave up after {} ms (deeply nested or unclosed `(` or `case`)",
                 budget.as_millis()
             ),
-        })
-    })
+        }),
+    }
 }
 
 /// How many constructs the parser may backtrack into: `(` and `case`.
