@@ -90,9 +90,8 @@ fn placeholders_in_argv(
         if out.iter().any(|(n, ..)| n == name) {
             continue;
         }
-        let Some(values) = control::held_values(st, name) else {
-            continue;
-        };
+        // The variable must still hold this very placeholder (which is what `held_values`
+        // checks, and more: the same reason too), with more than one value.
         if st
             .get(name)
             .map(state::Var::scalar)
@@ -102,6 +101,9 @@ fn placeholders_in_argv(
         {
             continue;
         }
+        let Some(values) = st.alts.get(name).filter(|v| v.len() > 1).cloned() else {
+            continue;
+        };
         let plain = |v: &Val| {
             v.0.iter().all(|p| match p {
                 crate::value::Part::Lit(s) => {
