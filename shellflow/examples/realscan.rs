@@ -236,6 +236,8 @@ fn invocation(img: &Image, run: &Run, text: &str) -> Invocation {
         volumes: img.volumes.clone(),
         env_complete: false,
         pid1,
+        // The expected results are those of `docker run IMAGE` with no capability options.
+        capabilities: Some(shellflow::Capabilities::docker_default()),
     }
 }
 

@@ -168,6 +168,123 @@ pub struct Invocation {
     /// complete env, `HOME` defaults to the user's passwd entry ("/" without one), as runc
     /// and crun set it.
     pub env_complete: bool,
+    /// The capability bounding set the script starts with, when the caller knows it (an OCI
+    /// bundle's `process.capabilities.bounding`) or assumes it (Docker's default set for an
+    /// image). `setpriv -d` and `capsh --print` print it, so tests such as redis's
+    /// `setpriv -d | grep -q 'Capability bounding set:.*\bsetuid\b'` are decided; with
+    /// `None` their outcome depends on the run.
+    pub capabilities: Option<Capabilities>,
+}
+
+/// A capability bounding set and where it comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Lowercase names without the `cap_` prefix (`chown`, `setuid`, `sys_resource`), as
+    /// `setpriv` prints them.
+    pub bounding: Vec<String>,
+    /// Where the set comes from, for the assumptions of a candidate that rests on it
+    /// (`Docker's default set (a run may add or drop capabilities)`); `None` when it is
+    /// what the container gets for certain.
+    pub assumed: Option<String>,
+}
+
+impl Capabilities {
+    /// The set from names as OCI configs and Docker write them (`CAP_CHOWN`), or as
+    /// `setpriv` does (`chown`); sorted and without repeats.
+    pub fn from_names<S: AsRef<str>>(names: &[S], assumed: Option<String>) -> Self {
+        let mut bounding: Vec<String> = names
+            .iter()
+            .map(|n| {
+                let n = n.as_ref().trim().to_ascii_lowercase();
+                n.strip_prefix("cap_").map(str::to_string).unwrap_or(n)
+            })
+            .filter(|n| !n.is_empty())
+            .collect();
+        bounding.sort_by_key(|n| cap_number(n).unwrap_or(u32::MAX));
+        bounding.dedup();
+        Capabilities { bounding, assumed }
+    }
+
+    /// Docker's (and Podman's) default set for a container run without `--cap-add`,
+    /// `--cap-drop` or `--privileged`.
+    pub fn docker_default() -> Self {
+        Self::from_names(
+            DOCKER_DEFAULT_CAPS,
+            Some("Docker's default capability set (a run may add or drop some)".into()),
+        )
+    }
+}
+
+/// The capabilities Docker gives a container by default (moby `oci/caps/defaults.go`).
+pub const DOCKER_DEFAULT_CAPS: &[&str] = &[
+    "chown",
+    "dac_override",
+    "fowner",
+    "fsetid",
+    "kill",
+    "setgid",
+    "setuid",
+    "setpcap",
+    "net_bind_service",
+    "net_raw",
+    "sys_chroot",
+    "mknod",
+    "audit_write",
+    "setfcap",
+];
+
+/// Capability names in kernel order (`include/uapi/linux/capability.h`): tools print sets
+/// in this order.
+const CAP_NAMES: &[&str] = &[
+    "chown",
+    "dac_override",
+    "dac_read_search",
+    "fowner",
+    "fsetid",
+    "kill",
+    "setgid",
+    "setuid",
+    "setpcap",
+    "linux_immutable",
+    "net_bind_service",
+    "net_broadcast",
+    "net_admin",
+    "net_raw",
+    "ipc_lock",
+    "ipc_owner",
+    "sys_module",
+    "sys_rawio",
+    "sys_chroot",
+    "sys_ptrace",
+    "sys_pacct",
+    "sys_admin",
+    "sys_boot",
+    "sys_nice",
+    "sys_resource",
+    "sys_time",
+    "sys_tty_config",
+    "mknod",
+    "lease",
+    "audit_write",
+    "audit_control",
+    "setfcap",
+    "mac_override",
+    "mac_admin",
+    "syslog",
+    "wake_alarm",
+    "block_suspend",
+    "audit_read",
+    "perfmon",
+    "bpf",
+    "checkpoint_restore",
+];
+
+/// A capability's number, for names the kernel defines.
+pub(crate) fn cap_number(name: &str) -> Option<u32> {
+    CAP_NAMES
+        .iter()
+        .position(|n| *n == name)
+        .and_then(|i| u32::try_from(i).ok())
 }
 
 impl Invocation {
@@ -186,6 +303,7 @@ impl Invocation {
             volumes: Vec::new(),
             pid1: true,
             env_complete: false,
+            capabilities: None,
         }
     }
 }

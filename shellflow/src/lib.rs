@@ -49,8 +49,8 @@ mod report;
 mod value;
 
 pub use api::{
-    Analysis, Candidate, Dialect, EndKind, Exit, FileKind, FileStat, FsError, ImageFs, Invocation,
-    Limits, Location, Reason, Script, User, DEFAULT_PATH,
+    Analysis, Candidate, Capabilities, Dialect, EndKind, Exit, FileKind, FileStat, FsError,
+    ImageFs, Invocation, Limits, Location, Reason, Script, User, DEFAULT_PATH, DOCKER_DEFAULT_CAPS,
 };
 pub use memfs::MemFs;
 /// Shell pattern matching (XCU 2.13), for callers that match file names as `glob` does.
@@ -224,5 +224,9 @@ fn initial_state(inv: &Invocation, file: &str) -> State {
         unset: Default::default(),
         alts: Default::default(),
         pending: None,
+        caps: inv
+            .capabilities
+            .as_ref()
+            .map(|c| Rc::from(c.bounding.as_slice())),
     }
 }

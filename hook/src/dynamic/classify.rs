@@ -42,6 +42,7 @@ pub fn by_reducer<'a>(
             workdir: "/".into(),
             exposed_ports: Vec::new(),
             env_complete: false,
+            capabilities: None,
         };
         reduce_argv(&launch, fs, cfg).terminals.into_iter().next()
     }

@@ -74,6 +74,14 @@ fn spec_of(spec: &Spec) -> ImageSpec {
         out.entrypoint = p.args().clone();
         out.env = p.env().clone().unwrap_or_default();
         out.env_complete = true;
+        out.capabilities = p
+            .capabilities()
+            .as_ref()
+            .and_then(|c| c.bounding().as_ref())
+            .map(|set| {
+                let names: Vec<String> = set.iter().map(ToString::to_string).collect();
+                shellflow::Capabilities::from_names(&names, None)
+            });
         out.workdir = Some(p.cwd().display().to_string());
         let u = p.user();
         out.user = Some(match u.username() {
@@ -82,4 +90,29 @@ fn spec_of(spec: &Spec) -> ImageSpec {
         });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(process: &str) -> ImageSpec {
+        let json = format!(r#"{{"ociVersion":"1.0.2","root":{{"path":"rootfs"}}{process}}}"#);
+        spec_of(&serde_json::from_str::<Spec>(&json).expect("a valid config"))
+    }
+
+    /// The bounding set is the bundle's own (no assumption); a config that gives none
+    /// leaves it unknown rather than assuming Docker's.
+    #[test]
+    fn the_bounding_set_comes_from_the_config() {
+        let s = spec(
+            r#","process":{"cwd":"/","args":["/start.sh"],"user":{"uid":0,"gid":0},
+                "capabilities":{"bounding":["CAP_SETUID","CAP_CHOWN","CAP_SETGID"]}}"#,
+        );
+        let caps = s.capabilities.expect("a set");
+        assert_eq!(caps.bounding, ["chown", "setgid", "setuid"]);
+        assert_eq!(caps.assumed, None);
+        let none = spec(r#","process":{"cwd":"/","args":["/start.sh"],"user":{"uid":0,"gid":0}}"#);
+        assert_eq!(none.capabilities, None);
+    }
 }

@@ -46,6 +46,10 @@ pub struct ImageSpec {
     /// runtime passes as it is), not an image's defaults that `docker run -e` may add to: a
     /// variable missing from it is unset for certain.
     pub env_complete: bool,
+    /// The capability bounding set the process gets: a bundle's
+    /// `process.capabilities.bounding`, or Docker's default set (an assumption) for an
+    /// image; `None` when unknown (a bundle that sets none).
+    pub capabilities: Option<shellflow::Capabilities>,
 }
 
 /// An opened source: its settings, its filesystem, and what went wrong on the way.

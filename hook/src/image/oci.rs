@@ -83,6 +83,8 @@ pub(crate) fn spec_from_config(
             .collect::<BTreeMap<_, _>>(),
         // `docker run -e` adds to an image's env.
         env_complete: false,
+        // What `docker run` gives without `--cap-add`/`--cap-drop`, as an assumption.
+        capabilities: Some(shellflow::Capabilities::docker_default()),
     })
 }
 

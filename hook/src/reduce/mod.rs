@@ -46,6 +46,8 @@ pub struct Launch {
     pub exposed_ports: Vec<String>,
     /// `env` is the whole environment (see [`crate::image::ImageSpec::env_complete`]).
     pub env_complete: bool,
+    /// The capability bounding set (see [`crate::image::ImageSpec::capabilities`]).
+    pub capabilities: Option<shellflow::Capabilities>,
 }
 
 /// What the reducer found for one launch: the pieces of an [`EntryTraceResult`].
@@ -88,6 +90,7 @@ pub fn analyze(
         workdir: composed.workdir,
         exposed_ports: spec.exposed_ports.clone(),
         env_complete: spec.env_complete,
+        capabilities: spec.capabilities.clone(),
     };
     let mut red = reduce_argv(&launch, vfs, cfg);
     red.chain.insert(
@@ -128,6 +131,7 @@ fn reduce_launch(launch: &Launch, vfs: &dyn Vfs, cfg: &Config, expand: bool) -> 
         },
     );
     cur.env_complete = launch.env_complete;
+    cur.capabilities = launch.capabilities.clone();
     if let Some(u) = launch
         .user
         .as_deref()
@@ -182,6 +186,7 @@ fn reduce_launch(launch: &Launch, vfs: &dyn Vfs, cfg: &Config, expand: bool) -> 
             workdir: cur.cwd.clone(),
             exposed_ports: launch.exposed_ports.clone(),
             env_complete: cur.env_complete,
+            capabilities: cur.capabilities.clone(),
         };
         supervisor::expand(&mut red, &seen, &base, vfs, cfg);
     }

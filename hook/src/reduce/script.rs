@@ -43,6 +43,8 @@ pub struct ScriptRequest<'a> {
     /// `env` is the whole environment: shellflow takes a missing name as unset, not as
     /// "may be set at run time".
     pub env_complete: bool,
+    /// The capability bounding set (`setpriv -d` prints it); `None` when unknown.
+    pub capabilities: Option<&'a shellflow::Capabilities>,
 }
 
 /// One command the script may run.
@@ -229,6 +231,7 @@ mod tests {
             shell: "sh",
             pid1: true,
             env_complete: false,
+            capabilities: None,
         };
         follow_script(&req, &MemVfs::new(), &Limits::default())
     }
@@ -311,6 +314,7 @@ mod tests {
                 shell: "sh",
                 pid1: true,
                 env_complete: false,
+                capabilities: None,
             };
             let out = follow_script(&req, &v, &Limits::default());
             // `exec "$@"` with no arguments runs nothing; `exec app` runs app.

@@ -144,6 +144,7 @@ pub fn follow(req: &ScriptRequest<'_>, vfs: &dyn Vfs, limits: &Limits) -> Follow
         volumes: Vec::new(),
         pid1: req.pid1,
         env_complete: req.env_complete,
+        capabilities: req.capabilities.cloned(),
     };
     let sf_limits = script_limits(limits);
     let fs = VfsImageFs::new(vfs, limits.max_read_bytes);
@@ -351,6 +352,7 @@ pub(crate) fn supervise(
                 .unwrap_or_else(|| cur.cwd.clone()),
             exposed_ports: Vec::new(),
             env_complete: false,
+            capabilities: cur.capabilities.clone(),
         };
         let red = super::reduce_argv(&launch, vfs, cfg);
         if let Some(mut service) = red.terminals.into_iter().next() {
@@ -386,6 +388,7 @@ mod tests {
             workdir: "/".into(),
             exposed_ports: Vec::new(),
             env_complete,
+            capabilities: None,
         };
         launch.env.extend(env.iter().map(|e| e.to_string()));
         super::super::reduce_argv(&launch, &v, &Config::default())
@@ -450,6 +453,59 @@ mod tests {
         assert_eq!(t.kind, TerminalKind::Supervisor);
     }
 
+    /// The container's bounding set decides redis's "drop privileges only if we may": the
+    /// image's assumed default set has setuid and setgid, a bundle's set without them keeps
+    /// root, and an image scan says what it assumed.
+    #[test]
+    fn the_bounding_set_decides_a_drop_that_needs_setuid() {
+        let script = b"#!/bin/sh\nhas_cap() {\n\t/usr/bin/setpriv -d | grep -q 'Capability bounding set:.*\\b'\"$1\"'\\b'\n}\nif [ \"$(id -u)\" = 0 ] && has_cap setuid && has_cap setgid; then\n\texec setpriv --reuid redis --regid redis --clear-groups \"$0\" \"$@\"\nfi\nexec server\n";
+        let run = |caps: Option<shellflow::Capabilities>| {
+            let mut v = MemVfs::new();
+            v.add_file("/bin/sh", 0o755, b"\x7fELF");
+            v.add_tiny_elf("/usr/bin/server", 0o755, None);
+            v.add_tiny_elf("/usr/bin/setpriv", 0o755, None);
+            v.add_tiny_elf("/bin/grep", 0o755, None);
+            v.add_tiny_elf("/usr/bin/id", 0o755, None);
+            v.add_file(
+                "/etc/passwd",
+                0o644,
+                b"root:x:0:0::/root:/bin/sh\nredis:x:999:999::/data:/bin/sh\n",
+            );
+            v.add_file("/start.sh", 0o755, script);
+            let launch = Launch {
+                argv: vec!["/start.sh".into()],
+                env: vec!["PATH=/usr/bin:/bin".into()],
+                user: None,
+                workdir: "/".into(),
+                exposed_ports: Vec::new(),
+                env_complete: false,
+                capabilities: caps,
+            };
+            super::super::reduce_argv(&launch, &v, &Config::default())
+        };
+        let image = run(Some(shellflow::Capabilities::docker_default()));
+        let t = &image.terminals[0];
+        assert_eq!(
+            (t.argv.as_slice(), t.user.as_str()),
+            (&["server".to_string()][..], "redis"),
+            "{image:#?}"
+        );
+        assert!(
+            format!("{:?}", image.chain).contains("capability bounding set: Docker's default"),
+            "the assumption is recorded: {image:#?}"
+        );
+        let bundle = run(Some(shellflow::Capabilities::from_names(
+            &["CAP_CHOWN", "CAP_KILL"],
+            None,
+        )));
+        let t = &bundle.terminals[0];
+        assert_eq!(
+            (t.argv.as_slice(), t.user.as_str()),
+            (&["server".to_string()][..], "root"),
+            "{bundle:#?}"
+        );
+    }
+
     /// `readlink -f` answers come from the confined Vfs: a link that climbs out with `..` or
     /// points at an absolute host path resolves inside the image root, and a dangling one
     /// answers nothing.
@@ -498,6 +554,7 @@ mod tests {
                 shell: "sh",
                 pid1: true,
                 env_complete: false,
+                capabilities: None,
             };
             follow(&req, &v, &limits).notes
         };

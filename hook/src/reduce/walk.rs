@@ -38,6 +38,9 @@ pub(crate) struct Cursor {
     /// `env` is the whole environment: a name missing from it is unset (see
     /// [`crate::image::ImageSpec::env_complete`]).
     pub env_complete: bool,
+    /// The capability bounding set, when known or assumed (see
+    /// [`crate::image::ImageSpec::capabilities`]).
+    pub capabilities: Option<shellflow::Capabilities>,
 }
 
 impl Cursor {
@@ -52,6 +55,7 @@ impl Cursor {
             applet_of: None,
             pid1: true,
             env_complete: false,
+            capabilities: None,
         }
     }
 }
@@ -426,6 +430,7 @@ impl<'a> Walker<'a> {
             shell: base(&cur.argv[0]),
             pid1: cur.pid1,
             env_complete: cur.env_complete,
+            capabilities: cur.capabilities.as_ref(),
         };
         let out = follow_script(&req, self.vfs, &self.cfg.limits);
         let location = match &source {

@@ -26,7 +26,7 @@ impl Interp<'_> {
             C::BraceGroup(b) => self.run_list(st, &b.list),
             C::Subshell(sub) => {
                 let mut st = st;
-                let (status, out) = self.subshell(&st, |me, s| me.run_list(s, &sub.list));
+                let (status, out) = self.subshell(&mut st, |me, s| me.run_list(s, &sub.list));
                 st.status = status;
                 if let (Some(buf), Some(o)) = (st.stdout.as_mut(), out) {
                     *buf = o;

@@ -112,6 +112,16 @@ impl Interp<'_> {
         let name = argv.first().and_then(Val::known).unwrap_or_default();
         let base = name.rsplit('/').next().unwrap_or("").to_string();
         if let Some((out, status)) = self.knowable(&st, &base, &argv[1..]) {
+            if base == "setpriv" {
+                if let Some(why) = self
+                    .inv
+                    .capabilities
+                    .as_ref()
+                    .and_then(|c| c.assumed.clone())
+                {
+                    st.assume(format!("capability bounding set: {why}"));
+                }
+            }
             st.status = status;
             if let Some(buf) = st.stdout.as_mut() {
                 buf.push(&out);
@@ -193,6 +203,7 @@ impl Interp<'_> {
         if inner.first().is_some_and(|w| self.is_self(&st, w)) {
             let args = inner[1..].to_vec();
             let via = render(&argv[..inner_from.unwrap_or(0)]);
+            st.caps = self.caps_after(&st, &argv, inner_from.unwrap_or(0));
             return self.reexec(st, user, args, &via, location);
         }
         st.reason(
@@ -286,6 +297,23 @@ impl Interp<'_> {
         );
         self.run_toplevel(next);
         Vec::new()
+    }
+
+    /// The bounding set the command of a `setpriv` at the head of `argv` (starting at
+    /// `from`) gets: changed by `--bounding-set`, unknown when the spec is.
+    fn caps_after(&self, st: &State, argv: &[Val], from: usize) -> Option<Rc<[String]>> {
+        let words: Vec<Option<String>> = argv.iter().map(Val::known).collect();
+        let base = words.first()?.as_deref()?.rsplit('/').next()?;
+        if base != "setpriv" {
+            return st.caps.clone();
+        }
+        match bounding_spec(&words, from) {
+            None => st.caps.clone(),
+            Some(spec) => {
+                let after = bounding_after(st.caps.as_deref()?, &spec?)?;
+                Some(Rc::from(after))
+            }
+        }
     }
 
     /// Recognises a privilege dropper: the user it switches to and where its command starts.
@@ -542,8 +570,41 @@ impl Interp<'_> {
                 Some((Val::lit(super::textutil::sort(&input, &a)?), Status::OK))
             }
             "expr" => Some(expr(&a)),
+            "setpriv" if !a.is_empty() && a.iter().all(|x| is_dump_flag(x)) => {
+                Some((Val::lit(self.setpriv_dump(st)?), Status::OK))
+            }
             _ => None,
         }
+    }
+
+    /// What `setpriv -d` prints when the bounding set is known: ids, supplementary groups,
+    /// then the capability sets. Inheritable and ambient sets are empty and `no_new_privs`
+    /// is off, as Docker (since 20.10), Podman, runc and crun start a process by default.
+    fn setpriv_dump(&self, st: &State) -> Option<String> {
+        let caps = st.caps.as_ref()?;
+        let u = &st.user;
+        let groups: Vec<String> = self
+            .groups_of(u)
+            .into_iter()
+            .skip(1)
+            .map(|(gid, _)| gid.to_string())
+            .collect();
+        let list = |v: &[String]| {
+            if v.is_empty() {
+                "[none]".to_string()
+            } else {
+                v.join(",")
+            }
+        };
+        Some(format!(
+            "uid: {uid}\neuid: {uid}\ngid: {gid}\negid: {gid}\nSupplementary groups: {}\n\
+             no_new_privs: 0\nInheritable capabilities: [none]\nAmbient capabilities: [none]\n\
+             Capability bounding set: {}\nSecurebits: [none]\n",
+            list(&groups),
+            list(caps),
+            uid = u.uid,
+            gid = u.gid,
+        ))
     }
 
     fn id(&mut self, st: &State, a: &[String]) -> Option<(Val, Status)> {
@@ -904,6 +965,57 @@ fn option_user(base: &str, words: &[Option<String>]) -> Option<(String, usize)> 
         user
     };
     Some((user, i))
+}
+
+/// `-d`, `-dd`, `--dump`: `setpriv`'s request to print its state.
+fn is_dump_flag(x: &str) -> bool {
+    x == "--dump" || (x.len() > 1 && x.starts_with('-') && x[1..].bytes().all(|b| b == b'd'))
+}
+
+/// The bounding set `setpriv --bounding-set=SPEC` leaves: `-all` clears it, `-cap` drops
+/// one, and `+cap` keeps one only where the set already held it (a process cannot raise
+/// its bounding set). `None` for a spec it cannot read (then the set is unknown).
+pub(crate) fn bounding_after(current: &[String], spec: &str) -> Option<Vec<String>> {
+    let mut out: Vec<String> = current.to_vec();
+    for item in spec.split(',') {
+        let (sign, name) = item.split_at(item.len().min(1));
+        let name = name.to_ascii_lowercase();
+        let name = name.strip_prefix("cap_").unwrap_or(&name);
+        match (sign, name) {
+            ("-", "all") => out.clear(),
+            ("+", "all") => out = current.to_vec(),
+            ("-", n) if crate::api::cap_number(n).is_some() => out.retain(|c| c != n),
+            ("+", n) if crate::api::cap_number(n).is_some() => {
+                if current.iter().any(|c| c == n) && !out.iter().any(|c| c == n) {
+                    out.push(n.to_string());
+                }
+            }
+            _ => return None,
+        }
+    }
+    out.sort_by_key(|n| crate::api::cap_number(n).unwrap_or(u32::MAX));
+    Some(out)
+}
+
+/// The `--bounding-set` spec given to `setpriv` before its command (at `from`), if any.
+fn bounding_spec(words: &[Option<String>], from: usize) -> Option<Option<String>> {
+    let mut i = 1;
+    let mut spec = None;
+    while i < from.min(words.len()) {
+        match words[i].as_deref() {
+            Some("--bounding-set") => {
+                spec = Some(words.get(i + 1).cloned().flatten());
+                i += 1;
+            }
+            Some(w) if w.starts_with("--bounding-set=") => {
+                spec = Some(Some(w["--bounding-set=".len()..].to_string()));
+            }
+            None => return Some(None),
+            _ => {}
+        }
+        i += 1;
+    }
+    spec
 }
 
 /// `expr` for `:` matches, comparisons, arithmetic and `length`.

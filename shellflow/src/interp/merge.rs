@@ -525,6 +525,7 @@ fn same_point(a: &State, b: &State) -> bool {
         && a.errexit == b.errexit
         && a.umask == b.umask
         && a.reexecs == b.reexecs
+        && a.caps == b.caps
         && a.frames.len() == b.frames.len()
         && a.frames
             .iter()

@@ -556,7 +556,7 @@ impl<'a> Interp<'a> {
             for (i, cmd) in pipe.seq.iter().enumerate() {
                 let feed = input.take();
                 let capture = i < last || st.stdout.is_some();
-                let (s, out) = self.subshell(&st, |me, mut s| {
+                let (s, out) = self.subshell(&mut st, |me, mut s| {
                     s.stdin = feed;
                     if capture {
                         s.stdout = Some(Val::default());
@@ -612,13 +612,26 @@ impl<'a> Interp<'a> {
     /// the captured output (when capturing) over all the subshell's paths.
     pub(crate) fn subshell(
         &mut self,
-        st: &State,
+        st: &mut State,
         f: impl FnOnce(&mut Self, State) -> Paths,
     ) -> (Status, Option<Val>) {
         let mut sub = st.clone();
         sub.subshell += 1;
         sub.reasons = Default::default();
         let paths = f(self, sub);
+        // What the subshell's outcome rests on (an assumed capability set read by
+        // `setpriv -d | grep`), the parent rests on too.
+        let base = st.assumptions.len();
+        for (s, _) in &paths {
+            let fresh = s.assumptions.len().saturating_sub(base);
+            if fresh > 0 {
+                let mut new: Vec<String> = s.assumptions.iter().take(fresh).cloned().collect();
+                new.reverse();
+                for a in new {
+                    st.assume(a);
+                }
+            }
+        }
         merge_outcomes(&paths)
     }
 
@@ -773,7 +786,7 @@ impl<'a> Interp<'a> {
             }
             return out;
         }
-        let _ = self.subshell(&st, |me, s| me.run_andor(s, list));
+        let _ = self.subshell(&mut st, |me, s| me.run_andor(s, list));
         self.diag(
             "a compound command runs in the background; its children are not followed".into(),
         );

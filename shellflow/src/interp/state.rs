@@ -465,6 +465,9 @@ pub struct State {
     /// Paths merged into this one that differ only in some variables, kept to be split
     /// again before a command that may read one of them (see `merge`).
     pub deferred: Option<Rc<Deferred>>,
+    /// The capability bounding set (see [`crate::Capabilities`]), `None` when unknown;
+    /// `setpriv --bounding-set` changes it for the command it runs.
+    pub caps: Option<Rc<[String]>>,
 }
 
 /// Paths joined at one point of the script whose variables differ: the joined path (the

@@ -296,6 +296,8 @@ fn reduce_one(
         workdir: normalize(&workdir, &base.workdir),
         exposed_ports: base.exposed_ports.clone(),
         env_complete: false,
+        // A supervisor's services keep the container's bounding set.
+        capabilities: base.capabilities.clone(),
     };
     let mut sub = super::reduce_service(&launch, vfs, cfg);
     let mut terminal = sub.terminals.drain(..).next();
