@@ -601,7 +601,7 @@ fn exec_reads_value_sets(
         };
         if super::control::mentions_word(&text, name) && product * values.len() <= budget {
             product *= values.len();
-            out.push((name.clone(), values));
+            out.push((name.to_string(), values));
         }
     }
     out

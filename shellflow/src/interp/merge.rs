@@ -322,7 +322,7 @@ fn widen(members: &mut [State], only: &[usize], name: &Rc<str>) {
         m.vars.insert_rc(Rc::clone(name), Rc::clone(&placeholder));
         match &values {
             Some(v) => {
-                m.alts.insert(name.to_string(), Rc::clone(v));
+                m.alts.insert(Rc::clone(name), Rc::clone(v));
             }
             None => {
                 drop_alts(&mut m.alts, name);
@@ -399,7 +399,7 @@ pub(crate) fn split(mut rep: State) -> Vec<State> {
             for name in &untouched {
                 match m.alts.get(&***name) {
                     Some(a) => {
-                        s.alts.insert(name.to_string(), Rc::clone(a));
+                        s.alts.insert(Rc::clone(name), Rc::clone(a));
                     }
                     None => {
                         drop_alts(&mut s.alts, name);
@@ -590,7 +590,7 @@ fn join_alts(a: &mut State, b: &State) {
     for (name, _) in names {
         match union_values(values_of(a, &name), values_of(b, &name)) {
             Some(m) => {
-                a.alts.insert(name, std::rc::Rc::new(m));
+                a.alts.insert(Rc::from(name), std::rc::Rc::new(m));
             }
             None => {
                 drop_alts(&mut a.alts, &name);

@@ -115,7 +115,7 @@ pub(crate) fn forget(set: &mut imbl::OrdSet<String>, name: &str) {
 pub type ValueSet = Rc<Vec<Val>>;
 
 /// Removes the value set of `name` when there is one (see [`forget`]).
-pub(crate) fn drop_alts(alts: &mut imbl::OrdMap<String, ValueSet>, name: &str) {
+pub(crate) fn drop_alts(alts: &mut imbl::OrdMap<Rc<str>, ValueSet>, name: &str) {
     if alts.contains_key(name) {
         alts.remove(name);
     }
@@ -459,7 +459,7 @@ pub struct State {
     /// unknown, "differs between paths"), those values (known, or partly or wholly unknown
     /// when at least one is partly known); a `case` on it, an `exec` that reads it, and a
     /// terminal whose words still hold its placeholder fork per value (bounded).
-    pub alts: imbl::OrdMap<String, ValueSet>,
+    pub alts: imbl::OrdMap<Rc<str>, ValueSet>,
     /// What the last test learns about an unset env variable, applied when its outcome forks.
     pub pending: Option<Refine>,
     /// Paths merged into this one that differ only in some variables, kept to be split
