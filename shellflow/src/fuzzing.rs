@@ -5,7 +5,8 @@
 //! The input is any bytes: a script, optionally followed by `\0` and space-separated
 //! arguments. The script is the image's `/entry.sh` (and `/lib.sh`, for `source`), with
 //! `gosu` and `postgres` on PATH, and a `/docker-entrypoint.d` to list (with a symlink
-//! loop). Invariants: no panic (the analysis thread would report
+//! loop), and Docker's default capability set (so `setpriv -d` and `--bounding-set` are
+//! answered). Invariants: no panic (the analysis thread would report
 //! "panicked"), termination within the step cap, and well-formed candidates (one unknown flag
 //! per word, confidence in [0, 1], a dropped command is a suffix of the argv).
 
@@ -30,9 +31,12 @@ pub fn check_one(data: &[u8]) -> Result<(), String> {
         .file("/docker-entrypoint.d/20-b.envsh", "B=2\n", 0o644)
         .symlink("/docker-entrypoint.d/loop", "/docker-entrypoint.d")
         .exe("/usr/local/bin/gosu")
-        .exe("/usr/local/bin/postgres");
+        .exe("/usr/local/bin/postgres")
+        .exe("/usr/bin/setpriv")
+        .exe("/bin/grep");
     let mut inv = Invocation::file("/entry.sh", &[]);
     inv.args = args;
+    inv.capabilities = Some(crate::Capabilities::docker_default());
     let limits = Limits {
         max_steps: 5_000,
         ..Limits::default()
