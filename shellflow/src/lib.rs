@@ -205,6 +205,7 @@ fn initial_state(inv: &Invocation, file: &str) -> State {
         user: inv.user.clone(),
         cwd: Rc::from(inv.cwd.as_str()),
         weight: 1.0,
+        lead: 1.0,
         reasons: Default::default(),
         assumptions: Default::default(),
         background: Rc::default(),

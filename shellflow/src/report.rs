@@ -33,7 +33,7 @@ pub(crate) fn build(
     for (i, e) in endings.iter().enumerate() {
         let mut produced = false;
         if let Some(t) = &e.terminal {
-            group(&mut groups, e.state.weight, &t.cmd, t.how, i, None);
+            group(&mut groups, &e.state, &t.cmd, t.how, i, None);
             produced = true;
         }
         if e.terminal.as_ref().is_none_or(|t| t.how != EndKind::Exec) && !e.background.is_empty() {
@@ -44,14 +44,7 @@ pub(crate) fn build(
                 ));
             }
             for (j, b) in e.background.iter().enumerate() {
-                group(
-                    &mut groups,
-                    e.state.weight,
-                    b,
-                    EndKind::Background,
-                    i,
-                    Some(j),
-                );
+                group(&mut groups, &e.state, b, EndKind::Background, i, Some(j));
             }
             produced = true;
         }
@@ -208,29 +201,32 @@ fn in_background(b: &Recorded) -> Terminal {
 }
 
 /// Paths that end in one command (same words, user and way of running it): their total
-/// weight, and the heaviest of them, whose evidence the candidate shows.
+/// weight, and the one whose own run is likeliest, whose evidence the candidate shows.
 struct Group {
     words: Vec<String>,
     user: crate::api::User,
     how: EndKind,
     weight: f64,
+    /// Lead weight (see [`State::lead`]) of the path giving the evidence.
     best: f64,
-    /// Index of the heaviest path's ending.
+    /// Index of that path's ending.
     ending: usize,
     /// Which of its background commands, when the group is of background commands.
     background: Option<usize>,
 }
 
-/// Adds one path's command to its group (kept in order of first appearance; on equal
-/// weights the first path seen gives the evidence).
+/// Adds one path's command to its group (kept in order of first appearance). The path
+/// whose own run is likeliest (its lead weight, see [`State::lead`]) gives the evidence; on
+/// equal weights the first path seen.
 fn group(
     groups: &mut Vec<Group>,
-    weight: f64,
+    st: &State,
     cmd: &Recorded,
     how: EndKind,
     ending: usize,
     background: Option<usize>,
 ) {
+    let (weight, lead) = (st.weight, st.weight * st.lead);
     let words: Vec<String> = cmd.argv.iter().map(Val::to_string).collect();
     match groups
         .iter_mut()
@@ -238,8 +234,8 @@ fn group(
     {
         Some(g) => {
             g.weight += weight;
-            if weight > g.best {
-                g.best = weight;
+            if lead > g.best {
+                g.best = lead;
                 g.ending = ending;
                 g.background = background;
             }
@@ -249,7 +245,7 @@ fn group(
             user: cmd.user.clone(),
             how,
             weight,
-            best: weight,
+            best: lead,
             ending,
             background,
         }),

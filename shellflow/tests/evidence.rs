@@ -256,3 +256,33 @@ fn negated_and_set_tests_on_unset_env_prefer_the_image_as_it_is() {
         );
     }
 }
+
+/// Joins add weights but keep one member's reasons: when many light runs are joined (past
+/// what a deferred join holds, they are widened into one), their sum outweighs the likeliest
+/// single run, yet the best candidate's reasons must still be that run's: every variable
+/// unset, as the image is.
+#[test]
+fn the_reasons_shown_are_those_of_the_likeliest_single_run() {
+    for n in [3, 5, 8] {
+        let mut script = String::new();
+        for i in 0..n {
+            script.push_str(&format!("if [ -n \"$OPT_{i}\" ]; then v{i}=1; fi\n"));
+        }
+        script.push_str("exec redis-server\n");
+        let a = run_in(image(), &script, &inv(&[], &[], &root()));
+        let best = &a.candidates[0];
+        assert_eq!(best.argv, ["redis-server"]);
+        assert!((best.confidence - 1.0).abs() < 1e-9, "{best:#?}");
+        let tests: Vec<&str> = best
+            .reasons
+            .iter()
+            .map(|r| r.message.as_str())
+            .filter(|m| m.contains("[ -n \"$OPT_"))
+            .collect();
+        assert_eq!(tests.len(), n, "{n} ifs: {tests:#?}");
+        assert!(
+            tests.iter().all(|m| m.contains("` fails")),
+            "{n} ifs: the as-image run fails every test: {tests:#?}"
+        );
+    }
+}

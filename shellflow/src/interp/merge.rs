@@ -232,6 +232,7 @@ fn build(mut all: Vec<State>, prior: &[Rc<str>], dropped: &mut usize) -> State {
     // The joined path's own evidence is never reported (it splits before it ends): each
     // member gets its own back. It needs the members' total weight and created files.
     let mut rep = members[0].clone();
+    let lead = members[0].weight * members[0].lead;
     for m in &members[1..] {
         rep.weight += m.weight;
         if !rep.created.ptr_eq(&m.created) {
@@ -244,6 +245,9 @@ fn build(mut all: Vec<State>, prior: &[Rc<str>], dropped: &mut usize) -> State {
         rep.waited |= m.waited;
     }
     rep.pending = None;
+    if rep.weight > 0.0 {
+        rep.lead = (lead / rep.weight).clamp(0.0, 1.0);
+    }
     let names = names
         .into_iter()
         .map(|n| {
@@ -407,6 +411,7 @@ pub(crate) fn split(mut rep: State) -> Vec<State> {
                 }
             }
             s.weight = m.weight * scale;
+            s.lead = m.lead;
             s.reasons = m.reasons.clone();
             for r in &reasons {
                 s.reasons.push(r.clone());
@@ -559,8 +564,14 @@ fn join_into(a: &mut State, b: State) {
 /// Joins what is not variables: weight, assumptions (those both rest on), reasons (the
 /// heavier path's), created files, `unset` names.
 fn join_evidence(a: &mut State, b: State) {
-    let heavier_b = b.weight > a.weight;
+    let (lead_a, lead_b) = (a.weight * a.lead, b.weight * b.lead);
+    let heavier_b = lead_b > lead_a;
     a.weight += b.weight;
+    a.lead = if a.weight > 0.0 {
+        (lead_a.max(lead_b) / a.weight).clamp(0.0, 1.0)
+    } else {
+        1.0
+    };
     if !a.assumptions.same(&b.assumptions) {
         a.assumptions = a.assumptions.intersect(&b.assumptions);
     }

@@ -421,6 +421,12 @@ pub struct State {
     pub cwd: Rc<str>,
     /// Probability weight of the path.
     pub weight: f64,
+    /// The share of `weight` that the one run whose evidence this state carries accounts
+    /// for. A join adds weights but keeps one member's reasons; comparing these "lead"
+    /// weights (not the sums) makes the reasons a candidate shows those of its likeliest
+    /// run, not of a light run that happened to be joined with others. Forks scale the
+    /// weight and leave the share as it is.
+    pub lead: f64,
     /// Evidence.
     pub reasons: PList<Rc<Reason>>,
     /// Run-time assumptions.
