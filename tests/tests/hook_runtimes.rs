@@ -394,3 +394,50 @@ fn a_required_variable_missing_from_the_bundle_env_is_reported_as_the_exit() {
     );
     assert!(!text.contains("httpd -f"), "named the server: {r:#}");
 }
+
+/// redis's entrypoint drops privileges only when the bounding set allows it (`setpriv -d |
+/// grep`): the hook reads the set from the bundle's `process.capabilities`, so the static
+/// scan of the bundle and the merged result of a real runc run agree with what runs, for a
+/// set with setuid and setgid (gosu drops to www-data) and one without (httpd stays root).
+#[test]
+fn the_bundles_bounding_set_decides_whether_the_script_drops_privileges() {
+    if !require_root() || !require_tool("runc") {
+        return;
+    }
+    ensure_journald().expect("journald");
+    let script = "#!/bin/sh\nhas_cap() {\n\tsetpriv -d | grep -q \"Capability bounding set:.*\\b$1\\b\"\n}\nif [ \"$(id -u)\" = 0 ] && has_cap setuid && has_cap setgid; then\n\texec gosu www-data busybox httpd -f -p 8080 -h /var/www\nfi\nexec busybox httpd -f -p 8080 -h /var/www\n";
+    for (drop, user) in [(false, "www-data"), (true, "root")] {
+        let b = HookedBundle::demo(&[], "[dynamic]\nwindow_ms = 1500\n").expect("bundle");
+        let root = b.rootfs();
+        std::fs::write(root.join("docker-entrypoint.sh"), script).expect("write script");
+        for applet in ["setpriv", "grep"] {
+            std::os::unix::fs::symlink("busybox", root.join("bin").join(applet)).expect("applet");
+        }
+        if drop {
+            let path = b.bundle.join("config.json");
+            let mut spec: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&path).expect("config")).expect("json");
+            for set in ["bounding", "effective", "permitted"] {
+                let caps = spec["process"]["capabilities"][set]
+                    .as_array_mut()
+                    .expect("a capability set");
+                caps.retain(|c| c != "CAP_SETUID" && c != "CAP_SETGID");
+            }
+            std::fs::write(&path, serde_json::to_vec_pretty(&spec).expect("json"))
+                .expect("write config");
+        }
+        let scanned = entrytrace_tests::scan_json(&format!("bundle:{}", b.bundle.display()), &[]);
+        assert_eq!(
+            scanned["terminals"][0]["user"], user,
+            "static scan, drop={drop}: {scanned:#}"
+        );
+        let id = unique("caps");
+        let _c = Container::start("runc", &b.bundle, &id).expect("container starts");
+        let r = b
+            .wait_result("merged", Duration::from_secs(20))
+            .expect("merged result");
+        let top = &r["terminals"][0];
+        assert!(top["argv"].to_string().contains("httpd"), "{r:#}");
+        assert_eq!(top["user"], user, "runc run, drop={drop}: {r:#}");
+    }
+}
