@@ -205,6 +205,16 @@ impl Capabilities {
         Capabilities { bounding, assumed }
     }
 
+    /// The set a command started by `setpriv --bounding-set=SPEC` gets (`-all` clears it,
+    /// `-cap` drops one, `+cap` keeps one the set holds: a process cannot raise its
+    /// bounding set); `None` for a spec it cannot read.
+    pub fn after_bounding_spec(&self, spec: &str) -> Option<Capabilities> {
+        Some(Capabilities {
+            bounding: crate::interp::external::bounding_after(&self.bounding, spec)?,
+            assumed: self.assumed.clone(),
+        })
+    }
+
     /// Docker's (and Podman's) default set for a container run without `--cap-add`,
     /// `--cap-drop` or `--privileged`.
     pub fn docker_default() -> Self {

@@ -352,6 +352,13 @@ impl<'a> Walker<'a> {
             }
             cur.user = Some(u);
         }
+        if let Some(spec) = &c.bounding_set {
+            // Unknown from here when the spec cannot be read.
+            cur.capabilities = cur
+                .capabilities
+                .as_ref()
+                .and_then(|caps| caps.after_bounding_spec(spec));
+        }
         cur.argv = c.argv;
     }
 

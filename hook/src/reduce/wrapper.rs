@@ -37,6 +37,8 @@ pub struct Collapse {
     pub set: Vec<String>,
     /// `env -C DIR`.
     pub chdir: Option<String>,
+    /// `setpriv --bounding-set=SPEC`: the command's capability bounding set changes.
+    pub bounding_set: Option<String>,
 }
 
 /// The rule for program `argv0` (matched by basename), if it is a wrapper.
@@ -153,6 +155,8 @@ fn split_option(rule: &WrapperRule, w: &str) -> (String, Option<String>) {
 fn record_value(rule: &WrapperRule, name: &str, v: String, out: &mut Collapse) {
     if has(&rule.user_options, name) {
         out.user = Some(v);
+    } else if rule.kind == WrapperKind::Dropper && name == "--bounding-set" {
+        out.bounding_set = Some(v);
     } else if rule.kind == WrapperKind::Env {
         match name {
             "-u" | "--unset" => out.unset.push(v),
@@ -276,6 +280,33 @@ mod tests {
             };
             assert_eq!(collapse(line), Applied::Collapsed(want), "{line}");
         }
+        // setpriv's bounding set reaches the walk, which narrows the container's set.
+        for line in [
+            "setpriv --reuid redis --bounding-set=-all,+sys_resource redis-server",
+            "setpriv --bounding-set -all,+sys_resource --reuid redis redis-server",
+        ] {
+            let want = Collapse {
+                user: Some("redis".into()),
+                bounding_set: Some("-all,+sys_resource".into()),
+                ..to("redis-server")
+            };
+            assert_eq!(collapse(line), Applied::Collapsed(want), "{line}");
+        }
+        let caps = shellflow::Capabilities::from_names(&["CAP_SETUID", "CAP_SYS_RESOURCE"], None);
+        let after = |spec: &str| caps.after_bounding_spec(spec).map(|c| c.bounding);
+        assert_eq!(
+            after("-all,+sys_resource").as_deref(),
+            Some(&["sys_resource".to_string()][..])
+        );
+        assert_eq!(after("-all,+net_admin").as_deref(), Some(&[][..]));
+        assert_eq!(
+            after("-setuid").as_deref(),
+            Some(&["sys_resource".to_string()][..])
+        );
+        assert_eq!(after("+all").as_deref(), Some(&caps.bounding[..]));
+        assert_eq!(after("-all,frobnicate"), None);
+        assert_eq!(after(""), None);
+        assert_eq!(after("é,-all"), None);
     }
 
     #[test]

@@ -978,7 +978,11 @@ fn is_dump_flag(x: &str) -> bool {
 pub(crate) fn bounding_after(current: &[String], spec: &str) -> Option<Vec<String>> {
     let mut out: Vec<String> = current.to_vec();
     for item in spec.split(',') {
-        let (sign, name) = item.split_at(item.len().min(1));
+        let (sign, name) = match (item.strip_prefix('-'), item.strip_prefix('+')) {
+            (Some(n), _) => ("-", n),
+            (_, Some(n)) => ("+", n),
+            _ => return None,
+        };
         let name = name.to_ascii_lowercase();
         let name = name.strip_prefix("cap_").unwrap_or(&name);
         match (sign, name) {

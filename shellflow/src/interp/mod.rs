@@ -21,7 +21,7 @@ mod builtins;
 mod cond;
 mod control;
 pub(crate) mod expand;
-mod external;
+pub(crate) mod external;
 mod glob;
 mod merge;
 mod params;
