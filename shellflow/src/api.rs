@@ -215,6 +215,19 @@ impl Capabilities {
         })
     }
 
+    /// The capability a name stands for, as `setpriv` writes it (`CAP_NET_ADMIN`,
+    /// `net_admin`, `NET_ADMIN` → `net_admin`); `None` for a name the kernel does not define.
+    pub fn name_of(name: &str) -> Option<String> {
+        let n = name.trim().to_ascii_lowercase();
+        let n = n.strip_prefix("cap_").unwrap_or(&n);
+        cap_number(n).map(|_| n.to_string())
+    }
+
+    /// Every capability the kernel defines, in its order.
+    pub fn all_names() -> Vec<String> {
+        CAP_NAMES.iter().map(|n| n.to_string()).collect()
+    }
+
     /// Docker's (and Podman's) default set for a container run without `--cap-add`,
     /// `--cap-drop` or `--privileged`.
     pub fn docker_default() -> Self {

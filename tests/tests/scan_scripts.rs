@@ -582,3 +582,77 @@ fn a_script_the_parser_cannot_finish_is_reported_not_hung_on() {
     assert!(evidence.contains("the parser gave up after"), "{r:#}");
     assert_eq!(r["terminals"][0]["argv"][1], json!(SCRIPT), "{r:#}");
 }
+
+/// redis's current entrypoint drops privileges through setpriv only when the bounding set
+/// has setuid and setgid. `scan` assumes Docker's default set for an image (and says so),
+/// follows `--cap-add`/`--cap-drop` as `docker run` does, and refuses a word that is not a
+/// capability with a one-line usage error.
+#[test]
+fn capability_flags_decide_redis_style_privilege_drops() {
+    let script = "#!/bin/sh\nset -e\nhas_cap() {\n\t/usr/bin/setpriv -d | grep -q 'Capability bounding set:.*\\b'\"$1\"'\\b'\n}\nif [ \"$1\" = 'redis-server' ] && [ \"$(id -u)\" = '0' ] && has_cap setuid && has_cap setgid; then\n\tCAPS=''\n\tif has_cap sys_resource; then CAPS=',+sys_resource'; fi\n\texec /usr/bin/setpriv --reuid redis --regid redis --clear-groups --bounding-set=-all$CAPS \"$0\" \"$@\"\nfi\nexec \"$@\"\n";
+    let Some(mut base) = base("redis") else {
+        return;
+    };
+    base.push(Entry::symlink("usr/bin/setpriv", "../../bin/busybox"));
+    base.push(Entry::symlink("bin/grep", "busybox"));
+    let Some(server) = Entry::from_host("usr/local/bin/redis-server", "/bin/true") else {
+        return;
+    };
+    let top = vec![Entry::file(&SCRIPT[1..], 0o755, script.as_bytes()), server];
+    let Some(img) = image(
+        base,
+        top,
+        official(&["docker-entrypoint.sh"], "redis-server"),
+    ) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let source = img.oci_source(tmp.path());
+    let user_of = |extra: &[&str]| {
+        let r = scan_json(&source, extra);
+        let t = &r["terminals"][0];
+        assert_eq!(t["argv"][0], "redis-server", "{extra:?}: {r:#}");
+        (t["user"].as_str().unwrap_or("").to_string(), r)
+    };
+    let (user, r) = user_of(&[]);
+    assert_eq!(user, "redis", "{r:#}");
+    assert!(
+        r.to_string()
+            .contains("capability bounding set: Docker's default"),
+        "the assumed set is named: {r:#}"
+    );
+    for (flags, want) in [
+        (&["--cap-drop", "SETUID"][..], "root"),
+        (&["--cap-drop", "ALL"][..], "root"),
+        (
+            &[
+                "--cap-drop",
+                "ALL",
+                "--cap-add",
+                "CAP_SETUID",
+                "--cap-add",
+                "setgid",
+            ][..],
+            "redis",
+        ),
+        (&["--cap-add", "SYS_RESOURCE"][..], "redis"),
+    ] {
+        let (user, r) = user_of(flags);
+        assert_eq!(user, want, "{flags:?}: {r:#}");
+        assert!(
+            !r.to_string()
+                .contains("capability bounding set: Docker's default"),
+            "{flags:?}: a set the flags give is no assumption: {r:#}"
+        );
+    }
+    let out = std::process::Command::new(entrytrace_tests::entrytrace_bin())
+        .args(["scan", &source, "--cap-add", "FLY"])
+        .output()
+        .expect("run entrytrace");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("--cap-add \"FLY\": not a capability name") && err.lines().count() == 1,
+        "{err}"
+    );
+}

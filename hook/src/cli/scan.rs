@@ -29,6 +29,15 @@ pub struct ScanArgs {
     /// Run as USER (name, uid, or uid:gid) instead of the image's user.
     #[arg(long, short = 'u', value_name = "USER")]
     pub user: Option<String>,
+    /// Add a capability (NET_ADMIN, CAP_SYS_NICE, or ALL) to the bounding set, as `docker
+    /// run --cap-add` does. Scripts that test capabilities (`setpriv -d | grep`) follow
+    /// it. Without capability flags an image is assumed to get Docker's default set, which
+    /// the result lists as an assumption; a bundle's own set is used as it is.
+    #[arg(long = "cap-add", value_name = "CAP")]
+    pub cap_add: Vec<String>,
+    /// Drop a capability (or ALL) from the bounding set, as `docker run --cap-drop` does.
+    #[arg(long = "cap-drop", value_name = "CAP")]
+    pub cap_drop: Vec<String>,
     /// Platform to pick from a multi-platform index.
     #[arg(long, value_name = "OS/ARCH", default_value = "linux/amd64")]
     pub platform: String,
@@ -46,6 +55,12 @@ pub fn run(args: ScanArgs) -> Result<(), CliError> {
             return Err(CliError::Usage(format!("--env {kv:?}: expected KEY=VALUE")));
         }
     }
+    let caps_given = crate::reduce::Overrides {
+        cap_add: args.cap_add.clone(),
+        cap_drop: args.cap_drop.clone(),
+        ..Default::default()
+    };
+    crate::reduce::capabilities(None, &caps_given).map_err(CliError::Usage)?;
     let cfg = entrytrace_config::Config::load(&args.config)
         .map_err(|e| CliError::Input(anyhow::anyhow!(e)))?;
     let opts = crate::image::OpenOptions {
@@ -62,6 +77,8 @@ pub fn run(args: ScanArgs) -> Result<(), CliError> {
         env: args.env.clone(),
         user: args.user.clone(),
         args: args.args.clone(),
+        cap_add: args.cap_add.clone(),
+        cap_drop: args.cap_drop.clone(),
     };
     let target = crate::model::Target {
         source: Some(loaded.source.clone()),

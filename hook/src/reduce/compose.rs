@@ -22,6 +22,45 @@ pub struct Overrides {
     pub user: Option<String>,
     /// `-- ARGS`: replaces CMD when not empty.
     pub args: Vec<String>,
+    /// `--cap-add CAP` (or `ALL`), in order.
+    pub cap_add: Vec<String>,
+    /// `--cap-drop CAP` (or `ALL`), in order.
+    pub cap_drop: Vec<String>,
+}
+
+/// The bounding set `docker run --cap-add/--cap-drop` gives, applied to the source's set:
+/// drops first (`ALL` clears), then adds (`ALL` adds every capability), as Docker does.
+/// With no flags the source's set is kept as it is (Docker's default for an image, an
+/// assumption; a bundle's own). With flags the set is what the flags say, no longer an
+/// assumption. `Err` names a word that is not a capability.
+pub fn capabilities(
+    base: Option<&shellflow::Capabilities>,
+    ov: &Overrides,
+) -> Result<Option<shellflow::Capabilities>, String> {
+    if ov.cap_add.is_empty() && ov.cap_drop.is_empty() {
+        return Ok(base.cloned());
+    }
+    let name = |flag: &str, w: &str| {
+        shellflow::Capabilities::name_of(w)
+            .ok_or_else(|| format!("{flag} {w:?}: not a capability name (e.g. NET_ADMIN, ALL)"))
+    };
+    let mut set: Vec<String> = base.map(|c| c.bounding.clone()).unwrap_or_default();
+    for w in &ov.cap_drop {
+        if w.eq_ignore_ascii_case("all") {
+            set.clear();
+        } else {
+            let n = name("--cap-drop", w)?;
+            set.retain(|c| *c != n);
+        }
+    }
+    for w in &ov.cap_add {
+        if w.eq_ignore_ascii_case("all") {
+            set = shellflow::Capabilities::all_names();
+        } else {
+            set.push(name("--cap-add", w)?);
+        }
+    }
+    Ok(Some(shellflow::Capabilities::from_names(&set, None)))
 }
 
 /// The process the runtime will start.

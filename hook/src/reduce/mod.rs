@@ -23,7 +23,7 @@ pub mod wrapper;
 
 use entrytrace_config::Config;
 
-pub use compose::{compose, Overrides};
+pub use compose::{capabilities, compose, Overrides};
 
 use crate::image::ImageSpec;
 use crate::model::{
@@ -90,7 +90,9 @@ pub fn analyze(
         workdir: composed.workdir,
         exposed_ports: spec.exposed_ports.clone(),
         env_complete: spec.env_complete,
-        capabilities: spec.capabilities.clone(),
+        // The CLI checked the flags' names; a bad one here leaves the source's set.
+        capabilities: capabilities(spec.capabilities.as_ref(), overrides)
+            .unwrap_or_else(|_| spec.capabilities.clone()),
     };
     let mut red = reduce_argv(&launch, vfs, cfg);
     red.chain.insert(
