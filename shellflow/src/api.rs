@@ -194,10 +194,7 @@ impl Capabilities {
     pub fn from_names<S: AsRef<str>>(names: &[S], assumed: Option<String>) -> Self {
         let mut bounding: Vec<String> = names
             .iter()
-            .map(|n| {
-                let n = n.as_ref().trim().to_ascii_lowercase();
-                n.strip_prefix("cap_").map(str::to_string).unwrap_or(n)
-            })
+            .map(|n| normal_cap(n.as_ref()))
             .filter(|n| !n.is_empty())
             .collect();
         bounding.sort_by_key(|n| cap_number(n).unwrap_or(u32::MAX));
@@ -218,9 +215,8 @@ impl Capabilities {
     /// The capability a name stands for, as `setpriv` writes it (`CAP_NET_ADMIN`,
     /// `net_admin`, `NET_ADMIN` → `net_admin`); `None` for a name the kernel does not define.
     pub fn name_of(name: &str) -> Option<String> {
-        let n = name.trim().to_ascii_lowercase();
-        let n = n.strip_prefix("cap_").unwrap_or(&n);
-        cap_number(n).map(|_| n.to_string())
+        let n = normal_cap(name);
+        cap_number(&n).map(|_| n)
     }
 
     /// Every capability the kernel defines, in its order.
@@ -301,6 +297,12 @@ const CAP_NAMES: &[&str] = &[
     "bpf",
     "checkpoint_restore",
 ];
+
+/// A capability name as `setpriv` writes it: lowercase, without `cap_`.
+pub(crate) fn normal_cap(name: &str) -> String {
+    let n = name.trim().to_ascii_lowercase();
+    n.strip_prefix("cap_").map(str::to_string).unwrap_or(n)
+}
 
 /// A capability's number, for names the kernel defines.
 pub(crate) fn cap_number(name: &str) -> Option<u32> {

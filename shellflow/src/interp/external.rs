@@ -983,9 +983,8 @@ pub(crate) fn bounding_after(current: &[String], spec: &str) -> Option<Vec<Strin
             (_, Some(n)) => ("+", n),
             _ => return None,
         };
-        let name = name.to_ascii_lowercase();
-        let name = name.strip_prefix("cap_").unwrap_or(&name);
-        match (sign, name) {
+        let name = crate::api::normal_cap(name);
+        match (sign, name.as_str()) {
             ("-", "all") => out.clear(),
             ("+", "all") => out = current.to_vec(),
             ("-", n) if crate::api::cap_number(n).is_some() => out.retain(|c| c != n),
