@@ -207,7 +207,7 @@ impl Capabilities {
     /// bounding set); `None` for a spec it cannot read.
     pub fn after_bounding_spec(&self, spec: &str) -> Option<Capabilities> {
         Some(Capabilities {
-            bounding: crate::interp::external::bounding_after(&self.bounding, spec)?,
+            bounding: bounding_after(&self.bounding, spec)?,
             assumed: self.assumed.clone(),
         })
     }
@@ -297,6 +297,34 @@ const CAP_NAMES: &[&str] = &[
     "bpf",
     "checkpoint_restore",
 ];
+
+/// The bounding set `setpriv --bounding-set=SPEC` leaves: `-all` clears it, `-cap` drops
+/// one, and `+cap` keeps one only where the set already held it (a process cannot raise
+/// its bounding set). `None` for a spec it cannot read (then the set is unknown).
+pub(crate) fn bounding_after(current: &[String], spec: &str) -> Option<Vec<String>> {
+    let mut out: Vec<String> = current.to_vec();
+    for item in spec.split(',') {
+        let (sign, name) = match (item.strip_prefix('-'), item.strip_prefix('+')) {
+            (Some(n), _) => ("-", n),
+            (_, Some(n)) => ("+", n),
+            _ => return None,
+        };
+        let name = normal_cap(name);
+        match (sign, name.as_str()) {
+            ("-", "all") => out.clear(),
+            ("+", "all") => out = current.to_vec(),
+            ("-", n) if cap_number(n).is_some() => out.retain(|c| c != n),
+            ("+", n) if cap_number(n).is_some() => {
+                if current.iter().any(|c| c == n) && !out.iter().any(|c| c == n) {
+                    out.push(n.to_string());
+                }
+            }
+            _ => return None,
+        }
+    }
+    out.sort_by_key(|n| cap_number(n).unwrap_or(u32::MAX));
+    Some(out)
+}
 
 /// A capability name as `setpriv` writes it: lowercase, without `cap_`.
 pub(crate) fn normal_cap(name: &str) -> String {

@@ -226,7 +226,7 @@ fn group(
     ending: usize,
     background: Option<usize>,
 ) {
-    let (weight, lead) = (st.weight, st.weight * st.lead);
+    let (weight, lead) = (st.weight, st.lead_weight());
     let words: Vec<String> = cmd.argv.iter().map(Val::to_string).collect();
     match groups
         .iter_mut()

@@ -55,12 +55,16 @@ pub fn run(args: ScanArgs) -> Result<(), CliError> {
             return Err(CliError::Usage(format!("--env {kv:?}: expected KEY=VALUE")));
         }
     }
-    let caps_given = crate::reduce::Overrides {
+    let overrides = crate::reduce::Overrides {
+        entrypoint: args.entrypoint.clone(),
+        env: args.env.clone(),
+        user: args.user.clone(),
+        args: args.args.clone(),
         cap_add: args.cap_add.clone(),
         cap_drop: args.cap_drop.clone(),
-        ..Default::default()
     };
-    crate::reduce::capabilities(None, &caps_given).map_err(CliError::Usage)?;
+    // Capability names are checked before the source is opened.
+    crate::reduce::capabilities(None, &overrides).map_err(CliError::Usage)?;
     let cfg = entrytrace_config::Config::load(&args.config)
         .map_err(|e| CliError::Input(anyhow::anyhow!(e)))?;
     let opts = crate::image::OpenOptions {
@@ -72,14 +76,6 @@ pub fn run(args: ScanArgs) -> Result<(), CliError> {
         | crate::image::ImageError::BadPlatform { .. } => CliError::Usage(e.to_string()),
         other => CliError::Input(anyhow::anyhow!(other)),
     })?;
-    let overrides = crate::reduce::Overrides {
-        entrypoint: args.entrypoint.clone(),
-        env: args.env.clone(),
-        user: args.user.clone(),
-        args: args.args.clone(),
-        cap_add: args.cap_add.clone(),
-        cap_drop: args.cap_drop.clone(),
-    };
     let target = crate::model::Target {
         source: Some(loaded.source.clone()),
         container_id: None,

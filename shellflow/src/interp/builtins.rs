@@ -39,10 +39,7 @@ impl Interp<'_> {
         if !sets.is_empty() {
             // `exec $NUMACTL server` after paths that set NUMACTL differently were joined
             // lossily: one exec per value, not one exec of an unknown word.
-            let location = first_line(sc).map(|line| crate::api::Location {
-                file: st.file.to_string(),
-                line,
-            });
+            let location = location_of(&st, sc);
             let forks = super::control::fork_on_all(st, &sets, location);
             let saved = self.value_fork_budget;
             self.value_fork_budget = (saved / forks.len().max(1)).max(1);
@@ -60,10 +57,7 @@ impl Interp<'_> {
         if !self.step() {
             return Vec::new();
         }
-        let location = first_line(sc).map(|line| crate::api::Location {
-            file: st.file.to_string(),
-            line,
-        });
+        let location = location_of(&st, sc);
         let mut assigns = Vec::new();
         let mut redirects = Vec::new();
         let mut items: Vec<Item<'_>> = Vec::new();
@@ -581,7 +575,6 @@ impl Interp<'_> {
     }
 }
 
-/// The line a simple command starts on (cheaper than its full span).
 /// For an `exec` whose words read variables that still hold a join's value set: those
 /// variables and their values, as many as keep the forks within `budget`.
 fn exec_reads_value_sets(
@@ -607,6 +600,15 @@ fn exec_reads_value_sets(
     out
 }
 
+/// Where a simple command is: its file and the line it starts on.
+fn location_of(st: &State, sc: &ast::SimpleCommand) -> Option<crate::api::Location> {
+    first_line(sc).map(|line| crate::api::Location {
+        file: st.file.to_string(),
+        line,
+    })
+}
+
+/// The line a simple command starts on (cheaper than its full span).
 fn first_line(sc: &ast::SimpleCommand) -> Option<usize> {
     if let Some(l) = sc.word_or_name.as_ref().and_then(|w| w.loc.as_ref()) {
         return Some(l.start.line);

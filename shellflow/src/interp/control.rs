@@ -479,6 +479,7 @@ pub(super) fn fork_on_values(
     location: Option<crate::api::Location>,
 ) -> Vec<State> {
     let share = 1.0 / values.len() as f64;
+    let all: Vec<String> = values.iter().map(Val::to_string).collect();
     values
         .iter()
         .map(|v| {
@@ -486,7 +487,6 @@ pub(super) fn fork_on_values(
             s.weight *= share;
             s.set(name, v.clone());
             s.assume(format!("${name} is `{v}` (one of {} values)", values.len()));
-            let all: Vec<String> = values.iter().map(Val::to_string).collect();
             s.reason(
                 format!("${name} is one of {}: taking `{v}`", all.join(" | ")),
                 location.clone(),

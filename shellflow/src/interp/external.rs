@@ -1,8 +1,9 @@
 //! External commands: recorded, never run (the exec handler of mvdan/sh's interp, turned
 //! into a recorder). Knowable commands (`id`, `whoami`, `basename`, `dirname`, `cat` of an
 //! image file, `expr`) are answered; `exec` ends the path with a terminal; a privilege
-//! dropper (`gosu`, `su-exec`, `setpriv`, `chpst`, `s6-setuidgid`, `runuser`, `chroot --userspec`, `su -c`) changes
-//! the user, and re-executing the script itself under one runs a second pass as that user.
+//! dropper (`gosu`, `su-exec`, `setpriv`, `chpst`, `s6-setuidgid`, `runuser`,
+//! `chroot --userspec`, `su -c`) changes the user, and re-executing the script itself under
+//! one runs a second pass as that user (with the bounding set `setpriv --bounding-set` leaves).
 //!
 //! Side-work tools (`chown`, `mkdir`, `find` …) are assumed to succeed and are not terminal
 //! candidates; probes (`grep`, `pg_isready`, `curl` …) have an unknown exit status.
@@ -310,7 +311,7 @@ impl Interp<'_> {
         match bounding_spec(&words, from) {
             None => st.caps.clone(),
             Some(spec) => {
-                let after = bounding_after(st.caps.as_deref()?, &spec?)?;
+                let after = crate::api::bounding_after(st.caps.as_deref()?, &spec?)?;
                 Some(Rc::from(after))
             }
         }
@@ -970,34 +971,6 @@ fn option_user(base: &str, words: &[Option<String>]) -> Option<(String, usize)> 
 /// `-d`, `-dd`, `--dump`: `setpriv`'s request to print its state.
 fn is_dump_flag(x: &str) -> bool {
     x == "--dump" || (x.len() > 1 && x.starts_with('-') && x[1..].bytes().all(|b| b == b'd'))
-}
-
-/// The bounding set `setpriv --bounding-set=SPEC` leaves: `-all` clears it, `-cap` drops
-/// one, and `+cap` keeps one only where the set already held it (a process cannot raise
-/// its bounding set). `None` for a spec it cannot read (then the set is unknown).
-pub(crate) fn bounding_after(current: &[String], spec: &str) -> Option<Vec<String>> {
-    let mut out: Vec<String> = current.to_vec();
-    for item in spec.split(',') {
-        let (sign, name) = match (item.strip_prefix('-'), item.strip_prefix('+')) {
-            (Some(n), _) => ("-", n),
-            (_, Some(n)) => ("+", n),
-            _ => return None,
-        };
-        let name = crate::api::normal_cap(name);
-        match (sign, name.as_str()) {
-            ("-", "all") => out.clear(),
-            ("+", "all") => out = current.to_vec(),
-            ("-", n) if crate::api::cap_number(n).is_some() => out.retain(|c| c != n),
-            ("+", n) if crate::api::cap_number(n).is_some() => {
-                if current.iter().any(|c| c == n) && !out.iter().any(|c| c == n) {
-                    out.push(n.to_string());
-                }
-            }
-            _ => return None,
-        }
-    }
-    out.sort_by_key(|n| crate::api::cap_number(n).unwrap_or(u32::MAX));
-    Some(out)
 }
 
 /// The `--bounding-set` spec given to `setpriv` before its command (at `from`), if any.

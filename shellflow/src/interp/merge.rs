@@ -232,7 +232,7 @@ fn build(mut all: Vec<State>, prior: &[Rc<str>], dropped: &mut usize) -> State {
     // The joined path's own evidence is never reported (it splits before it ends): each
     // member gets its own back. It needs the members' total weight and created files.
     let mut rep = members[0].clone();
-    let lead = members[0].weight * members[0].lead;
+    let lead = members[0].lead_weight();
     for m in &members[1..] {
         rep.weight += m.weight;
         if !rep.created.ptr_eq(&m.created) {
@@ -245,9 +245,7 @@ fn build(mut all: Vec<State>, prior: &[Rc<str>], dropped: &mut usize) -> State {
         rep.waited |= m.waited;
     }
     rep.pending = None;
-    if rep.weight > 0.0 {
-        rep.lead = (lead / rep.weight).clamp(0.0, 1.0);
-    }
+    rep.set_lead_weight(lead);
     let names = names
         .into_iter()
         .map(|n| {
@@ -366,12 +364,8 @@ pub(crate) fn split(mut rep: State) -> Vec<State> {
     let Some(d) = rep.deferred.take() else {
         return vec![rep];
     };
-    let fresh = rep.reasons.len().saturating_sub(d.reasons_len);
-    let mut reasons: Vec<_> = rep.reasons.iter().take(fresh).cloned().collect();
-    reasons.reverse();
-    let fresh = rep.assumptions.len().saturating_sub(d.assumptions_len);
-    let mut assumptions: Vec<_> = rep.assumptions.iter().take(fresh).cloned().collect();
-    assumptions.reverse();
+    let reasons = rep.reasons.since(d.reasons_len);
+    let assumptions = rep.assumptions.since(d.assumptions_len);
     let scale = if d.weight > 0.0 {
         rep.weight / d.weight
     } else {
@@ -564,14 +558,10 @@ fn join_into(a: &mut State, b: State) {
 /// Joins what is not variables: weight, assumptions (those both rest on), reasons (the
 /// heavier path's), created files, `unset` names.
 fn join_evidence(a: &mut State, b: State) {
-    let (lead_a, lead_b) = (a.weight * a.lead, b.weight * b.lead);
+    let (lead_a, lead_b) = (a.lead_weight(), b.lead_weight());
     let heavier_b = lead_b > lead_a;
     a.weight += b.weight;
-    a.lead = if a.weight > 0.0 {
-        (lead_a.max(lead_b) / a.weight).clamp(0.0, 1.0)
-    } else {
-        1.0
-    };
+    a.set_lead_weight(lead_a.max(lead_b));
     if !a.assumptions.same(&b.assumptions) {
         a.assumptions = a.assumptions.intersect(&b.assumptions);
     }

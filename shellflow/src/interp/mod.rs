@@ -21,7 +21,7 @@ mod builtins;
 mod cond;
 mod control;
 pub(crate) mod expand;
-pub(crate) mod external;
+mod external;
 mod glob;
 mod merge;
 mod params;
@@ -623,11 +623,8 @@ impl<'a> Interp<'a> {
         // `setpriv -d | grep`), the parent rests on too.
         let base = st.assumptions.len();
         for (s, _) in &paths {
-            let fresh = s.assumptions.len().saturating_sub(base);
-            if fresh > 0 {
-                let mut new: Vec<String> = s.assumptions.iter().take(fresh).cloned().collect();
-                new.reverse();
-                for a in new {
+            if s.assumptions.len() > base {
+                for a in s.assumptions.since(base) {
                     st.assume(a);
                 }
             }

@@ -83,6 +83,20 @@ impl<T> PList<T> {
         })
     }
 
+    /// The entries pushed once the list had `len` entries, oldest first.
+    pub fn since(&self, len: usize) -> Vec<T>
+    where
+        T: Clone,
+    {
+        let mut out: Vec<T> = self
+            .iter()
+            .take(self.len().saturating_sub(len))
+            .cloned()
+            .collect();
+        out.reverse();
+        out
+    }
+
     /// How many of the oldest entries both lists share (by identity: the part they had
     /// before one forked from the other).
     pub fn common_len(&self, other: &Self) -> usize {
@@ -176,9 +190,9 @@ impl<T: Hash + Clone> OnceList<T> {
         self.list.to_vec()
     }
 
-    /// Entries, newest first.
-    pub fn iter(&self) -> impl Iterator<Item = &T> {
-        self.list.iter()
+    /// The entries pushed once the list had `len` entries, oldest first.
+    pub fn since(&self, len: usize) -> Vec<T> {
+        self.list.since(len)
     }
 
     /// The entries also present in `other`, in this list's order. Paths that forked share

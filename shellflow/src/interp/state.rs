@@ -666,6 +666,21 @@ impl State {
         }
     }
 
+    /// The weight of the one run whose evidence this state carries (see [`State::lead`]).
+    pub fn lead_weight(&self) -> f64 {
+        self.weight * self.lead
+    }
+
+    /// Makes `lead` (a weight, at most [`State::weight`]) the weight of the run whose
+    /// evidence this state carries.
+    pub fn set_lead_weight(&mut self, lead: f64) {
+        self.lead = if self.weight > 0.0 {
+            (lead / self.weight).clamp(0.0, 1.0)
+        } else {
+            1.0
+        };
+    }
+
     /// Exported variables with known values (unknown ones rendered).
     pub fn exported_env(&self) -> Vec<(String, String)> {
         self.vars
