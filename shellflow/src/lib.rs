@@ -89,6 +89,8 @@ pub fn analyze(inv: &Invocation, fs: &dyn ImageFs, limits: &Limits) -> Analysis 
 }
 
 fn analyze_here(inv: &Invocation, fs: &dyn ImageFs, limits: &Limits) -> Analysis {
+    // Variable names interned during this analysis are dropped when it ends.
+    let _names = interp::names::Scope::enter();
     let (file, text) = match &inv.script {
         Script::File { path, .. } => match read_text(fs, path, limits) {
             Ok(t) => (path.clone(), t),

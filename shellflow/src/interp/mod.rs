@@ -24,6 +24,7 @@ pub(crate) mod expand;
 mod external;
 mod glob;
 mod merge;
+pub(crate) mod names;
 mod params;
 pub(crate) mod plist;
 mod printf;

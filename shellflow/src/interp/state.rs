@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::rc::Rc;
 
+use super::names::{self, Name};
 use super::plist::{OnceList, PList};
 
 use crate::api::{Location, Reason, User};
@@ -125,7 +126,8 @@ pub(crate) fn drop_alts(alts: &mut imbl::OrdMap<Rc<str>, ValueSet>, name: &str) 
 const OVERLAY_MAX: usize = 16;
 
 /// Variables by name: a persistent B-tree (the base) under a small sorted overlay of the
-/// latest writes (`None` for a removal). Keys and values are reference-counted.
+/// latest writes (`None` for a removal). Keys are interned names (see [`super::names`]),
+/// ordered by id; values are reference-counted.
 ///
 /// A fork shares both parts. Paths fork and join all the time, and between a fork and the
 /// join that follows it they mostly write a few variables: those writes land in the overlay
@@ -135,15 +137,15 @@ const OVERLAY_MAX: usize = 16;
 /// the base.
 #[derive(Debug, Clone, Default)]
 pub struct VarMap {
-    base: imbl::OrdMap<Rc<str>, Rc<Var>>,
-    over: Rc<Vec<Write>>,
+    base: imbl::OrdMap<Name, Rc<Var>>,
+    over: Rc<Vec<(Name, Option<Rc<Var>>)>>,
 }
 
-/// One write in a [`VarMap`]'s overlay: the name and its value, `None` once removed.
+/// One write given to [`VarMap::restore`]: the name and its value, `None` to remove it.
 type Write = (Rc<str>, Option<Rc<Var>>);
 
 /// A name whose variables differ between two maps, with each map's value.
-type Difference<'m> = (&'m Rc<str>, Option<&'m Rc<Var>>, Option<&'m Rc<Var>>);
+type Difference<'m> = (&'m Name, Option<&'m Rc<Var>>, Option<&'m Rc<Var>>);
 
 impl VarMap {
     /// An empty map.
@@ -151,17 +153,23 @@ impl VarMap {
         Self::default()
     }
 
-    /// Where `name` is in the overlay, or where it would go.
-    fn slot(&self, name: &str) -> Result<usize, usize> {
-        self.over.binary_search_by(|(k, _)| (**k).cmp(name))
+    /// Where the name with id `id` is in the overlay, or where it would go.
+    fn slot(&self, id: u32) -> Result<usize, usize> {
+        self.over.binary_search_by(|(k, _)| k.id().cmp(&id))
+    }
+
+    /// The shared value under an interned name.
+    fn get_name(&self, name: &Name) -> Option<&Rc<Var>> {
+        let id = name.id();
+        match self.slot(id) {
+            Ok(i) => self.over[i].1.as_ref(),
+            Err(_) => self.base.get(&id),
+        }
     }
 
     /// The shared value of a variable (to compare by address or move between maps).
     pub fn get_rc(&self, name: &str) -> Option<&Rc<Var>> {
-        match self.slot(name) {
-            Ok(i) => self.over[i].1.as_ref(),
-            Err(_) => self.base.get(name),
-        }
+        self.get_name(&names::lookup(name)?)
     }
 
     /// Reads a variable.
@@ -170,8 +178,25 @@ impl VarMap {
     }
 
     /// Writes `value` (or removes, with `None`) in the overlay, folding it when full.
-    fn write(&mut self, name: Rc<str>, value: Option<Rc<Var>>) {
-        self.restore(std::iter::once((name, value)));
+    fn write(&mut self, name: Name, value: Option<Rc<Var>>) {
+        self.write_all(std::iter::once((name, value)));
+    }
+
+    /// Writes several names at once: the overlay is copied once and folded at most once.
+    fn write_all(&mut self, writes: impl IntoIterator<Item = (Name, Option<Rc<Var>>)>) {
+        let over = Rc::make_mut(&mut self.over);
+        for (name, value) in writes {
+            let id = name.id();
+            match over.binary_search_by(|(k, _)| k.id().cmp(&id)) {
+                Ok(i) => over[i].1 = value,
+                // Removing a name that is absent changes nothing.
+                Err(_) if value.is_none() && !self.base.contains_key(&id) => {}
+                Err(i) => over.insert(i, (name, value)),
+            }
+        }
+        if over.len() > OVERLAY_MAX {
+            self.fold();
+        }
     }
 
     /// Moves the overlay's writes into the base.
@@ -182,8 +207,9 @@ impl VarMap {
                     self.base.insert(k, v);
                 }
                 None => {
-                    if self.base.contains_key(&*k) {
-                        self.base.remove(&*k);
+                    let id = k.id();
+                    if self.base.contains_key(&id) {
+                        self.base.remove(&id);
                     }
                 }
             }
@@ -194,54 +220,51 @@ impl VarMap {
     /// each member its own values back: the overlay is copied once and folded at most once,
     /// after all of them.
     pub fn restore(&mut self, writes: impl IntoIterator<Item = Write>) {
-        let over = Rc::make_mut(&mut self.over);
-        for (name, value) in writes {
-            match over.binary_search_by(|(k, _)| k.cmp(&name)) {
-                Ok(i) => over[i].1 = value,
-                // Removing a name that is absent changes nothing.
-                Err(_) if value.is_none() && !self.base.contains_key(&*name) => {}
-                Err(i) => over.insert(i, (name, value)),
-            }
-        }
-        if over.len() > OVERLAY_MAX {
-            self.fold();
-        }
+        self.write_all(
+            writes
+                .into_iter()
+                .map(|(name, value)| (names::intern_rc(name), value)),
+        );
     }
 
     /// Sets a variable to a shared value.
     pub fn insert_rc(&mut self, name: Rc<str>, v: Rc<Var>) {
-        self.write(name, Some(v));
+        self.write(names::intern_rc(name), Some(v));
     }
 
     /// A variable to change in place (copied first when shared).
     pub fn get_mut(&mut self, name: &str) -> Option<&mut Var> {
-        if self.slot(name).is_err() {
+        let name = names::lookup(name)?;
+        let id = name.id();
+        if self.slot(id).is_err() {
             // Brought into the overlay, so that the base stays shared with other paths.
-            let (k, v) = self.base.get_key_value(name)?;
-            let (k, v) = (Rc::clone(k), Rc::clone(v));
-            self.write(k, Some(v));
+            let v = Rc::clone(self.base.get(&id)?);
+            self.write(name, Some(v));
         }
-        match self.slot(name) {
+        match self.slot(id) {
             Ok(i) => Rc::make_mut(&mut self.over)[i].1.as_mut().map(Rc::make_mut),
             // That write filled the overlay, which went into the base.
-            Err(_) => self.base.get_mut(name).map(Rc::make_mut),
+            Err(_) => self.base.get_mut(&id).map(Rc::make_mut),
         }
     }
 
     /// Sets a variable.
     pub fn insert(&mut self, name: &str, v: Var) {
-        self.write(Rc::from(name), Some(Rc::new(v)));
+        self.write(names::intern(name), Some(Rc::new(v)));
     }
 
     /// Removes a variable.
     pub fn remove(&mut self, name: &str) {
-        if self.get_rc(name).is_some() {
-            self.write(Rc::from(name), None);
+        let Some(name) = names::lookup(name) else {
+            return;
+        };
+        if self.get_name(&name).is_some() {
+            self.write(name, None);
         }
     }
 
-    /// Names and shared values, sorted by name: the base merged with the overlay.
-    fn entries(&self) -> impl Iterator<Item = (&Rc<str>, &Rc<Var>)> {
+    /// Names and shared values in id order: the base merged with the overlay.
+    fn entries(&self) -> impl Iterator<Item = (&Name, &Rc<Var>)> {
         let mut base = self.base.iter().peekable();
         let mut over = self.over.iter().peekable();
         std::iter::from_fn(move || loop {
@@ -267,29 +290,31 @@ impl VarMap {
 
     /// Names and variables, sorted by name.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Var)> {
-        self.entries().map(|(k, v)| (&**k, &**v))
+        let mut all: Vec<(&str, &Var)> = self.entries().map(|(k, v)| (&**k.text(), &**v)).collect();
+        all.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        all.into_iter()
     }
 
     /// Names, sorted.
     pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.entries().map(|(k, _)| &**k)
+        self.iter().map(|(k, _)| k)
     }
 
     /// Each name whose variables differ between the two maps (present in one only, or
-    /// different), sorted, with both sides. Maps that share their base are compared by
-    /// their overlays; otherwise the bases' diff skips the subtrees they share.
+    /// different), sorted by name, with both sides. Maps that share their base are compared
+    /// by their overlays; otherwise the bases' diff skips the subtrees they share.
     fn diff<'m>(&'m self, other: &'m VarMap) -> Vec<Difference<'m>> {
         use imbl::ordmap::DiffItem;
         let same_base = self.base.ptr_eq(&other.base);
         if same_base && Rc::ptr_eq(&self.over, &other.over) {
             return Vec::new();
         }
+        let mut out = Vec::new();
         if same_base {
-            // One walk over the two sorted overlays; a name in one only is compared with the
-            // shared base.
+            // One walk over the two overlays (both in id order); a name in one only is
+            // compared with the shared base.
             let (mut i, mut j) = (0, 0);
             let (x, y) = (&*self.over, &*other.over);
-            let mut out = Vec::new();
             while i < x.len() || j < y.len() {
                 let order = match (x.get(i), y.get(j)) {
                     (Some((a, _)), Some((b, _))) => a.cmp(b),
@@ -304,17 +329,13 @@ impl VarMap {
                     }
                     std::cmp::Ordering::Less => {
                         i += 1;
-                        (
-                            &x[i - 1].0,
-                            x[i - 1].1.as_ref(),
-                            self.base.get(&*x[i - 1].0),
-                        )
+                        (&x[i - 1].0, x[i - 1].1.as_ref(), self.base.get(&x[i - 1].0))
                     }
                     std::cmp::Ordering::Greater => {
                         j += 1;
                         (
                             &y[j - 1].0,
-                            other.base.get(&*y[j - 1].0),
+                            other.base.get(&y[j - 1].0),
                             y[j - 1].1.as_ref(),
                         )
                     }
@@ -323,24 +344,26 @@ impl VarMap {
                     out.push((name, a, b));
                 }
             }
-            return out;
+        } else {
+            let mut names: Vec<&Name> = self.over.iter().map(|(k, _)| k).collect();
+            names.extend(other.over.iter().map(|(k, _)| k));
+            names.extend(self.base.diff(&other.base).map(|d| match d {
+                DiffItem::Add(k, _)
+                | DiffItem::Remove(k, _)
+                | DiffItem::Update { old: (k, _), .. } => k,
+            }));
+            names.sort_unstable();
+            names.dedup_by(|a, b| a == b);
+            out = names
+                .into_iter()
+                .filter_map(|n| {
+                    let (a, b) = (self.get_name(n), other.get_name(n));
+                    (!same_var(a, b)).then_some((n, a, b))
+                })
+                .collect();
         }
-        let mut names: Vec<&Rc<str>> = self.over.iter().map(|(k, _)| k).collect();
-        names.extend(other.over.iter().map(|(k, _)| k));
-        names.extend(self.base.diff(&other.base).map(|d| match d {
-            DiffItem::Add(k, _) | DiffItem::Remove(k, _) | DiffItem::Update { old: (k, _), .. } => {
-                k
-            }
-        }));
-        names.sort_unstable();
-        names.dedup_by(|a, b| a == b);
-        names
-            .into_iter()
-            .filter_map(|n| {
-                let (a, b) = (self.get_rc(n), other.get_rc(n));
-                (!same_var(a, b)).then_some((n, a, b))
-            })
-            .collect()
+        out.sort_unstable_by(|a, b| a.0.text().cmp(b.0.text()));
+        out
     }
 
     /// The names whose variables differ between the two maps (present in one only, or
@@ -348,7 +371,7 @@ impl VarMap {
     pub fn differing_names(&self, other: &VarMap) -> Vec<Rc<str>> {
         self.diff(other)
             .into_iter()
-            .map(|(k, _, _)| Rc::clone(k))
+            .map(|(k, _, _)| Rc::clone(k.text()))
             .collect()
     }
 
@@ -358,7 +381,7 @@ impl VarMap {
             .into_iter()
             .map(|(k, a, b)| {
                 let exported = a.is_some_and(|v| v.exported) || b.is_some_and(|v| v.exported);
-                (k.to_string(), exported)
+                (k.text().to_string(), exported)
             })
             .collect()
     }
@@ -378,7 +401,7 @@ impl FromIterator<(String, Var)> for VarMap {
         VarMap {
             base: iter
                 .into_iter()
-                .map(|(k, v)| (Rc::from(k.as_str()), Rc::new(v)))
+                .map(|(k, v)| (names::intern(&k), Rc::new(v)))
                 .collect(),
             over: Rc::default(),
         }

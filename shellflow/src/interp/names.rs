@@ -1,0 +1,184 @@
+//! Interned variable names: maps of variables compare names by a small id, not their bytes.
+//!
+//! Looking a variable up is the most frequent thing an analysis does (every expansion,
+//! test, assignment, join and split does it, in maps of hundreds of variables), and when
+//! the maps were keyed by the names themselves, comparing name bytes (`memcmp` called from
+//! B-tree searches) was the largest single cost after the allocator. Here each distinct
+//! name gets a `u32` the first time a map stores it, and maps order their keys by that id,
+//! so a search compares integers. A lookup of a name that no map ever stored is answered
+//! by the table alone. Hand-written: interner crates hand out ids but not this
+//! per-analysis lifetime, and the table is twenty lines.
+//!
+//! The table is per thread. The names an analysis added are dropped when the outermost
+//! [`Scope`] ends (one per analysis), so that a long-lived process (the fuzzer) does not
+//! gather names without end.
+//! A map must therefore not outlive the analysis that filled it; maps live in the paths of
+//! one analysis, so this holds. Ids only order keys inside maps: whatever the analysis
+//! reports in name order (`${!prefix@}`, the environment of a command) is sorted by name.
+
+use std::borrow::Borrow;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+/// A variable name with its id in this thread's table. Equal names have equal ids, so
+/// names compare and order by id alone.
+#[derive(Debug, Clone)]
+pub struct Name {
+    id: u32,
+    text: Rc<str>,
+}
+
+impl Name {
+    /// Its id: maps keyed by `Name` are searched with it.
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// The name itself.
+    pub fn text(&self) -> &Rc<str> {
+        &self.text
+    }
+}
+
+impl PartialEq for Name {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id
+    }
+}
+
+impl Eq for Name {}
+
+impl PartialOrd for Name {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Name {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.id.cmp(&other.id)
+    }
+}
+
+/// Maps keyed by [`Name`] are searched by id (equality and order agree with `Name`'s).
+impl Borrow<u32> for Name {
+    fn borrow(&self) -> &u32 {
+        &self.id
+    }
+}
+
+#[derive(Default)]
+struct Table {
+    ids: HashMap<Rc<str>, u32, foldhash::fast::FixedState>,
+    /// Analyses running on this thread (nested ones included).
+    scopes: usize,
+    /// How many names the table held when the outermost scope began: those stay (a map
+    /// made outside any analysis keeps its names), the later ones go when it ends.
+    kept: usize,
+}
+
+thread_local! {
+    static TABLE: RefCell<Table> = RefCell::new(Table::default());
+}
+
+/// The name `text`, given an id if it has none yet.
+pub fn intern(text: &str) -> Name {
+    if let Some(n) = lookup(text) {
+        return n;
+    }
+    intern_rc(Rc::from(text))
+}
+
+/// [`intern`] for a name already shared (the table keeps `text` when the name is new).
+pub fn intern_rc(text: Rc<str>) -> Name {
+    TABLE.with(|t| {
+        let mut t = t.borrow_mut();
+        if let Some((k, id)) = t.ids.get_key_value(&*text) {
+            return Name {
+                id: *id,
+                text: Rc::clone(k),
+            };
+        }
+        // Past u32::MAX names (never, within the step and size caps) ids would repeat;
+        // saturating keeps this total, and a repeated id only makes two names one variable.
+        let id = u32::try_from(t.ids.len()).unwrap_or(u32::MAX);
+        t.ids.insert(Rc::clone(&text), id);
+        Name { id, text }
+    })
+}
+
+/// The name `text` when some map may hold it (it has an id); `None` when none can.
+pub fn lookup(text: &str) -> Option<Name> {
+    TABLE.with(|t| {
+        let t = t.borrow();
+        t.ids.get_key_value(text).map(|(k, id)| Name {
+            id: *id,
+            text: Rc::clone(k),
+        })
+    })
+}
+
+/// One analysis: the table is emptied when the outermost scope on the thread ends.
+pub struct Scope(());
+
+impl Scope {
+    /// Starts an analysis on this thread.
+    pub fn enter() -> Scope {
+        TABLE.with(|t| {
+            let mut t = t.borrow_mut();
+            if t.scopes == 0 {
+                t.kept = t.ids.len();
+            }
+            t.scopes += 1;
+        });
+        Scope(())
+    }
+}
+
+impl Drop for Scope {
+    fn drop(&mut self) {
+        TABLE.with(|t| {
+            let mut t = t.borrow_mut();
+            t.scopes = t.scopes.saturating_sub(1);
+            if t.scopes == 0 {
+                let kept = t.kept;
+                if kept == 0 {
+                    t.ids = HashMap::default();
+                } else {
+                    t.ids.retain(|_, id| (*id as usize) < kept);
+                }
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equal_names_share_an_id_and_unknown_names_have_none() {
+        let _scope = Scope::enter();
+        let a = intern("PGDATA");
+        let b = intern_rc(Rc::from("PGDATA"));
+        assert_eq!(a, b);
+        assert!(Rc::ptr_eq(a.text(), b.text()));
+        assert_ne!(intern("PGHOST"), a);
+        assert_eq!(lookup("PGDATA"), Some(a));
+        assert!(lookup("NEVER_STORED").is_none());
+    }
+
+    #[test]
+    fn the_table_is_emptied_when_the_outermost_scope_ends() {
+        {
+            let _outer = Scope::enter();
+            {
+                let _inner = Scope::enter();
+                intern("KEPT_WHILE_OUTER_RUNS");
+            }
+            assert!(lookup("KEPT_WHILE_OUTER_RUNS").is_some());
+        }
+        assert!(lookup("KEPT_WHILE_OUTER_RUNS").is_none());
+    }
+}
