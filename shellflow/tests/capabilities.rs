@@ -121,3 +121,79 @@ fn names_are_read_as_oci_configs_and_setpriv_write_them() {
     assert_eq!(c.bounding, vec!["chown", "kill", "setuid"]);
     assert_eq!(Capabilities::docker_default().bounding.len(), 14);
 }
+
+/// Probes of `numactl` before prefixing the server with it (mongo's and arangodb's
+/// spellings): the default seccomp profile refuses memory policies without CAP_SYS_NICE.
+const NUMA_PROBES: &[&str] = &[
+    "numa='numactl --interleave=all'\nif $numa true &> /dev/null; then\n\tset -- $numa \"$@\"\nfi\nexec \"$@\"\n",
+    "NUMACTL=\"numactl --interleave=all\"\nif $NUMACTL echo > /dev/null 2>&1; then\n\techo \"using NUMA $NUMACTL\"\nelse\n\tNUMACTL=\"\"\nfi\nexec $NUMACTL \"$@\"\n",
+    "if numactl -i all -- true >/dev/null 2>&1; then\n\texec numactl -i all -- \"$@\"\nfi\nexec \"$@\"\n",
+];
+
+fn numa(script: &str, caps: Option<Capabilities>) -> Analysis {
+    let fs = image().exe("/usr/bin/numactl").exe("/usr/bin/mongod");
+    let mut i: Invocation = inv(&["mongod"], &[], &root());
+    i.capabilities = caps;
+    run_in(fs, &format!("#!/bin/bash\n{script}"), &i)
+}
+
+#[test]
+fn numactl_probes_fail_without_sys_nice_and_pass_with_it() {
+    let with_nice = Capabilities::from_names(&["CAP_SETUID", "CAP_SYS_NICE"], None);
+    for (i, probe) in NUMA_PROBES.iter().enumerate() {
+        let a = numa(probe, Some(Capabilities::docker_default()));
+        assert_eq!(
+            best(&a).0,
+            vec!["mongod".to_string()],
+            "probe {i}, Docker's set: {:?}",
+            a.candidates
+        );
+        assert_eq!(a.candidates.len(), 1, "probe {i}: {:?}", a.candidates);
+        let c = &a.candidates[0];
+        assert!(
+            c.assumptions.iter().any(|s| s.starts_with("seccomp:"))
+                && c.reasons.iter().any(|r| r.message.contains("CAP_SYS_NICE")),
+            "probe {i}: the seccomp assumption and the failing probe are shown: {c:?}"
+        );
+        let a = numa(probe, Some(with_nice.clone()));
+        let argv = best(&a).0;
+        assert_eq!(
+            argv[0], "numactl",
+            "probe {i}, with SYS_NICE: {:?}",
+            a.candidates
+        );
+        assert_eq!(argv.last().map(String::as_str), Some("mongod"), "probe {i}");
+        assert_eq!(a.candidates.len(), 1, "probe {i}: {:?}", a.candidates);
+    }
+}
+
+#[test]
+fn an_unknown_set_leaves_the_numactl_probe_to_the_run() {
+    for (i, probe) in NUMA_PROBES.iter().enumerate() {
+        let a = numa(probe, None);
+        let firsts: Vec<&str> = a.candidates.iter().map(|c| c.argv[0].as_str()).collect();
+        assert!(
+            firsts.contains(&"numactl") && firsts.contains(&"mongod"),
+            "probe {i}: both outcomes stay candidates: {firsts:?}"
+        );
+        assert!(
+            a.candidates
+                .iter()
+                .all(|c| c.assumptions.iter().all(|s| !s.starts_with("seccomp:"))),
+            "probe {i}: no seccomp assumption when nothing was decided"
+        );
+    }
+}
+
+#[test]
+fn numactl_without_a_memory_policy_is_not_decided_by_the_set() {
+    let a = numa(
+        "if numactl --cpunodebind=0 true; then exec numactl --cpunodebind=0 \"$@\"; fi\nexec \"$@\"\n",
+        Some(Capabilities::docker_default()),
+    );
+    let firsts: Vec<&str> = a.candidates.iter().map(|c| c.argv[0].as_str()).collect();
+    assert!(
+        firsts.contains(&"numactl") && firsts.contains(&"mongod"),
+        "CPU binding needs no capability: {firsts:?}"
+    );
+}

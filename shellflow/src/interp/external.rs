@@ -129,6 +129,11 @@ impl Interp<'_> {
             }
             return vec![(st, Flow::Normal)];
         }
+        if base == "numactl" {
+            if let Some(paths) = self.numactl_policy(&mut st, &argv, &location) {
+                return paths;
+            }
+        }
         let missing = !name.is_empty() && self.resolve_command(&st, &name).is_none();
         if missing {
             self.diag(format!(
@@ -176,6 +181,72 @@ impl Interp<'_> {
             }));
         }
         vec![(st, Flow::Normal)]
+    }
+
+    /// `numactl` setting a memory policy (`--interleave=all CMD`, the probe `mongo` and
+    /// `arangodb` run before prefixing their server with it) when the capability bounding
+    /// set is known: the default seccomp profiles of Docker and Podman allow `set_mempolicy`
+    /// and `mbind` only to a container with `CAP_SYS_NICE`, so without it numactl fails
+    /// (status 1) and with it runs `CMD` (known to succeed for `true`, `echo` and `:`; else
+    /// left to `CMD`'s run). `None`: not a memory policy, the set is unknown, or `numactl`
+    /// is not in the image (the general rules apply).
+    fn numactl_policy(
+        &mut self,
+        st: &mut State,
+        argv: &[Val],
+        location: &Option<crate::api::Location>,
+    ) -> Option<Paths> {
+        let caps = st.caps.clone()?;
+        let name = argv.first()?.known()?;
+        self.resolve_command(st, &name)?;
+        let words: Vec<String> = argv[1..].iter().map(|w| w.known()).collect::<Option<_>>()?;
+        let (policy, inner) = numactl_split(&words)?;
+        st.assume(format!(
+            "seccomp: the default profile of Docker and Podman (memory-policy calls need \
+             CAP_SYS_NICE), as `{}` relies on",
+            short(&render(argv))
+        ));
+        if let Some(why) = self
+            .inv
+            .capabilities
+            .as_ref()
+            .and_then(|c| c.assumed.clone())
+        {
+            st.assume(format!("capability bounding set: {why}"));
+        }
+        if !caps.iter().any(|c| c == "sys_nice") {
+            st.reason(
+                format!(
+                    "`numactl {policy}` fails (status 1): without CAP_SYS_NICE the default \
+                     seccomp profile refuses set_mempolicy"
+                ),
+                location.clone(),
+            );
+            st.status = Status::Known(1);
+            if let Some(buf) = st.stdout.as_mut() {
+                buf.push(&Val::default());
+            }
+            return Some(vec![(st.clone(), Flow::Normal)]);
+        }
+        match inner.first().map(String::as_str) {
+            Some("true" | ":") if inner.len() == 1 => {}
+            Some("echo") => {}
+            _ => return None,
+        }
+        st.reason(
+            format!("`numactl {policy}` runs its command: CAP_SYS_NICE is in the bounding set"),
+            location.clone(),
+        );
+        st.status = Status::OK;
+        if let Some(buf) = st.stdout.as_mut() {
+            let out = if inner[0] == "echo" {
+                format!("{}\n", inner[1..].join(" "))
+            } else {
+                String::new()
+            };
+            buf.push(&Val::lit(out));
+        }
+        Some(vec![(st.clone(), Flow::Normal)])
     }
 
     /// `exec ARGV`: ends the path with a terminal, or re-runs the script under a dropper.
@@ -1081,4 +1152,68 @@ pub(crate) fn render(argv: &[Val]) -> String {
 
 fn location_text(st: &State, l: &Option<crate::api::Location>) -> String {
     l.as_ref().map_or(st.file.to_string(), |l| l.to_string())
+}
+
+/// The memory-policy option of a `numactl` command line and the command it runs, or `None`
+/// when it sets no memory policy (`--hardware`, `--show`, only `--cpunodebind`) or runs
+/// nothing. Options taking a separate value (`-i all`) are read with it.
+fn numactl_split(words: &[String]) -> Option<(String, &[String])> {
+    const POLICY: &[&str] = &[
+        "--interleave",
+        "--weighted-interleave",
+        "--membind",
+        "--preferred",
+        "--preferred-many",
+        "--localalloc",
+        "-i",
+        "-w",
+        "-m",
+        "-p",
+        "-P",
+        "-l",
+    ];
+    const VALUED: &[&str] = &[
+        "--interleave",
+        "--weighted-interleave",
+        "--membind",
+        "--preferred",
+        "--preferred-many",
+        "--cpunodebind",
+        "--physcpubind",
+        "-i",
+        "-w",
+        "-m",
+        "-p",
+        "-P",
+        "-N",
+        "-C",
+    ];
+    let mut policy = None;
+    let mut i = 0;
+    while i < words.len() {
+        let w = &words[i];
+        if w == "--" {
+            i += 1;
+            break;
+        }
+        if !w.starts_with('-') {
+            break;
+        }
+        let opt = w.split('=').next().unwrap_or(w);
+        let joined = w.contains('=');
+        if POLICY.contains(&opt) {
+            policy = Some(if !joined && VALUED.contains(&opt) {
+                format!("{w} {}", words.get(i + 1).map_or("", String::as_str))
+            } else {
+                w.clone()
+            });
+        }
+        i += if !joined && VALUED.contains(&opt) {
+            2
+        } else {
+            1
+        };
+    }
+    let inner = words.get(i..).filter(|r| !r.is_empty())?;
+    Some((policy?, inner))
 }
