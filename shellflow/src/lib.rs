@@ -115,7 +115,7 @@ fn analyze_here(inv: &Invocation, fs: &dyn ImageFs, limits: &Limits) -> Analysis
         st.set("HOME", Val::lit(home));
         st.export("HOME");
     }
-    it.texts.insert(file.clone(), text.into());
+    it.keep_text(&file, text.into());
     it.run_toplevel(st);
     let Interp {
         endings,

@@ -286,3 +286,32 @@ fn the_reasons_shown_are_those_of_the_likeliest_single_run() {
         );
     }
 }
+
+#[test]
+fn condition_snippets_are_whole_after_non_ascii_text() {
+    // brush-parser counts positions in characters: the `≥` (three bytes) before the test
+    // once cut the snippet four bytes early (`lif [ "${!fileVar:-`).
+    for before in [
+        "",
+        "# applies to versions ≥5.0 and ≥4.4.19\n",
+        "echo 'née ≥ ü'\n",
+    ] {
+        let script = format!(
+            "{before}if [ \"$A\" ]; then :\nelif [ \"${{B:-}}\" ]; then exec redis-server --b\nfi\nexec redis-server"
+        );
+        let a = run_in(image(), &script, &inv(&[], &[], &root()));
+        let texts: Vec<&str> = a
+            .candidates
+            .iter()
+            .flat_map(|c| c.reasons.iter().map(|r| r.message.as_str()))
+            .collect();
+        assert!(
+            texts.iter().any(|t| t.contains("`[ \"${B:-}\" ]`")),
+            "{before:?}: {texts:#?}"
+        );
+        assert!(
+            texts.iter().all(|t| !t.contains("lif")),
+            "{before:?}: {texts:#?}"
+        );
+    }
+}

@@ -179,8 +179,9 @@ pub struct Interp<'a> {
     pub(crate) capped: bool,
     pub(crate) diagnostics: Vec<String>,
     pub(crate) endings: Vec<Ending>,
-    /// Source text of each parsed file, for condition snippets.
-    pub(crate) texts: FastMap<String, Rc<str>>,
+    /// Source text of each parsed file, for condition snippets, with whether it is all
+    /// ASCII (spans count characters; see [`Interp::snippet`]).
+    pub(crate) texts: FastMap<String, (Rc<str>, bool)>,
     /// Parsed programs by text (sourced files, `eval`, `$( )`), kept alive so that function
     /// definitions inside them can be shared by address.
     parsed: FastMap<String, Rc<ast::Program>>,
@@ -393,12 +394,23 @@ impl<'a> Interp<'a> {
         paths
     }
 
-    /// The source text of a span, when the file's text is known.
+    /// The source text of a span, when the file's text is known. brush-parser counts
+    /// positions in characters, not bytes: past a `≥` in a comment, slicing the bytes would
+    /// cut the snippet short of its start.
     pub(crate) fn snippet(&self, file: &str, span: Option<&parse::SourceSpan>) -> Option<String> {
         let span = span?;
-        let text = self.texts.get(file)?;
-        text.get(span.start.index..span.end.index)
-            .map(str::to_string)
+        let (text, ascii) = self.texts.get(file)?;
+        let (from, to) = (span.start.index, span.end.index);
+        if *ascii {
+            return text.get(from..to).map(str::to_string);
+        }
+        (from <= to).then(|| text.chars().skip(from).take(to - from).collect())
+    }
+
+    /// Keeps a file's text for [`Interp::snippet`].
+    pub(crate) fn keep_text(&mut self, file: &str, text: Rc<str>) {
+        let ascii = text.is_ascii();
+        self.texts.insert(file.to_string(), (text, ascii));
     }
 
     /// Parses `text` once per analysis (programs stay alive for the whole analysis).

@@ -112,7 +112,7 @@ impl Interp<'_> {
         let text = String::from_utf8_lossy(&bytes);
         let text = text.into_owned();
         let prog = self.parse_cached(path, &text).map_err(|e| e.to_string())?;
-        self.texts.insert(path.to_string(), text.into());
+        self.keep_text(path, text.into());
         Ok(prog)
     }
 
