@@ -419,3 +419,38 @@ fn readlink_f_and_realpath_answer_from_the_images_symlinks() {
         assert_eq!(a.candidates.len(), 2, "{script}: {a:#?}");
     }
 }
+
+/// `tr` on a known input (an `echo` or `printf` piped in, a here-string): env names built
+/// from option names (kibana's `$(echo ${kibana_var^^} | tr . _)`), case folding, `tr -d`.
+#[test]
+fn tr_on_a_known_input_is_decided() {
+    let fs = image().exe("/usr/local/bin/server");
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "v=server.name\nenv_var=$(echo ${v^^} | tr . _)\nexec server \"$env_var\"",
+            &["server", "SERVER_NAME"],
+        ),
+        (
+            "opt=$(printf '%s' 'log.level' | tr '[:lower:].' '[:upper:]_')\nexec server \"$opt\"",
+            &["server", "LOG_LEVEL"],
+        ),
+        (
+            "x=$(tr -d '\\r' <<< 'a-b')\nexec server \"$(echo \"$x\" | tr - ' ')\"",
+            &["server", "a b"],
+        ),
+        // A test on the built name decides too: SERVER_NAME is set in the env.
+        (
+            "for v in server.name log.level; do\n\te=$(echo \"$v\" | tr 'a-z.' 'A-Z_')\n\tif [ -n \"${!e}\" ]; then set -- \"$@\" \"--$v=${!e}\"; fi\ndone\nexec server \"$@\"",
+            &["server", "--server.name=kib"],
+        ),
+    ];
+    for (script, argv) in cases {
+        let fs = fs.clone().file(ENTRY, script, 0o755);
+        let mut inv = Invocation::file(ENTRY, &[]);
+        inv.env.push(("SERVER_NAME".into(), "kib".into()));
+        inv.shell = shellflow::Dialect::Bash;
+        let a = analyze(&inv, &fs, &Limits::default());
+        let best = a.candidates.first().expect("a candidate");
+        assert_eq!(best.argv, *argv, "{script}: {:?}", a.diagnostics);
+    }
+}

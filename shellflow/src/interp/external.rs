@@ -641,6 +641,10 @@ impl Interp<'_> {
                 let input = st.stdin.as_ref()?.as_known()?;
                 Some((Val::lit(super::textutil::sort(&input, &a)?), Status::OK))
             }
+            "tr" => {
+                let input = st.stdin.as_ref()?.as_known()?;
+                Some((Val::lit(super::textutil::tr(&input, &a)?), Status::OK))
+            }
             "expr" => Some(expr(&a)),
             "setpriv" if !a.is_empty() && a.iter().all(|x| is_dump_flag(x)) => {
                 Some((Val::lit(self.setpriv_dump(st)?), Status::OK))

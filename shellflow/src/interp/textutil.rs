@@ -24,6 +24,7 @@
 //! confined, bounded), which `walkdir` or `globset` users cannot.
 
 use std::cmp::Ordering;
+use std::collections::{HashMap, HashSet};
 
 use crate::api::{FileKind, ImageFs};
 use crate::memfs::normalize;
@@ -528,6 +529,142 @@ pub(super) fn bre(p: &str) -> Option<String> {
     Some(out)
 }
 
+/// What `tr [-c] [-d] [-s] SET1 [SET2]` prints for `input` (`tr . _`, `tr '[:lower:]'
+/// '[:upper:]'`, `tr -d '\r'`, `tr -dc '[:print:]'`), when the sets are modelled: plain
+/// characters, ranges, the escapes `\n \t \r \\` and the ASCII classes; `None` otherwise
+/// (`[c*n]` repeats, `[=c=]`, `-t`, complemented translation).
+pub(crate) fn tr(input: &str, args: &[String]) -> Option<String> {
+    let (mut complement, mut delete, mut squeeze) = (false, false, false);
+    let mut sets: Vec<&str> = Vec::new();
+    for a in args {
+        match a
+            .strip_prefix('-')
+            .filter(|f| !f.is_empty() && sets.is_empty())
+        {
+            Some(flags) => {
+                for c in flags.chars() {
+                    match c {
+                        'c' | 'C' => complement = true,
+                        'd' => delete = true,
+                        's' => squeeze = true,
+                        _ => return None,
+                    }
+                }
+            }
+            None => sets.push(a),
+        }
+    }
+    let set1 = tr_set(sets.first()?)?;
+    let members: HashSet<char> = set1.iter().copied().collect();
+    let in1 = |c: char| members.contains(&c) != complement;
+    let mut out = String::with_capacity(input.len());
+    match (delete, squeeze, sets.len()) {
+        (true, false, 1) => out.extend(input.chars().filter(|c| !in1(*c))),
+        (false, true, 1) => {
+            let mut last = None;
+            for c in input.chars() {
+                if !(in1(c) && last == Some(c)) {
+                    out.push(c);
+                }
+                last = Some(c);
+            }
+        }
+        (false, _, 2) if !complement => {
+            let set2 = tr_set(sets[1])?;
+            let last2 = *set2.last()?;
+            // A character listed twice in SET1 takes its last mapping, as GNU tr does.
+            let map: HashMap<char, char> = set1
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (*c, set2.get(i).copied().unwrap_or(last2)))
+                .collect();
+            let targets: HashSet<char> = set2.iter().copied().collect();
+            let mut prev = None;
+            for c in input.chars() {
+                let t = map.get(&c).copied().unwrap_or(c);
+                // `-s` squeezes runs of the same translated character of SET2.
+                if squeeze && prev == Some(t) && targets.contains(&t) {
+                    continue;
+                }
+                out.push(t);
+                prev = Some(t);
+            }
+        }
+        _ => return None,
+    }
+    Some(out)
+}
+
+/// The characters of a `tr` set, in order (see [`tr`]); at most 4,096.
+fn tr_set(spec: &str) -> Option<Vec<char>> {
+    type Class = (&'static str, fn(char) -> bool);
+    const CLASSES: &[Class] = &[
+        ("[:lower:]", |c| c.is_ascii_lowercase()),
+        ("[:upper:]", |c| c.is_ascii_uppercase()),
+        ("[:digit:]", |c| c.is_ascii_digit()),
+        ("[:alpha:]", |c| c.is_ascii_alphabetic()),
+        ("[:alnum:]", |c| c.is_ascii_alphanumeric()),
+        ("[:space:]", |c| c.is_ascii_whitespace() || c == '\x0b'),
+        ("[:blank:]", |c| c == ' ' || c == '\t'),
+        ("[:punct:]", |c| c.is_ascii_punctuation()),
+        ("[:print:]", |c| c == ' ' || c.is_ascii_graphic()),
+        ("[:graph:]", |c| c.is_ascii_graphic()),
+        ("[:cntrl:]", |c| c.is_ascii_control()),
+        ("[:xdigit:]", |c| c.is_ascii_hexdigit()),
+    ];
+    let mut out: Vec<char> = Vec::new();
+    let mut rest = spec;
+    while !rest.is_empty() {
+        if let Some((name, class)) = CLASSES.iter().find(|(n, _)| rest.starts_with(n)) {
+            out.extend((0u8..128).map(char::from).filter(|c| class(*c)));
+            rest = &rest[name.len()..];
+            continue;
+        }
+        if rest.starts_with("[=") || (rest.starts_with('[') && rest.contains('*')) {
+            return None;
+        }
+        let (c, len) = tr_char(rest)?;
+        rest = &rest[len..];
+        match rest.strip_prefix('-').filter(|r| !r.is_empty()) {
+            Some(after) => {
+                let (end, elen) = tr_char(after)?;
+                if end < c {
+                    return None;
+                }
+                out.extend((c..=end).take(4096));
+                rest = &after[elen..];
+            }
+            None => out.push(c),
+        }
+        if out.len() > 4096 {
+            return None;
+        }
+    }
+    Some(out)
+}
+
+/// One character of a `tr` set with the bytes it took (`\n`, `\\`, `a`).
+fn tr_char(s: &str) -> Option<(char, usize)> {
+    let mut it = s.chars();
+    let c = it.next()?;
+    if c != '\\' {
+        return Some((c, c.len_utf8()));
+    }
+    let e = match it.next() {
+        None => return Some(('\\', 1)),
+        Some(e) => e,
+    };
+    let c = match e {
+        'n' => '\n',
+        't' => '\t',
+        'r' => '\r',
+        '\\' => '\\',
+        '-' => '-',
+        _ => return None,
+    };
+    Some((c, 2))
+}
+
 /// What `sort ARGS` prints for `input`, when the options are modelled.
 pub(crate) fn sort(input: &str, args: &[String]) -> Option<String> {
     let (mut reverse, mut unique, mut numeric, mut version) = (false, false, false, false);
@@ -774,5 +911,34 @@ mod tests {
             });
             assert_eq!(got, want, "grep {line}");
         }
+    }
+
+    #[test]
+    fn tr_translates_deletes_and_squeezes_as_gnu_tr() {
+        let t = |input: &str, args: &[&str]| {
+            let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+            tr(input, &args)
+        };
+        assert_eq!(
+            t("ELASTICSEARCH.HOSTS\n", &[".", "_"]).as_deref(),
+            Some("ELASTICSEARCH_HOSTS\n")
+        );
+        assert_eq!(
+            t("Server.Name", &["[:lower:]", "[:upper:]"]).as_deref(),
+            Some("SERVER.NAME")
+        );
+        assert_eq!(t("abc", &["a-c", "A-C"]).as_deref(), Some("ABC"));
+        assert_eq!(t("abcd", &["a-d", "xy"]).as_deref(), Some("xyyy"));
+        assert_eq!(t("a\r\nb\r\n", &["-d", "\\r"]).as_deref(), Some("a\nb\n"));
+        assert_eq!(
+            t("na\u{7}me\n", &["-dc", "[:print:]"]).as_deref(),
+            Some("name")
+        );
+        assert_eq!(t("a  b   c", &["-s", " "]).as_deref(), Some("a b c"));
+        assert_eq!(t("1-2", &["-", " "]).as_deref(), Some("1 2"));
+        assert_eq!(t("x", &["-t", "a", "b"]), None);
+        assert_eq!(t("x", &["[a*3]", "b"]), None);
+        assert_eq!(t("x", &["z-a", "b"]), None);
+        assert_eq!(t("x", &[]), None);
     }
 }
