@@ -140,12 +140,17 @@ pub(super) fn tokenize(src: &str) -> Option<Vec<Token>> {
         arith: false,
         depth: 0,
         here: Here::None,
+        back_one: false,
     };
     let mut tokens = Vec::with_capacity(src.len() / 5);
     loop {
         let (reason, tok) = lx.next_token(None, false)?;
         if let Some(tok) = tok {
             lx.place(tok, &mut tokens)?;
+            // From a here-document's tag to the end of its line brush stays in one call of
+            // its tokenizer, where a token ended by a blank leaves the next token's start
+            // on that blank.
+            lx.back_one = reason == Reason::Blank && matches!(lx.here, Here::NeedNewline { .. });
         }
         if reason == Reason::EndOfInput {
             break;
@@ -162,6 +167,8 @@ struct Lexer<'a> {
     arith: bool,
     depth: u32,
     here: Here,
+    /// The next token starts one character early (see [`tokenize`]).
+    back_one: bool,
 }
 
 impl Lexer<'_> {
@@ -304,6 +311,10 @@ impl Lexer<'_> {
         keep_space: bool,
     ) -> Option<(Reason, Option<Token>)> {
         let mut st = State::new(&self.cur);
+        if std::mem::take(&mut self.back_one) {
+            st.start.index -= 1;
+            st.start.column -= 1;
+        }
         loop {
             let Some(c) = self.peek() else {
                 if st.escaped || st.quote != Quote::None || !matches!(self.here, Here::None) {

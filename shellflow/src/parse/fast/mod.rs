@@ -547,7 +547,8 @@ impl Parser {
             .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_')
             .count();
         let (append, eq) = match b.get(end) {
-            Some(b'[') => return None,
+            // `name[index]=` is declined; without a `]=` or `]+=` it is no assignment.
+            Some(b'[') if t.text.contains("]=") || t.text.contains("]+=") => return None,
             Some(b'=') => (false, end),
             Some(b'+') if b.get(end + 1) == Some(&b'=') => (true, end + 1),
             _ => return Some(None),
