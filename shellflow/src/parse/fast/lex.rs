@@ -350,6 +350,7 @@ impl Lexer<'_> {
                 }
                 return Some(self.delimit(&mut st, Reason::Other));
             } else if !st.escaped && affects_quoting(st.quote, c) {
+                self.reserve(&mut st);
                 self.consume(c);
                 match c {
                     '\\' => {
@@ -387,6 +388,7 @@ impl Lexer<'_> {
             } else if (st.quote == Quote::None || st.quote == Quote::Double)
                 && (c == '$' || c == '`')
             {
+                self.reserve(&mut st);
                 self.dollar_or_backquote(&mut st, c)?;
             } else if let Some(op) = operator_start(c).filter(|_| st.unquoted()) {
                 if !st.text.is_empty() {
@@ -411,6 +413,7 @@ impl Lexer<'_> {
                     return result;
                 }
             } else if st.op.is_none() && (!st.text.is_empty() || term == Some('}')) {
+                self.reserve(&mut st);
                 let n = self.plain_run(&st);
                 st.text.push_str(&self.src[self.pos..self.pos + n]);
                 self.advance(n);
@@ -422,9 +425,23 @@ impl Lexer<'_> {
             } else if !st.text.is_empty() {
                 return Some(self.delimit(&mut st, Reason::Other));
             } else {
+                self.reserve(&mut st);
                 self.consume(c);
                 st.text.push(c);
             }
+        }
+    }
+
+    /// Gives a word about to start room for the text up to the next blank or operator, so
+    /// it rarely grows.
+    fn reserve(&self, st: &mut State) {
+        if st.text.capacity() == 0 {
+            let rest = &self.b[self.pos..self.b.len().min(self.pos + 256)];
+            let n = rest
+                .iter()
+                .position(|c| matches!(c, b' ' | b'\t' | b'\n' | b';' | b'|' | b'&' | b'<' | b'>'))
+                .unwrap_or(rest.len());
+            st.text.reserve(n.max(8));
         }
     }
 

@@ -564,13 +564,13 @@ impl Parser {
             value: t.text[eq + 1..].to_string(),
             loc: None,
         };
+        let w = self.word(self.i);
         let a = ast::Assignment {
             name,
             value: ast::AssignmentValue::Scalar(value),
             append,
-            loc: t.span(),
+            loc: w.loc.clone()?,
         };
-        let w = self.word(self.i);
         self.i += 1;
         Some(Some((a, w)))
     }
