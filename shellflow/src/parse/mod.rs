@@ -5,6 +5,8 @@
 //! re-exported from here; the interpreter never names `brush_parser` directly. Parsing knows
 //! nothing of evaluation.
 
+mod fast;
+
 use std::io::BufReader;
 use std::time::Duration;
 
@@ -65,16 +67,20 @@ pub fn parse_program_within(
     if openers(text) < 16 {
         return parse_now(file, text);
     }
+    // The fast path is linear on any text; only brush-parser needs the helper thread.
+    if let Some(program) = fast::parse(text) {
+        return Ok(program);
+    }
     let (tx, rx) = std::sync::mpsc::channel();
     let (owned_file, owned_text) = (file.to_string(), text.to_string());
     let spawned = std::thread::Builder::new()
         .name("shellflow-parse".into())
         .stack_size(PARSE_STACK_BYTES)
         .spawn(move || {
-            let _ = tx.send(parse_now(&owned_file, &owned_text));
+            let _ = tx.send(parse_brush(&owned_file, &owned_text));
         });
     let Ok(handle) = spawned else {
-        return parse_now(file, text);
+        return parse_brush(file, text);
     };
     match rx.recv_timeout(budget) {
         Ok(parsed) => {
@@ -98,7 +104,25 @@ fn openers(text: &str) -> usize {
     text.bytes().filter(|b| *b == b'(').count() + text.matches("case").count()
 }
 
+/// Parses with the fast path ([`parse_fast`]) when it takes the text, else with
+/// brush-parser on this thread.
 fn parse_now(file: &str, text: &str) -> Result<ast::Program, ParseError> {
+    if let Some(program) = fast::parse(text) {
+        return Ok(program);
+    }
+    parse_brush(file, text)
+}
+
+/// The program the hand-written fast path parses `text` into (the very program
+/// brush-parser would give), or `None` where it leaves the text to brush-parser; public for
+/// the tests and the differential fuzz target, which hold the two to the same output.
+pub fn parse_fast(text: &str) -> Option<ast::Program> {
+    fast::parse(text)
+}
+
+/// Parses with brush-parser only, on this thread (what the fast path falls back to; no
+/// time limit, so only for text that cannot make it backtrack for long).
+pub fn parse_brush(file: &str, text: &str) -> Result<ast::Program, ParseError> {
     let reader = BufReader::new(text.as_bytes());
     let mut parser = brush_parser::Parser::new(reader, &options());
     parser.parse_program().map_err(|e| ParseError {
@@ -401,12 +425,12 @@ mod tests {
     fn simple_words_split_as_brush_parser_splits_them() {
         // Every word of the corpus scripts (and the benchmark's idioms), through both.
         let corpus = [
-            include_str!("../tests/corpus/apache-foreground.sh"),
-            include_str!("../tests/corpus/mysql-entrypoint.sh"),
-            include_str!("../tests/corpus/nginx-entrypoint.sh"),
-            include_str!("../tests/corpus/postgres-entrypoint.sh"),
-            include_str!("../tests/corpus/redis-entrypoint.sh"),
-            include_str!("../tests/corpus/supervisor-start.sh"),
+            include_str!("../../tests/corpus/apache-foreground.sh"),
+            include_str!("../../tests/corpus/mysql-entrypoint.sh"),
+            include_str!("../../tests/corpus/nginx-entrypoint.sh"),
+            include_str!("../../tests/corpus/postgres-entrypoint.sh"),
+            include_str!("../../tests/corpus/redis-entrypoint.sh"),
+            include_str!("../../tests/corpus/supervisor-start.sh"),
         ];
         let (mut words, mut simple) = (0, 0);
         for script in corpus {
