@@ -123,11 +123,44 @@ pub fn parse_fast(text: &str) -> Option<ast::Program> {
 /// Parses with brush-parser only, on this thread (what the fast path falls back to; no
 /// time limit, so only for text that cannot make it backtrack for long).
 pub fn parse_brush(file: &str, text: &str) -> Result<ast::Program, ParseError> {
+    if let Some(fd) = oversized_fd(text) {
+        return Err(ParseError {
+            file: file.into(),
+            cause: format!("file descriptor number `{fd}` is out of range"),
+        });
+    }
     let reader = BufReader::new(text.as_bytes());
     let mut parser = brush_parser::Parser::new(reader, &options());
     parser.parse_program().map_err(|e| ParseError {
         file: file.into(),
         cause: e.to_string(),
+    })
+}
+
+/// A redirection's file descriptor number too large for brush-parser (`99999999999>f`):
+/// its grammar converts the number with `unwrap`, and would panic. Such a number has at
+/// least ten digits, so texts without a run of ten digits are not tokenized for this.
+fn oversized_fd(text: &str) -> Option<String> {
+    let mut run = 0;
+    let long_run = text.bytes().any(|b| {
+        run = if b.is_ascii_digit() { run + 1 } else { 0 };
+        run >= 10
+    });
+    if !long_run {
+        return None;
+    }
+    let tokens = brush_parser::tokenize_str(text).ok()?;
+    tokens.windows(2).find_map(|pair| match pair {
+        [brush_parser::Token::Word(w, at), brush_parser::Token::Operator(op, next)]
+            if op.starts_with(['<', '>'])
+                && at.end.index == next.start.index
+                && !w.is_empty()
+                && w.bytes().all(|b| b.is_ascii_digit())
+                && w.parse::<i32>().is_err() =>
+        {
+            Some(w.clone())
+        }
+        _ => None,
     })
 }
 
@@ -608,5 +641,26 @@ mod tests {
         // Balanced nesting is quick, and many openers still parse normally on the helper.
         let deep = format!("{}echo hi{}\n", "( ".repeat(60), " )".repeat(60));
         assert!(parse_program_within("/entry.sh", &deep, budget).is_ok());
+    }
+
+    #[test]
+    fn an_oversized_file_descriptor_is_an_error_not_a_panic() {
+        for text in [
+            "99999999999>f\n",
+            "echo hi 2147483648>&2\n",
+            "f() { cat 12345678901<x; }\n",
+        ] {
+            let e = parse_program("/e.sh", text).expect_err(text);
+            assert!(e.cause.contains("out of range"), "{text}: {e}");
+        }
+        // In range, quoted, or apart from the operator: parsed as before.
+        for text in [
+            "exec 2147483647>f\n",
+            "echo '99999999999>f'\n",
+            "echo 99999999999 >f\n",
+            "x=12345678901234\n",
+        ] {
+            assert!(parse_program("/e.sh", text).is_ok(), "{text}");
+        }
     }
 }
