@@ -63,30 +63,7 @@ impl Tri {
 }
 
 fn unary_op(s: &str) -> Option<U> {
-    Some(match s {
-        "-e" | "-a" => U::FileExists,
-        "-f" => U::FileExistsAndIsRegularFile,
-        "-d" => U::FileExistsAndIsDir,
-        "-x" => U::FileExistsAndIsExecutable,
-        "-r" => U::FileExistsAndIsReadable,
-        "-w" => U::FileExistsAndIsWritable,
-        "-s" => U::FileExistsAndIsNotZeroLength,
-        "-L" | "-h" => U::FileExistsAndIsSymlink,
-        "-p" => U::FileExistsAndIsFifo,
-        "-S" => U::FileExistsAndIsSocket,
-        "-b" => U::FileExistsAndIsBlockSpecialFile,
-        "-c" => U::FileExistsAndIsCharSpecialFile,
-        "-u" => U::FileExistsAndIsSetuid,
-        "-g" => U::FileExistsAndIsSetgid,
-        "-k" => U::FileExistsAndHasStickyBit,
-        "-O" => U::FileExistsAndOwnedByEffectiveUserId,
-        "-G" => U::FileExistsAndOwnedByEffectiveGroupId,
-        "-t" => U::FdIsOpenTerminal,
-        "-z" => U::StringHasZeroLength,
-        "-n" => U::StringHasNonZeroLength,
-        "-v" => U::ShellVariableIsSetAndAssigned,
-        _ => return None,
-    })
+    crate::parse::unary_test_operator(s)
 }
 
 fn binary_op(s: &str) -> Option<B> {
@@ -95,16 +72,7 @@ fn binary_op(s: &str) -> Option<B> {
         "!=" => B::StringDoesNotExactlyMatchString,
         "<" => B::LeftSortsBeforeRight,
         ">" => B::LeftSortsAfterRight,
-        "-eq" => B::ArithmeticEqualTo,
-        "-ne" => B::ArithmeticNotEqualTo,
-        "-lt" => B::ArithmeticLessThan,
-        "-le" => B::ArithmeticLessThanOrEqualTo,
-        "-gt" => B::ArithmeticGreaterThan,
-        "-ge" => B::ArithmeticGreaterThanOrEqualTo,
-        "-nt" => B::LeftFileIsNewerOrExistsWhenRightDoesNot,
-        "-ot" => B::LeftFileIsOlderOrDoesNotExistWhenRightDoes,
-        "-ef" => B::FilesReferToSameDeviceAndInodeNumbers,
-        _ => return None,
+        _ => return crate::parse::binary_test_operator(s),
     })
 }
 

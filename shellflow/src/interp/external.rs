@@ -114,14 +114,7 @@ impl Interp<'_> {
         let base = name.rsplit('/').next().unwrap_or("").to_string();
         if let Some((out, status)) = self.knowable(&st, &base, &argv[1..]) {
             if base == "setpriv" {
-                if let Some(why) = self
-                    .inv
-                    .capabilities
-                    .as_ref()
-                    .and_then(|c| c.assumed.clone())
-                {
-                    st.assume(format!("capability bounding set: {why}"));
-                }
+                self.assume_caps(&mut st);
             }
             st.status = status;
             if let Some(buf) = st.stdout.as_mut() {
@@ -183,6 +176,19 @@ impl Interp<'_> {
         vec![(st, Flow::Normal)]
     }
 
+    /// Lists the bounding set as an assumption when the invocation assumed it (an image's
+    /// Docker default), for a path whose outcome rests on it.
+    fn assume_caps(&self, st: &mut State) {
+        if let Some(why) = self
+            .inv
+            .capabilities
+            .as_ref()
+            .and_then(|c| c.assumed.as_ref())
+        {
+            st.assume(format!("capability bounding set: {why}"));
+        }
+    }
+
     /// `numactl` setting a memory policy (`--interleave=all CMD`, the probe `mongo` and
     /// `arangodb` run before prefixing their server with it) when the capability bounding
     /// set is known: the default seccomp profiles of Docker and Podman allow `set_mempolicy`
@@ -206,14 +212,7 @@ impl Interp<'_> {
              CAP_SYS_NICE), as `{}` relies on",
             short(&render(argv))
         ));
-        if let Some(why) = self
-            .inv
-            .capabilities
-            .as_ref()
-            .and_then(|c| c.assumed.clone())
-        {
-            st.assume(format!("capability bounding set: {why}"));
-        }
+        self.assume_caps(st);
         if !caps.iter().any(|c| c == "sys_nice") {
             st.reason(
                 format!(

@@ -164,6 +164,56 @@ fn oversized_fd(text: &str) -> Option<String> {
     })
 }
 
+/// The unary test operators `test`/`[` and `[[ ]]` share (file tests, `-z`, `-n`, `-v`,
+/// `-t`), as brush-parser's AST names them. `[[ ]]` adds `-o`, `-N` and `-R`; in `test`,
+/// `-o` is the binary "or".
+pub fn unary_test_operator(op: &str) -> Option<ast::UnaryPredicate> {
+    use ast::UnaryPredicate as U;
+    Some(match op {
+        "-e" | "-a" => U::FileExists,
+        "-f" => U::FileExistsAndIsRegularFile,
+        "-d" => U::FileExistsAndIsDir,
+        "-x" => U::FileExistsAndIsExecutable,
+        "-r" => U::FileExistsAndIsReadable,
+        "-w" => U::FileExistsAndIsWritable,
+        "-s" => U::FileExistsAndIsNotZeroLength,
+        "-L" | "-h" => U::FileExistsAndIsSymlink,
+        "-p" => U::FileExistsAndIsFifo,
+        "-S" => U::FileExistsAndIsSocket,
+        "-b" => U::FileExistsAndIsBlockSpecialFile,
+        "-c" => U::FileExistsAndIsCharSpecialFile,
+        "-u" => U::FileExistsAndIsSetuid,
+        "-g" => U::FileExistsAndIsSetgid,
+        "-k" => U::FileExistsAndHasStickyBit,
+        "-O" => U::FileExistsAndOwnedByEffectiveUserId,
+        "-G" => U::FileExistsAndOwnedByEffectiveGroupId,
+        "-t" => U::FdIsOpenTerminal,
+        "-z" => U::StringHasZeroLength,
+        "-n" => U::StringHasNonZeroLength,
+        "-v" => U::ShellVariableIsSetAndAssigned,
+        _ => return None,
+    })
+}
+
+/// The binary test operators that compare numbers or files, alike in `test`/`[` and
+/// `[[ ]]`; the string operators (`=`, `==`, `!=`, `<`, `>`, `=~`) differ between the two
+/// (a pattern in `[[ ]]`) and are each caller's.
+pub fn binary_test_operator(op: &str) -> Option<ast::BinaryPredicate> {
+    use ast::BinaryPredicate as B;
+    Some(match op {
+        "-eq" => B::ArithmeticEqualTo,
+        "-ne" => B::ArithmeticNotEqualTo,
+        "-lt" => B::ArithmeticLessThan,
+        "-le" => B::ArithmeticLessThanOrEqualTo,
+        "-gt" => B::ArithmeticGreaterThan,
+        "-ge" => B::ArithmeticGreaterThanOrEqualTo,
+        "-nt" => B::LeftFileIsNewerOrExistsWhenRightDoesNot,
+        "-ot" => B::LeftFileIsOlderOrDoesNotExistWhenRightDoes,
+        "-ef" => B::FilesReferToSameDeviceAndInodeNumbers,
+        _ => return None,
+    })
+}
+
 /// Whether a script parses (the analogue of `bash -n`).
 pub fn accepts(text: &str) -> bool {
     parse_program("<check>", text).is_ok()

@@ -395,49 +395,19 @@ fn binary_predicate(op: &str, is_op: bool) -> Option<Option<ast::BinaryPredicate
         };
     }
     Some(Some(match op {
-        "-eq" => B::ArithmeticEqualTo,
-        "-ne" => B::ArithmeticNotEqualTo,
-        "-lt" => B::ArithmeticLessThan,
-        "-le" => B::ArithmeticLessThanOrEqualTo,
-        "-gt" => B::ArithmeticGreaterThan,
-        "-ge" => B::ArithmeticGreaterThanOrEqualTo,
-        "-ef" => B::FilesReferToSameDeviceAndInodeNumbers,
-        "-nt" => B::LeftFileIsNewerOrExistsWhenRightDoesNot,
-        "-ot" => B::LeftFileIsOlderOrDoesNotExistWhenRightDoes,
         "==" | "=" => B::StringExactlyMatchesPattern,
         "!=" => B::StringDoesNotExactlyMatchPattern,
         "=~" => return Some(None),
-        _ => return None,
+        _ => return crate::parse::binary_test_operator(op).map(Some),
     }))
 }
 
 fn unary_predicate(w: &str) -> Option<ast::UnaryPredicate> {
     use ast::UnaryPredicate as U;
     Some(match w {
-        "-a" | "-e" => U::FileExists,
-        "-b" => U::FileExistsAndIsBlockSpecialFile,
-        "-c" => U::FileExistsAndIsCharSpecialFile,
-        "-d" => U::FileExistsAndIsDir,
-        "-f" => U::FileExistsAndIsRegularFile,
-        "-g" => U::FileExistsAndIsSetgid,
-        "-h" | "-L" => U::FileExistsAndIsSymlink,
-        "-k" => U::FileExistsAndHasStickyBit,
-        "-n" => U::StringHasNonZeroLength,
         "-o" => U::ShellOptionEnabled,
-        "-p" => U::FileExistsAndIsFifo,
-        "-r" => U::FileExistsAndIsReadable,
-        "-s" => U::FileExistsAndIsNotZeroLength,
-        "-t" => U::FdIsOpenTerminal,
-        "-u" => U::FileExistsAndIsSetuid,
-        "-v" => U::ShellVariableIsSetAndAssigned,
-        "-w" => U::FileExistsAndIsWritable,
-        "-x" => U::FileExistsAndIsExecutable,
-        "-z" => U::StringHasZeroLength,
-        "-G" => U::FileExistsAndOwnedByEffectiveGroupId,
         "-N" => U::FileExistsAndModifiedSinceLastRead,
-        "-O" => U::FileExistsAndOwnedByEffectiveUserId,
         "-R" => U::ShellVariableIsSetAndNameRef,
-        "-S" => U::FileExistsAndIsSocket,
-        _ => return None,
+        _ => return crate::parse::unary_test_operator(w),
     })
 }
