@@ -129,11 +129,43 @@ pub fn parse_brush(file: &str, text: &str) -> Result<ast::Program, ParseError> {
             cause: format!("file descriptor number `{fd}` is out of range"),
         });
     }
-    let reader = BufReader::new(text.as_bytes());
-    let mut parser = brush_parser::Parser::new(reader, &options());
-    parser.parse_program().map_err(|e| ParseError {
+    let parsed = guarded(|| {
+        let reader = BufReader::new(text.as_bytes());
+        brush_parser::Parser::new(reader, &options())
+            .parse_program()
+            .map_err(|e| e.to_string())
+    });
+    parsed.map_err(|cause| ParseError {
         file: file.into(),
-        cause: e.to_string(),
+        cause,
+    })
+}
+
+/// Runs a call into brush-parser, turning a panic of brush-parser's into an error.
+///
+/// brush-parser 0.4 panics on some text an image author can write: an unterminated `$(`
+/// holding a here-document operator (`$(basename "$src"<< | …`) reaches an `unwrap` at
+/// `tokenizer.rs:674` (found by the `shellflow_analyze` fuzz target). A broken script must
+/// never stop an analysis, so the panic becomes "brush-parser failed on this text". The
+/// first call installs a panic hook that keeps quiet about panics raised inside
+/// brush-parser's own source (they are caught here) and hands every other panic to the hook
+/// that was there before, so a panic of shellflow's own still reports (and, under the
+/// fuzzer, still counts as a crash).
+fn guarded<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    static QUIET: std::sync::Once = std::sync::Once::new();
+    QUIET.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let in_brush = info
+                .location()
+                .is_some_and(|l| l.file().contains("brush-parser"));
+            if !in_brush {
+                previous(info);
+            }
+        }));
+    });
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        Err("brush-parser failed on this text (an internal error of brush-parser 0.4)".into())
     })
 }
 
@@ -149,7 +181,7 @@ fn oversized_fd(text: &str) -> Option<String> {
     if !long_run {
         return None;
     }
-    let tokens = brush_parser::tokenize_str(text).ok()?;
+    let tokens = guarded(|| brush_parser::tokenize_str(text).map_err(|e| e.to_string())).ok()?;
     tokens.windows(2).find_map(|pair| match pair {
         [brush_parser::Token::Word(w, at), brush_parser::Token::Operator(op, next)]
             if op.starts_with(['<', '>'])
@@ -234,7 +266,7 @@ pub fn parse_word(text: &str) -> Result<Vec<WordPieceWithSource>, String> {
 
 /// Splits a word with brush-parser's word grammar only (what [`parse_word`] falls back to).
 pub fn parse_word_brush(text: &str) -> Result<Vec<WordPieceWithSource>, String> {
-    brush_parser::word::parse(text, &options()).map_err(|e| e.to_string())
+    guarded(|| brush_parser::word::parse(text, &options()).map_err(|e| e.to_string()))
 }
 
 /// The pieces of a word made only of plain text, single quotes, double quotes, and
@@ -472,7 +504,7 @@ fn braced(inner: &str) -> Option<ParameterExpr> {
 
 /// Parses an arithmetic expression (`$(( ))`, `(( ))`, array indices, substring offsets).
 pub fn parse_arith(text: &str) -> Result<ast::ArithmeticExpr, String> {
-    brush_parser::arithmetic::parse(text).map_err(|e| e.to_string())
+    guarded(|| brush_parser::arithmetic::parse(text).map_err(|e| e.to_string()))
 }
 
 /// 1-based line of a span's start.
@@ -712,5 +744,13 @@ mod tests {
         ] {
             assert!(parse_program("/e.sh", text).is_ok(), "{text}");
         }
+    }
+
+    #[test]
+    fn a_panic_inside_brush_parser_is_an_error() {
+        // Reduced from a fuzzer find: an unterminated `$(` with a here-document operator.
+        let text = "echo \"$(basename \"$src\"<< | tar -xC \"$(dirname \"$t\")\"\n\tfi\n\td)\" | tar -xC \"$@\"\n";
+        let e = parse_program("/e.sh", text).expect_err("brush-parser cannot parse it");
+        assert!(e.cause.contains("brush-parser failed"), "{e}");
     }
 }
