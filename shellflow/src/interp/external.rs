@@ -122,10 +122,8 @@ impl Interp<'_> {
             }
             return vec![(st, Flow::Normal)];
         }
-        if base == "numactl" {
-            if let Some(paths) = self.numactl_policy(&mut st, &argv, &location) {
-                return paths;
-            }
+        if base == "numactl" && self.numactl_policy(&mut st, &argv, &location).is_some() {
+            return vec![(st, Flow::Normal)];
         }
         let missing = !name.is_empty() && self.resolve_command(&st, &name).is_none();
         if missing {
@@ -194,14 +192,14 @@ impl Interp<'_> {
     /// set is known: the default seccomp profiles of Docker and Podman allow `set_mempolicy`
     /// and `mbind` only to a container with `CAP_SYS_NICE`, so without it numactl fails
     /// (status 1) and with it runs `CMD` (known to succeed for `true`, `echo` and `:`; else
-    /// left to `CMD`'s run). `None`: not a memory policy, the set is unknown, or `numactl`
-    /// is not in the image (the general rules apply).
+    /// left to `CMD`'s run); `Some` when it set the status. `None`: not a memory policy, the
+    /// set is unknown, or `numactl` is not in the image (the general rules apply).
     fn numactl_policy(
         &mut self,
         st: &mut State,
         argv: &[Val],
         location: &Option<crate::api::Location>,
-    ) -> Option<Paths> {
+    ) -> Option<()> {
         let caps = st.caps.clone()?;
         let name = argv.first()?.known()?;
         self.resolve_command(st, &name)?;
@@ -225,7 +223,7 @@ impl Interp<'_> {
             if let Some(buf) = st.stdout.as_mut() {
                 buf.push(&Val::default());
             }
-            return Some(vec![(st.clone(), Flow::Normal)]);
+            return Some(());
         }
         match inner.first().map(String::as_str) {
             Some("true" | ":") if inner.len() == 1 => {}
@@ -245,7 +243,7 @@ impl Interp<'_> {
             };
             buf.push(&Val::lit(out));
         }
-        Some(vec![(st.clone(), Flow::Normal)])
+        Some(())
     }
 
     /// `exec ARGV`: ends the path with a terminal, or re-runs the script under a dropper.

@@ -84,17 +84,19 @@ thread_local! {
 
 /// The name `text`, given an id if it has none yet.
 pub fn intern(text: &str) -> Name {
-    if let Some(n) = lookup(text) {
-        return n;
-    }
-    intern_rc(Rc::from(text))
+    intern_with(text, || Rc::from(text))
 }
 
 /// [`intern`] for a name already shared (the table keeps `text` when the name is new).
 pub fn intern_rc(text: Rc<str>) -> Name {
+    intern_with(&Rc::clone(&text), || text)
+}
+
+/// The name `text` from the table, or with a new id, stored as `make()` gives it.
+fn intern_with(text: &str, make: impl FnOnce() -> Rc<str>) -> Name {
     TABLE.with(|t| {
         let mut t = t.borrow_mut();
-        if let Some((k, id)) = t.ids.get_key_value(&*text) {
+        if let Some((k, id)) = t.ids.get_key_value(text) {
             return Name {
                 id: *id,
                 text: Rc::clone(k),
@@ -103,9 +105,16 @@ pub fn intern_rc(text: Rc<str>) -> Name {
         // Past u32::MAX names (never, within the step and size caps) ids would repeat;
         // saturating keeps this total, and a repeated id only makes two names one variable.
         let id = u32::try_from(t.ids.len()).unwrap_or(u32::MAX);
+        let text = make();
         t.ids.insert(Rc::clone(&text), id);
         Name { id, text }
     })
+}
+
+/// The id of `text` when some map may hold it; `None` when none can. Reads only (a lookup
+/// takes no reference to the name).
+pub fn id_of(text: &str) -> Option<u32> {
+    TABLE.with(|t| t.borrow().ids.get(text).copied())
 }
 
 /// The name `text` when some map may hold it (it has an id); `None` when none can.

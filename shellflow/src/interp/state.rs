@@ -158,9 +158,8 @@ impl VarMap {
         self.over.binary_search_by(|(k, _)| k.id().cmp(&id))
     }
 
-    /// The shared value under an interned name.
-    fn get_name(&self, name: &Name) -> Option<&Rc<Var>> {
-        let id = name.id();
+    /// The shared value under the name with id `id`.
+    fn get_id(&self, id: u32) -> Option<&Rc<Var>> {
         match self.slot(id) {
             Ok(i) => self.over[i].1.as_ref(),
             Err(_) => self.base.get(&id),
@@ -169,7 +168,7 @@ impl VarMap {
 
     /// The shared value of a variable (to compare by address or move between maps).
     pub fn get_rc(&self, name: &str) -> Option<&Rc<Var>> {
-        self.get_name(&names::lookup(name)?)
+        self.get_id(names::id_of(name)?)
     }
 
     /// Reads a variable.
@@ -258,7 +257,7 @@ impl VarMap {
         let Some(name) = names::lookup(name) else {
             return;
         };
-        if self.get_name(&name).is_some() {
+        if self.get_id(name.id()).is_some() {
             self.write(name, None);
         }
     }
@@ -357,7 +356,7 @@ impl VarMap {
             out = names
                 .into_iter()
                 .filter_map(|n| {
-                    let (a, b) = (self.get_name(n), other.get_name(n));
+                    let (a, b) = (self.get_id(n.id()), other.get_id(n.id()));
                     (!same_var(a, b)).then_some((n, a, b))
                 })
                 .collect();
