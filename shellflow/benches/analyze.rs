@@ -10,6 +10,11 @@ use std::time::{Duration, Instant};
 
 use shellflow::{analyze, Invocation, Limits, MemFs};
 
+/// The allocator the `entrytrace` binary uses (`hook/src/main.rs`), so the figures are
+/// those of the shipped analysis.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[path = "../tests/common/long_script.rs"]
 mod long_script;
 use long_script::long_script;
