@@ -128,6 +128,9 @@ fn main() {
     if wanted("explosion") {
         bench_explosion(&fs, &limits);
     }
+    if wanted("envloop") {
+        bench_env_loop(&limits);
+    }
 }
 
 /// The long script as the image gives it: most env unset, so tests on it fork.
@@ -195,4 +198,29 @@ fn bench_explosion(fs: &MemFs, limits: &Limits) {
             a.diagnostics
         );
     }
+}
+
+/// kibana's shape: a loop over 420 setting names, each testing the env variable of that
+/// name and appending an option when it is set (`cargo bench … -- envloop`).
+fn bench_env_loop(limits: &Limits) {
+    let names: Vec<String> = (0..420).map(|i| format!("opt.n{i}")).collect();
+    let script = format!(
+        "#!/bin/bash\nkv=(\n{}\n)\nlongopts=''\nfor k in ${{kv[*]}}; do\n  \
+         env_var=$(echo ${{k^^}} | tr . _)\n  value=${{!env_var}}\n  \
+         if [[ -n $value ]]; then\n    longopt=\"--${{k}}=${{value}}\"\n    \
+         longopts+=\" ${{longopt}}\"\n  fi\ndone\n\
+         exec /usr/local/bin/server --a ${{longopts}} \"$@\"\n",
+        names.join("\n")
+    );
+    let fs = MemFs::new()
+        .file("/loop.sh", &script, 0o755)
+        .exe("/usr/local/bin/server");
+    let inv = Invocation::file("/loop.sh", &[]);
+    let a = analyze(&inv, &fs, limits);
+    let t = median(|| drop(analyze(&inv, &fs, limits)), 5);
+    println!(
+        "env loop (420 env names tested, kibana's shape): median {t}, {} steps, best {:?}",
+        a.steps,
+        a.candidates.first().map(|c| &c.argv)
+    );
 }

@@ -227,6 +227,16 @@ fn group(
     background: Option<usize>,
 ) {
     let (weight, lead) = (st.weight, st.lead_weight());
+    // A command whose words hold a join's placeholder is not one command: the runs joined
+    // into the path ran different words there (kibana's `${longopts}` after a loop over
+    // 420 env variables). Their summed weight belongs to no single command, so the group
+    // counts only its likeliest run; else hundreds of unlikely runs, widened together,
+    // would outrank the run the image makes.
+    let weight = if cmd.argv.iter().any(crate::interp::merge::holds_placeholder) {
+        lead
+    } else {
+        weight
+    };
     let words: Vec<String> = cmd.argv.iter().map(Val::to_string).collect();
     match groups
         .iter_mut()

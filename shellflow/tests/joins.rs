@@ -292,3 +292,100 @@ fn splitting_a_command_on_many_widened_variables_is_bounded() {
     );
     assert!(a.steps < 1_000, "{} steps", a.steps);
 }
+
+/// Five independent defaults, then an exec (or an `eval exec`, as catalina.sh does) of all
+/// of them: 32 runs meet, more than a join keeps apart, so most are widened. The run the
+/// image makes (every variable left to its default) must stay exact and rank first,
+/// although the widened runs together weigh more than it does.
+#[test]
+fn the_run_the_image_makes_stays_exact_when_many_defaults_join() {
+    let defaults = "if [ -z \"$A\" ]; then A=node; fi\n\
+                    if [ -z \"$B\" ]; then B=-b; fi\n\
+                    if [ -z \"$C\" ]; then C=-c; fi\n\
+                    if [ -z \"$D\" ]; then D=-d; fi\n\
+                    if [ -z \"$E\" ]; then E=-e; fi\n";
+    for exec in [
+        "exec \"$A\" \"$B\" $C \"$D\" \"$E\" run",
+        "eval exec \"\\\"$A\\\"\" \"\\\"$B\\\"\" $C \"$D\" \"$E\" run",
+    ] {
+        let a = analyze(&format!("{defaults}{exec}"));
+        let best = &a.candidates[0];
+        assert_eq!(
+            best.argv,
+            v(&["node", "-b", "-c", "-d", "-e", "run"]),
+            "{exec}: {a:#?}"
+        );
+        assert!(best.unknown.iter().all(|u| !u), "{exec}: {best:#?}");
+        assert!(
+            a.candidates[1..]
+                .iter()
+                .all(|c| c.confidence < best.confidence),
+            "{exec}: {a:#?}"
+        );
+    }
+}
+
+/// catalina.sh: `unset _NOHUP`, then an `if` that sets it on one branch. The two branches
+/// differ in an `unset` mark only because one of them set the variable again; they must
+/// still be joined like any other fork, not lossily (which widened every value the later
+/// `exec` reads, the run the image makes included).
+#[test]
+fn a_variable_unset_then_set_on_one_branch_joins_without_widening() {
+    let a = analyze(
+        "unset _NOHUP\n\
+         if [ \"$USE_NOHUP\" = true ]; then _NOHUP=nohup; fi\n\
+         if [ -z \"$A\" ]; then A=node; fi\n\
+         case \"$OS\" in\n\
+         CYGWIN*) cygwin=true ;;\n\
+         Darwin*) darwin=true ;;\n\
+         OS400*) os400=true ;;\n\
+         HP-UX*) hpux=true ;;\n\
+         esac\n\
+         if [ -z \"$B\" ]; then B=-b; fi\n\
+         exec $_NOHUP \"$A\" \"$B\" run",
+    );
+    let best = &a.candidates[0];
+    assert_eq!(best.argv, v(&["node", "-b", "run"]), "{a:#?}");
+    assert!(best.unknown.iter().all(|u| !u), "{best:#?}");
+    // Eight runs (`nohup` or not, `A` and `B` each defaulted or set): each keeps its words.
+    assert_eq!(a.candidates.len(), 8, "{a:#?}");
+    for c in &a.candidates {
+        assert!(
+            !c.argv.iter().any(|w| w.contains("differs between paths")),
+            "{c:#?}"
+        );
+    }
+}
+
+/// kibana's loop: one test per setting name on the env variable of that name, appending
+/// an option when it is set. Hundreds of unlikely runs, each setting one more variable, are
+/// widened together; the run the image makes (no option added) must come first: the widened
+/// runs ran different words, so their summed weight is no one command's.
+#[test]
+fn a_loop_over_many_env_variables_keeps_the_run_the_image_makes_first() {
+    let names: Vec<String> = (0..60).map(|i| format!("opt.n{i}")).collect();
+    let script = format!(
+        "#!/bin/bash\n\
+         kv=(\n{}\n)\n\
+         longopts=''\n\
+         for k in ${{kv[*]}}; do\n\
+           env_var=$(echo ${{k^^}} | tr . _)\n\
+           value=${{!env_var}}\n\
+           if [[ -n $value ]]; then\n\
+             longopt=\"--${{k}}=${{value}}\"\n\
+             longopts+=\" ${{longopt}}\"\n\
+           fi\n\
+         done\n\
+         exec node --a ${{longopts}} \"$@\"\n",
+        names.join("\n")
+    );
+    let a = analyze(&script);
+    let best = &a.candidates[0];
+    assert_eq!(best.argv, v(&["node", "--a"]), "{a:#?}");
+    assert!(
+        a.candidates[1..]
+            .iter()
+            .all(|c| c.confidence < best.confidence),
+        "{a:#?}"
+    );
+}

@@ -16,7 +16,8 @@
 //! unset env variable left unset) thus keeps every value, and its candidate never shows a
 //! widened word. The plain lossy join of abstract interpretation, where every differing
 //! variable is widened, is left for members that differ in a variable the shell reads
-//! implicitly (`PATH`, `IFS`…) or in `unset` names, and only when many paths are alive.
+//! implicitly (`PATH`, `IFS`…) or in an `unset` mark on a variable neither holds, and only
+//! when many paths are alive.
 //! Paths at different points (different positionals, user, or call depth) are never joined,
 //! so the command words that decide the terminal stay exact whenever they can.
 
@@ -25,7 +26,7 @@ use std::rc::Rc;
 
 use crate::value::{Part, Val};
 
-use super::state::{drop_alts, Deferred, State, Var, VarMap, VarValue};
+use super::state::{drop_alts, Deferred, State, Var, VarMap, VarValue, SET_AT_RUN};
 use super::{Flow, Paths};
 
 /// Most paths one deferred path holds; beyond, its oldest differing variables are widened.
@@ -107,10 +108,10 @@ pub(crate) fn merge_paths(paths: Paths, lossy: bool) -> (Paths, usize) {
 }
 
 /// Joins `b` into `a` as members of one deferred path (see [`build`]); gives `b` back when
-/// that cannot be done (a differing variable the shell reads implicitly, or different
-/// `unset` names).
+/// that cannot be done (a differing variable the shell reads implicitly, or an `unset` mark
+/// on a variable neither path holds).
 fn defer_into(a: &mut State, b: State, dropped: &mut usize) -> Option<State> {
-    if a.unset != b.unset {
+    if a.unset != b.unset && !unset_differs_where_set(a, &b) {
         return Some(b);
     }
     // Names already deferred, oldest first: they are the first widened (see `build`).
@@ -137,6 +138,20 @@ fn defer_into(a: &mut State, b: State, dropped: &mut usize) -> Option<State> {
     None
 }
 
+/// Whether every name `unset` in one path and not the other is set in one of them (the
+/// script's `unset _NOHUP` followed by an `if` that sets it on one branch): the variable then
+/// differs between the paths and is deferred like any other, each member keeping its own
+/// `unset` mark (see [`split`]). A name unset in one path and absent from both (unset
+/// against "maybe set by the run") is a difference no placeholder carries: not deferred.
+fn unset_differs_where_set(a: &State, b: &State) -> bool {
+    let set_in_one = |n: &String| a.vars.get(n).is_some() || b.vars.get(n).is_some();
+    a.unset
+        .iter()
+        .filter(|n| !b.unset.contains(*n))
+        .chain(b.unset.iter().filter(|n| !a.unset.contains(*n)))
+        .all(set_in_one)
+}
+
 /// One path for `all` (at one point of the script, at least one of them): members whose
 /// variables agree are joined exactly; several distinct members make a deferred path. Beyond
 /// [`MAX_MEMBERS`] the [`KEEP_EXACT`] heaviest members are kept as they are, and in the
@@ -144,7 +159,9 @@ fn defer_into(a: &mut State, b: State, dropped: &mut usize) -> Option<State> {
 /// (`prior` lists them, oldest first; new ones come after), until they make at most
 /// [`WIDEN_TO`] members: a widened variable becomes unknown ("differs between paths"), with
 /// the set of known values it may hold for `case`. A fork the script just made is the
-/// likeliest to be tested next, so it keeps its precision longest.
+/// likeliest to be tested next, so it keeps its precision longest. Past [`FORGET_ABOVE`]
+/// differing variables, what tests learned of env variables is forgotten; past
+/// [`MAX_NAMES`], the variables deferred longest are widened in every member.
 fn build(mut all: Vec<State>, prior: &[Rc<str>], dropped: &mut usize) -> State {
     // The variables that differ: against the first path only, then members are told apart
     // by those names alone.
@@ -156,20 +173,36 @@ fn build(mut all: Vec<State>, prior: &[Rc<str>], dropped: &mut usize) -> State {
             }
         }
     }
+    if names.len() > FORGET_ABOVE {
+        forget_refinements(&mut all, &mut names);
+    }
     // Arrays are widened last: they hold argvs being built (`args+=( … )`), and a widened
     // variable is one unknown word, where a widened scalar keeps its value set for `case`.
-    let is_array = |n: &Rc<str>| {
+    let is_array = |all: &[State], n: &Rc<str>| {
         all.iter()
             .any(|m| matches!(m.vars.get(n).map(|v| &v.value), Some(VarValue::Array(_))))
     };
     names.sort_by_cached_key(|n| {
         (
-            is_array(n),
+            is_array(&all, n),
             prior.iter().position(|p| p == n).unwrap_or(usize::MAX),
         )
     });
     // Each path's values of those names as small ids; widening the k oldest names leaves
     // the paths told apart by their ids from k on.
+    if names.len() > MAX_NAMES {
+        // Every member, the likeliest included, gives up the values deferred longest.
+        let everyone: Vec<usize> = (0..all.len()).collect();
+        let old: Vec<Rc<str>> = names[..names.len() - MAX_NAMES]
+            .iter()
+            .filter(|n| !is_array(&all, n))
+            .cloned()
+            .collect();
+        for n in &old {
+            widen(&mut all, &everyone, n);
+        }
+        names.retain(|n| !old.contains(n));
+    }
     let mut ids = value_ids(&all, &names);
     let distinct = |k: usize, only: &[usize]| {
         let mut seen: Vec<&[u32]> = Vec::new();
@@ -194,7 +227,7 @@ fn build(mut all: Vec<State>, prior: &[Rc<str>], dropped: &mut usize) -> State {
             .filter(|i| !heavy.iter().any(|h| ids[*h] == ids[*i]))
             .collect();
         while k < names.len() && distinct(k, &widened_members) > WIDEN_TO {
-            if is_array(&names[k]) {
+            if is_array(&all, &names[k]) {
                 // Only arrays are left: they are not widened (see below).
                 break;
             }
@@ -243,6 +276,12 @@ fn build(mut all: Vec<State>, prior: &[Rc<str>], dropped: &mut usize) -> State {
                 std::mem::take(&mut rep.maybe_created).union(m.maybe_created.clone());
         }
         rep.waited |= m.waited;
+        // Members may differ in `unset` marks only on names they differ in (see
+        // `unset_differs_where_set`); the joined path holds them all, and a split gives each
+        // member its own back.
+        if !rep.unset.ptr_eq(&m.unset) {
+            rep.unset = std::mem::take(&mut rep.unset).union(m.unset.clone());
+        }
     }
     rep.pending = None;
     rep.set_lead_weight(lead);
@@ -268,14 +307,65 @@ fn build(mut all: Vec<State>, prior: &[Rc<str>], dropped: &mut usize) -> State {
     rep
 }
 
-/// The first path of each of the `n` heaviest groups of paths that agree on every name
-/// (`ids`), heaviest first; ties go to the group seen first.
+/// Most variables a join keeps deferred: beyond, those deferred longest are widened in
+/// every member, the likeliest run's included. Keeping the likeliest run exact while the
+/// others are widened makes it differ from them in every variable they were widened in;
+/// without a bound each later join and split costs as much as all of them (the long bench
+/// script: 13.9 ms when the likeliest run was not kept exact, 26.6 ms with it kept and no
+/// bound, 17.0 ms with 16, 15.0 ms with 8; 4 lost a real script's argv).
+const MAX_NAMES: usize = 8;
+
+/// How many differing variables a join carries before the env variables it differs in only
+/// by what tests learned of them are forgotten (see [`forget_refinements`]).
+const FORGET_ABOVE: usize = 24;
+
+/// Forgets, in every member, what tests learned about env variables the image does not set
+/// (`[ -n "$X" ]` makes `X` empty on one branch and "set at run time" on the other), where
+/// that is all the members differ in for them: each such variable is again "not set in the
+/// image", which stands for both (a later test on it forks again, the image's way first).
+/// Without this, a loop testing hundreds of env variables (kibana's, over every setting
+/// name) carries each of them as a differing variable of the join from then on, and every
+/// later join costs as much as all of them; the likeliest run, kept exact, keeps its other
+/// values (the options it builds).
+fn forget_refinements(all: &mut [State], names: &mut Vec<Rc<str>>) {
+    let refined = |m: &State, n: &str| {
+        !m.unset.contains(n)
+            && match m.vars.get(n).map(|v| &v.value) {
+                None => true,
+                Some(VarValue::Scalar(v)) => {
+                    v.is_known_empty()
+                        || is_placeholder(v)
+                        || matches!(v.0.as_slice(), [Part::Unknown { why, .. }] if why.starts_with(SET_AT_RUN))
+                }
+                Some(VarValue::Array(_)) => false,
+            }
+    };
+    names.retain(|n| {
+        let forget = !IMPLICIT.contains(&&**n)
+            && super::expand::is_env_like(n)
+            && all.iter().all(|m| refined(m, n));
+        if forget {
+            for m in all.iter_mut() {
+                m.vars.remove(n);
+                drop_alts(&mut m.alts, n);
+            }
+        }
+        !forget
+    });
+}
+
+/// The first path of each of the `n` groups of paths that agree on every name (`ids`) whose
+/// likeliest run is likeliest, by lead weight (see [`State::lead`]), not by the group's
+/// summed weight: a member that earlier joins widened stands for many unlikely runs, and
+/// together they may outweigh the run the image makes, which must stay exact. Ties go to the
+/// group seen first.
 fn heaviest_distinct(all: &[State], ids: &[Vec<u32>], n: usize) -> Vec<usize> {
     let mut groups: Vec<(usize, f64)> = Vec::new();
     for (i, m) in all.iter().enumerate() {
+        let lead = m.lead_weight();
         match groups.iter_mut().find(|(g, _)| ids[*g] == ids[i]) {
-            Some((_, w)) => *w += m.weight,
-            None => groups.push((i, m.weight)),
+            Some((_, w)) => *w = w.max(lead),
+            None => groups.push((i, lead)),
         }
     }
     // A stable sort: equal weights keep the order of first appearance.
@@ -394,6 +484,15 @@ pub(crate) fn split(mut rep: State) -> Vec<State> {
                     .iter()
                     .map(|name| (Rc::clone(name), m.vars.get_rc(name).cloned())),
             );
+            if !s.unset.ptr_eq(&m.unset) {
+                for name in &untouched {
+                    if m.unset.contains(&***name) {
+                        s.unset.insert(name.to_string());
+                    } else {
+                        super::state::forget(&mut s.unset, name);
+                    }
+                }
+            }
             for name in &untouched {
                 match m.alts.get(&***name) {
                     Some(a) => {
@@ -620,6 +719,13 @@ const DIFFERS: &str = "differs between paths that were merged";
 /// Whether `v` is a join's placeholder (see [`differs`]).
 fn is_placeholder(v: &Val) -> bool {
     matches!(v.0.as_slice(), [Part::Unknown { why, .. }] if &**why == DIFFERS)
+}
+
+/// Whether `v` holds a join's placeholder anywhere (`-Dbase=<$BASE: differs …>`): a word
+/// that stands for different words on the runs that were joined.
+pub(crate) fn holds_placeholder(v: &Val) -> bool {
+    v.0.iter()
+        .any(|p| matches!(p, Part::Unknown { why, .. } if &**why == DIFFERS))
 }
 
 /// Variables that differ become unknown; walks only the parts of the two maps that are not

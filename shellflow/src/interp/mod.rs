@@ -23,7 +23,7 @@ mod control;
 pub(crate) mod expand;
 mod external;
 mod glob;
-mod merge;
+pub(crate) mod merge;
 pub(crate) mod names;
 mod params;
 pub(crate) mod plist;

@@ -539,6 +539,10 @@ pub enum Refine {
     Unlikely(bool),
 }
 
+/// Why an env variable the image does not set is unknown on the branch of a test where the
+/// run sets it.
+pub(crate) const SET_AT_RUN: &str = "set at run time";
+
 impl Refine {
     /// Applies what a branch with `outcome` learns.
     pub fn apply(&self, st: &mut State, outcome: bool) {
@@ -547,7 +551,7 @@ impl Refine {
                 if outcome == *when {
                     st.set(name, Val::default());
                 } else {
-                    let why = "set at run time (assumed non-empty)";
+                    let why = format!("{SET_AT_RUN} (assumed non-empty)");
                     st.set(name, Val::unknown(format!("${name}"), why));
                     st.export(name);
                 }
@@ -558,7 +562,7 @@ impl Refine {
                     // the other side's (see `merge`), and `${V-…}` is rare in entrypoints.
                     st.set(name, Val::default());
                 } else {
-                    st.set(name, Val::unknown(format!("${name}"), "set at run time"));
+                    st.set(name, Val::unknown(format!("${name}"), SET_AT_RUN));
                     st.export(name);
                 }
             }
