@@ -456,6 +456,8 @@ pub struct Candidate {
     /// Working directory.
     pub cwd: String,
     /// Between 0 and 1; the candidates' path weights, lowered for unknown words and caps.
+    /// A command whose words hold a join's placeholder (runs that ran different words,
+    /// widened together) counts the weight of its likeliest run only.
     pub confidence: f64,
     /// How the path ended.
     pub how: EndKind,

@@ -188,8 +188,6 @@ fn build(mut all: Vec<State>, prior: &[Rc<str>], dropped: &mut usize) -> State {
             prior.iter().position(|p| p == n).unwrap_or(usize::MAX),
         )
     });
-    // Each path's values of those names as small ids; widening the k oldest names leaves
-    // the paths told apart by their ids from k on.
     if names.len() > MAX_NAMES {
         // Every member, the likeliest included, gives up the values deferred longest.
         let everyone: Vec<usize> = (0..all.len()).collect();
@@ -203,6 +201,8 @@ fn build(mut all: Vec<State>, prior: &[Rc<str>], dropped: &mut usize) -> State {
         }
         names.retain(|n| !old.contains(n));
     }
+    // Each path's values of those names as small ids; widening the k oldest names leaves
+    // the paths told apart by their ids from k on.
     let mut ids = value_ids(&all, &names);
     let distinct = |k: usize, only: &[usize]| {
         let mut seen: Vec<&[u32]> = Vec::new();
@@ -326,7 +326,8 @@ const FORGET_ABOVE: usize = 24;
 /// Without this, a loop testing hundreds of env variables (kibana's, over every setting
 /// name) carries each of them as a differing variable of the join from then on, and every
 /// later join costs as much as all of them; the likeliest run, kept exact, keeps its other
-/// values (the options it builds).
+/// values (the options it builds). An empty value the script itself assigned is taken for
+/// a test's too: the variable becomes "not set in the image", which still holds empty.
 fn forget_refinements(all: &mut [State], names: &mut Vec<Rc<str>>) {
     let refined = |m: &State, n: &str| {
         !m.unset.contains(n)
