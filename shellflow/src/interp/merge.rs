@@ -312,8 +312,12 @@ fn build(mut all: Vec<State>, prior: &[Rc<str>], dropped: &mut usize) -> State {
 /// others are widened makes it differ from them in every variable they were widened in;
 /// without a bound each later join and split costs as much as all of them (the long bench
 /// script: 13.9 ms when the likeliest run was not kept exact, 26.6 ms with it kept and no
-/// bound, 17.0 ms with 16, 15.0 ms with 8; 4 lost a real script's argv).
-const MAX_NAMES: usize = 8;
+/// bound). The cost is not monotonic in the bound: callgrind gives the long bench 81.5 M
+/// instructions an analysis with 8 and 88.2 M with 10, but the real-script scan takes
+/// 125k steps (956 ms) with 8 against 75k (661 ms) with 10 (mariadb: 26k steps against
+/// 9k), 74k (706 ms) with 12, 74k (807 ms) with 16 and 85k (681 ms) with 6; 4 lost a real
+/// script's argv. Real scripts decide.
+const MAX_NAMES: usize = 10;
 
 /// How many differing variables a join carries before the env variables it differs in only
 /// by what tests learned of them are forgotten (see [`forget_refinements`]).
