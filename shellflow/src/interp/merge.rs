@@ -721,16 +721,20 @@ fn values_of(st: &State, name: &str) -> Option<Vec<Val>> {
 /// Why a variable whose paths disagree is unknown after a join.
 const DIFFERS: &str = "differs between paths that were merged";
 
-/// Whether `v` is a join's placeholder (see [`differs`]).
+/// Whether `p` is a join's placeholder (see [`differs`]).
+fn is_differs(p: &Part) -> bool {
+    matches!(p, Part::Unknown { why, .. } if &**why == DIFFERS)
+}
+
+/// Whether `v` is a join's placeholder and nothing else.
 fn is_placeholder(v: &Val) -> bool {
-    matches!(v.0.as_slice(), [Part::Unknown { why, .. }] if &**why == DIFFERS)
+    matches!(v.0.as_slice(), [p] if is_differs(p))
 }
 
 /// Whether `v` holds a join's placeholder anywhere (`-Dbase=<$BASE: differs …>`): a word
 /// that stands for different words on the runs that were joined.
 pub(crate) fn holds_placeholder(v: &Val) -> bool {
-    v.0.iter()
-        .any(|p| matches!(p, Part::Unknown { why, .. } if &**why == DIFFERS))
+    v.0.iter().any(is_differs)
 }
 
 /// Variables that differ become unknown; walks only the parts of the two maps that are not
