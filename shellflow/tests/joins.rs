@@ -389,3 +389,41 @@ fn a_loop_over_many_env_variables_keeps_the_run_the_image_makes_first() {
         "{a:#?}"
     );
 }
+
+#[test]
+fn paths_that_re_execute_the_script_share_one_second_pass() {
+    // Three forks on unset variables, each exporting a value of its own, then a re-exec
+    // under gosu: the four runs (after the joins) that re-execute differ only in what they
+    // export, so the second pass starts them as one deferred path instead of running the
+    // script once per run.
+    let mut s = String::from(
+        "if [ \"$(id -u)\" = '0' ]; then\n\
+         \t[ -n \"$A\" ] && export A_SET=1\n\
+         \t[ -n \"$B\" ] && export B_SET=1\n\
+         \t[ -n \"$C\" ] && export C_SET=1\n\
+         \texec gosu node \"$BASH_SOURCE\" \"$@\"\n\
+         fi\n",
+    );
+    for i in 0..40 {
+        s.push_str(&format!("echo \"line {i}\"\n"));
+    }
+    s.push_str("exec app \"${A_SET:-none}\"\n");
+    let a = analyze(&s);
+    let mut got: Vec<(Vec<String>, String)> = a
+        .candidates
+        .iter()
+        .map(|c| (c.argv.clone(), c.user.display()))
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            (v(&["app", "1"]), "node".to_string()),
+            (v(&["app", "none"]), "node".to_string()),
+        ],
+        "{a:#?}"
+    );
+    // The second pass's 40 echos run once: 65 steps (364 when every run that re-executed
+    // had a pass of its own).
+    assert!(a.steps <= 80, "{} steps", a.steps);
+}

@@ -364,7 +364,9 @@ impl Interp<'_> {
             },
             location,
         );
-        self.run_toplevel(next);
+        // Its pass runs with those of the other paths that re-execute the script, once this
+        // pass is over (see `Interp::run_toplevel`).
+        self.reexecuted.push(next);
         Vec::new()
     }
 

@@ -197,6 +197,9 @@ pub struct Interp<'a> {
     /// paths of an `exec` already split that way run, so the splits never multiply past
     /// [`control::MAX_VALUE_FORKS`].
     pub(crate) value_fork_budget: usize,
+    /// Paths that re-executed the script, whose next pass runs once the current one is over
+    /// (see [`Interp::run_toplevel`]).
+    pub(crate) reexecuted: Vec<State>,
 }
 
 impl std::fmt::Debug for Interp<'_> {
@@ -233,6 +236,7 @@ impl<'a> Interp<'a> {
             words: FastMap::default(),
             resolved: FastMap::default(),
             value_fork_budget: control::MAX_VALUE_FORKS,
+            reexecuted: Vec::new(),
         }
     }
 
@@ -257,10 +261,23 @@ impl<'a> Interp<'a> {
         })
     }
 
-    /// Runs the whole program from the top on `st` and records how each path ends.
+    /// Runs the whole program from the top on `st` and records how each path ends; then the
+    /// passes of the paths that re-executed the script ([`Interp::reexec`]), all together,
+    /// and theirs in turn.
     pub fn run_toplevel(&mut self, st: State) {
+        let mut batch = vec![st];
+        while !batch.is_empty() {
+            self.run_pass(batch);
+            batch = std::mem::take(&mut self.reexecuted);
+        }
+    }
+
+    /// Runs the whole program from the top on each of `states`, joined where they can be
+    /// (paths that re-executed the script from different runs of the first pass differ in
+    /// what they export, and are deferred on it like any fork).
+    fn run_pass(&mut self, states: Vec<State>) {
         let program = Rc::clone(&self.program);
-        let mut paths: Paths = vec![(st, Flow::Normal)];
+        let mut paths: Paths = self.bound(states.into_iter().map(|s| (s, Flow::Normal)).collect());
         for cmd in &program.complete_commands {
             paths = self.seq(paths, |me, s| me.run_list(s, cmd));
         }
