@@ -427,3 +427,32 @@ fn paths_that_re_execute_the_script_share_one_second_pass() {
     // had a pass of its own).
     assert!(a.steps <= 80, "{} steps", a.steps);
 }
+
+#[test]
+fn forks_on_unrelated_variables_nest_and_a_read_of_the_oldest_keeps_its_pairing() {
+    // Four forks, each on its own env variable: each join nests over the one before instead
+    // of rebuilding it. A `case` on the oldest variable then splits back through the newer
+    // joins: every candidate pairs `M` with the `V_0` it was computed from.
+    let mut s = String::new();
+    for i in 0..4 {
+        s.push_str(&format!(
+            "if [ -n \"$IN_{i}\" ]; then V_{i}=yes; else V_{i}=no; fi\necho {i}\n"
+        ));
+    }
+    s.push_str(
+        "case \"$V_0\" in yes) M=a ;; *) M=b ;; esac\n\
+         echo \"$V_2\"\n\
+         exec app \"$V_0\" \"$V_3\" \"$M\"\n",
+    );
+    let a = analyze(&s);
+    let got = argvs(&a);
+    assert_eq!(got[0], v(&["app", "no", "no", "b"]), "{a:#?}");
+    for c in &a.candidates {
+        let paired = matches!(
+            (c.argv[1].as_str(), c.argv[3].as_str()),
+            ("yes", "a") | ("no", "b")
+        );
+        assert!(paired, "V_0 and M disagree: {:?}", c.argv);
+        assert!(!c.unknown.iter().any(|u| *u), "{:?}", c.argv);
+    }
+}

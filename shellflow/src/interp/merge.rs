@@ -9,6 +9,14 @@
 //! variables thus runs each later command once instead of once per combination, while the
 //! candidates keep the values and assumptions of their own branches.
 //!
+//! Forks of one deferred path that differ only in variables it does not defer (the next
+//! test on an unrelated env variable) make a join nested over it ([`nest`]): the earlier
+//! join is kept as it is, not split and rebuilt with twice the members, so a script that
+//! tests one env variable after another pays once per join. A command that reads a variable
+//! of an older join, or may read any (`exec`), and the end of a path, join the chain again
+//! as one before splitting it; past [`MAX_RUNS`] runs or [`MAX_NAMES`] variables, the
+//! oldest nested join is given up (its variables widened on every path).
+//!
 //! A deferred path holds at most [`MAX_MEMBERS`] members (two independent two-way forks);
 //! beyond, the heaviest member stays exact and in the others the variables deferred longest
 //! are widened one by one: they become unknown ("differs between paths"), keeping the set
@@ -110,20 +118,37 @@ pub(crate) fn merge_paths(paths: Paths, lossy: bool) -> (Paths, usize) {
 /// Joins `b` into `a` as members of one deferred path (see [`build`]); gives `b` back when
 /// that cannot be done (a differing variable the shell reads implicitly, or an `unset` mark
 /// on a variable neither path holds).
+///
+/// Forks of one deferred path that differ only in variables it does not defer (a test on an
+/// env variable the join has nothing to do with) are joined as a new join nested over it
+/// ([`nest`]): neither is split, so a script that forks on one env variable after another
+/// pays for each join once, not for every member of every earlier one.
 fn defer_into(a: &mut State, b: State, dropped: &mut usize) -> Option<State> {
     if a.unset != b.unset && !unset_differs_where_set(a, &b) {
         return Some(b);
     }
-    // Names already deferred, oldest first: they are the first widened (see `build`).
-    let mut prior: Vec<Rc<str>> = Vec::new();
-    for d in [&a.deferred, &b.deferred].into_iter().flatten() {
-        for (n, _) in &d.names {
-            if !prior.contains(n) {
-                prior.push(Rc::clone(n));
-            }
+    let own = a.vars.differing_names(&b.vars);
+    if own.iter().any(|n| IMPLICIT.contains(&&**n)) {
+        return Some(b);
+    }
+    if let Some(common) = common_join(a, &b) {
+        if !own.iter().any(|n| common.holds(n)) {
+            let all: Vec<State> = open_to(a.clone(), &common)
+                .into_iter()
+                .chain(open_to(b, &common))
+                .collect();
+            *a = nest(all, dropped);
+            return None;
         }
     }
-    let mut names = a.vars.differing_names(&b.vars);
+    // Names already deferred, oldest first: they are the first widened (see `build`).
+    let mut prior = chain_names(a);
+    for n in chain_names(&b) {
+        if !prior.contains(&n) {
+            prior.push(n);
+        }
+    }
+    let mut names = own;
     names.extend(prior.iter().cloned());
     if names.iter().any(|n| IMPLICIT.contains(&&**n)) {
         return Some(b);
@@ -133,9 +158,169 @@ fn defer_into(a: &mut State, b: State, dropped: &mut usize) -> Option<State> {
         join_into(a, b);
         return None;
     }
-    let all: Vec<State> = split(a.clone()).into_iter().chain(split(b)).collect();
+    let all: Vec<State> = flatten(a.clone()).into_iter().chain(flatten(b)).collect();
     *a = build(all, &prior, dropped);
     None
+}
+
+/// Most runs the joins nested in one another stand for (the product of their members'
+/// counts; see [`nest`]); beyond, the oldest join is given up. A command that may read any
+/// variable, and the end of a path, split them all ([`split_all`]): this bounds that.
+const MAX_RUNS: usize = 64;
+
+/// The newest join both paths hold (the same `Rc`, somewhere in each one's chain), when
+/// there is one.
+fn common_join(a: &State, b: &State) -> Option<Rc<Deferred>> {
+    let (x, y) = (a.deferred.as_ref()?, b.deferred.as_ref()?);
+    if Rc::ptr_eq(x, y) {
+        return Some(Rc::clone(x));
+    }
+    let theirs: Vec<&Rc<Deferred>> = y.chain().collect();
+    x.chain()
+        .find(|d| theirs.iter().any(|t| Rc::ptr_eq(d, t)))
+        .cloned()
+}
+
+/// Splits the joins `st` holds above `common` (newer than it), so that each path returned
+/// holds `common` itself.
+fn open_to(st: State, common: &Rc<Deferred>) -> Vec<State> {
+    match &st.deferred {
+        Some(d) if !Rc::ptr_eq(d, common) => split(st)
+            .into_iter()
+            .flat_map(|s| open_to(s, common))
+            .collect(),
+        _ => vec![st],
+    }
+}
+
+/// Splits a deferred path for a command that may read any variable (`exec`, whose
+/// environment is the candidate's), or where it ends: one path per member. Nested joins are
+/// first joined again as one ([`build`]), so that their members do not multiply past what
+/// one join holds ([`MAX_MEMBERS`], beyond which the lighter ones are widened).
+pub(crate) fn split_all(st: State) -> Vec<State> {
+    let nested = st.deferred.as_ref().is_some_and(|d| d.inner().is_some());
+    if !nested {
+        return split(st);
+    }
+    let prior = chain_names(&st);
+    let mut dropped = 0;
+    split(build(flatten(st), &prior, &mut dropped))
+}
+
+/// The names every join `st` holds defers, oldest first.
+fn chain_names(st: &State) -> Vec<Rc<str>> {
+    let mut prior: Vec<Rc<str>> = Vec::new();
+    if let Some(d) = &st.deferred {
+        let chain: Vec<&Rc<Deferred>> = d.chain().collect();
+        for level in chain.into_iter().rev() {
+            for (n, _) in &level.names {
+                if !prior.contains(n) {
+                    prior.push(Rc::clone(n));
+                }
+            }
+        }
+    }
+    prior
+}
+
+/// Splits `st` through every join it holds: paths none of which is deferred.
+fn flatten(st: State) -> Vec<State> {
+    if st.deferred.is_none() {
+        return vec![st];
+    }
+    split(st).into_iter().flat_map(flatten).collect()
+}
+
+/// Joins paths that all hold the same deferred join and differ only in variables it does
+/// not defer: a join nested over it (see [`Deferred`]), built like any other ([`build`]).
+/// Then the chain is bounded: past [`MAX_RUNS`] runs or [`MAX_NAMES`] variables in all, the
+/// oldest join is given up ([`drop_oldest`]).
+fn nest(all: Vec<State>, dropped: &mut usize) -> State {
+    let mut st = build(all, &[], dropped);
+    loop {
+        let Some(d) = &st.deferred else {
+            return st;
+        };
+        let (depth, runs, names) = d.chain().fold((0, 1, 0), |(k, r, n), level| {
+            (k + 1, r * level.members.len(), n + level.names.len())
+        });
+        if depth == 1 || (runs <= MAX_RUNS && names <= MAX_NAMES) {
+            return st;
+        }
+        drop_oldest(&mut st);
+    }
+}
+
+/// Gives up the oldest join `st` holds: its variables are widened on every path of the
+/// chain, the likeliest run's included (they keep the placeholder the join gave them, with
+/// the set of values its members held, for `case`), as [`build`] widens the variables
+/// deferred longest past [`MAX_NAMES`]. The joins above are rebuilt without it.
+fn drop_oldest(st: &mut State) {
+    let Some(top) = st.deferred.clone() else {
+        return;
+    };
+    let Some(oldest) = top.chain().last().cloned() else {
+        return;
+    };
+    let widened: Vec<Widened> = oldest
+        .names
+        .iter()
+        .map(|(name, placeholder)| {
+            let mut values: Option<Vec<Val>> = Some(Vec::new());
+            for m in &oldest.members {
+                values = union_values(values, values_of(m, name));
+            }
+            (Rc::clone(name), placeholder.clone(), values.map(Rc::new))
+        })
+        .collect();
+    st.deferred = without(&top, &oldest, &widened);
+    give_values(st, &widened);
+}
+
+/// A variable a dropped join widened: its name, its placeholder, its value set.
+type Widened = (Rc<str>, Option<Rc<Var>>, Option<super::state::ValueSet>);
+
+/// The join `d` rebuilt without `oldest` (the last of its chain): `None` when it is that one.
+fn without(d: &Rc<Deferred>, oldest: &Rc<Deferred>, widened: &[Widened]) -> Option<Rc<Deferred>> {
+    if Rc::ptr_eq(d, oldest) {
+        return None;
+    }
+    let inner = without(d.inner()?, oldest, widened);
+    let members = d
+        .members
+        .iter()
+        .map(|m| {
+            let mut m = m.clone();
+            m.deferred.clone_from(&inner);
+            give_values(&mut m, widened);
+            m
+        })
+        .collect();
+    Some(Rc::new(Deferred {
+        members,
+        names: d.names.clone(),
+        weight: d.weight,
+        reasons_len: d.reasons_len,
+        assumptions_len: d.assumptions_len,
+    }))
+}
+
+/// Gives `st` the value sets of the widened variables it still holds the placeholder of.
+fn give_values(st: &mut State, widened: &[Widened]) {
+    for (name, placeholder, values) in widened {
+        let held = match (st.vars.get_rc(name), placeholder) {
+            (Some(x), Some(y)) => Rc::ptr_eq(x, y),
+            _ => false,
+        };
+        if held {
+            match values {
+                Some(v) => {
+                    st.alts.insert(Rc::clone(name), Rc::clone(v));
+                }
+                None => drop_alts(&mut st.alts, name),
+            }
+        }
+    }
 }
 
 /// Whether every name `unset` in one path and not the other is set in one of them (the
@@ -262,11 +447,20 @@ fn build(mut all: Vec<State>, prior: &[Rc<str>], dropped: &mut usize) -> State {
     if members.len() == 1 {
         return members.pop().expect("one member");
     }
-    // The joined path's own evidence is never reported (it splits before it ends): each
-    // member gets its own back. It needs the members' total weight and created files.
-    let mut rep = members[0].clone();
-    let lead = members[0].lead_weight();
-    for m in &members[1..] {
+    // The joined path is the likeliest member (by lead weight; the first on a tie) with the
+    // members' total weight and created files. Its evidence is reported as the likeliest
+    // run's when a nested join is given up before it splits (see `drop_oldest`); else each
+    // member gets its own back.
+    let base = (1..members.len()).fold(0, |best, i| {
+        if members[i].lead_weight() > members[best].lead_weight() {
+            i
+        } else {
+            best
+        }
+    });
+    let mut rep = members[base].clone();
+    let lead = members[base].lead_weight();
+    for (_, m) in members.iter().enumerate().filter(|(i, _)| *i != base) {
         rep.weight += m.weight;
         if !rep.created.ptr_eq(&m.created) {
             rep.created = std::mem::take(&mut rep.created).union(m.created.clone());
@@ -429,13 +623,26 @@ fn widen(members: &mut [State], only: &[usize], name: &Rc<str>) {
 }
 
 /// Splits a deferred path into groups of members that agree on `names`: one path per group,
-/// still deferred where the group has several members.
+/// still deferred where the group has several members. When none of `names` differs in
+/// the newest join but only in one it nests over, the chain is first joined again as one.
 pub(crate) fn split_on(st: State, names: &[Rc<str>]) -> Vec<State> {
     let prior: Vec<Rc<str>> = st
         .deferred
         .as_ref()
         .map(|d| d.names.iter().map(|(n, _)| Rc::clone(n)).collect())
         .unwrap_or_default();
+    if !names.iter().any(|n| prior.contains(n)) {
+        // Only older joins defer them: join the chain again as one, and split that.
+        let prior = chain_names(&st);
+        let mut dropped = 0;
+        let flat = build(flatten(st), &prior, &mut dropped);
+        let held = |d: &Rc<Deferred>| names.iter().any(|n| d.names.iter().any(|(m, _)| m == n));
+        if !flat.deferred.as_ref().is_some_and(held) {
+            // Widened by the join: nothing left to split on.
+            return vec![flat];
+        }
+        return split_on(flat, names);
+    }
     let mut groups: Vec<Vec<State>> = Vec::new();
     for m in split(st) {
         let same = |g: &Vec<State>| names.iter().all(|n| g[0].vars.get(n) == m.vars.get(n));
@@ -508,6 +715,7 @@ pub(crate) fn split(mut rep: State) -> Vec<State> {
                     }
                 }
             }
+            s.deferred.clone_from(&m.deferred);
             s.weight = m.weight * scale;
             s.lead = m.lead;
             s.reasons = m.reasons.clone();
@@ -579,7 +787,8 @@ fn same_vars(a: &VarMap, b: &VarMap, except: Option<&str>) -> bool {
     a.differing_names(b).iter().all(|n| Some(&**n) == except)
 }
 
-/// Whether two deferred joins (rebuilt at every join) hold the same members.
+/// Whether two deferred joins (rebuilt at every join) hold the same members, and nest over
+/// the same joins.
 fn same_members(x: &Deferred, y: &Deferred, except: Option<&str>) -> bool {
     x.members.len() == y.members.len()
         && x.names.len() == y.names.len()
@@ -588,6 +797,11 @@ fn same_members(x: &Deferred, y: &Deferred, except: Option<&str>) -> bool {
             .iter()
             .zip(&y.members)
             .all(|(m, n)| same_point(m, n) && same_vars(&m.vars, &n.vars, except))
+        && match (x.inner(), y.inner()) {
+            (None, None) => true,
+            (Some(i), Some(j)) => Rc::ptr_eq(i, j) || same_members(i, j, except),
+            _ => false,
+        }
 }
 
 /// A hash of what must be equal for two paths to merge (cheap pre-filter).

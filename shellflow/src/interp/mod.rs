@@ -289,7 +289,7 @@ impl<'a> Interp<'a> {
     /// Records the end of a path that did not exec.
     fn end_path(&mut self, st: State, flow: Flow) {
         if st.deferred.is_some() {
-            for s in merge::split(st) {
+            for s in merge::split_all(st) {
                 self.end_path(s, flow);
             }
             return;
@@ -331,7 +331,7 @@ impl<'a> Interp<'a> {
     /// Records a path that execs `cmd`.
     pub(crate) fn end_exec(&mut self, st: State, cmd: Recorded, inner_from: Option<usize>) {
         if st.deferred.is_some() {
-            for s in merge::split(st) {
+            for s in merge::split_all(st) {
                 self.end_exec(s, cmd.clone(), inner_from);
             }
             return;
@@ -665,7 +665,7 @@ impl<'a> Interp<'a> {
     fn run_command(&mut self, st: State, cmd: &ast::Command) -> Paths {
         if let Some(read) = self.split_needed(&st, cmd) {
             let parts = match read {
-                None => merge::split(st),
+                None => merge::split_all(st),
                 Some(names) => merge::split_on(st, &names),
             };
             let mut out = Vec::new();
@@ -768,23 +768,21 @@ impl<'a> Interp<'a> {
     }
 
     /// Whether `st`'s deferred join must split before `cmd`: `None` when `cmd` reads none of
-    /// the variables its members disagree on; else the ones it reads (`Some(None)`: any).
+    /// the variables its members (or those of a join it nests over) disagree on; else the
+    /// ones it reads (`Some(None)`: any).
     fn split_needed(&mut self, st: &State, cmd: &ast::Command) -> Option<Option<Vec<Rc<str>>>> {
         let d = st.deferred.clone()?;
         let Some(read) = self.reads_of(st, cmd) else {
             return Some(None);
         };
-        let hit: Vec<Rc<str>> = read
-            .into_iter()
-            .filter(|n| d.names.iter().any(|(m, _)| m == n))
-            .collect();
+        let hit: Vec<Rc<str>> = read.into_iter().filter(|n| d.holds(n)).collect();
         (!hit.is_empty()).then_some(Some(hit))
     }
 
     fn run_background(&mut self, st: State, list: &ast::AndOrList) -> Paths {
         if st.deferred.is_some() {
             let mut out = Vec::new();
-            for s in merge::split(st) {
+            for s in merge::split_all(st) {
                 out.extend(self.run_background(s, list));
             }
             return out;

@@ -502,9 +502,14 @@ pub struct State {
 /// representative) runs on, holding a placeholder for each differing variable, until a
 /// command may read one; then it splits back into one path per member, each with the
 /// member's own values and evidence plus whatever the representative did since.
+///
+/// Joins nest: the members of one join are either none of them deferred, or all forks of
+/// one earlier join (the same `Rc`), which they keep (see `merge`). The joins a path holds
+/// thus make a chain, newest first, each level differing in its own variables.
 #[derive(Debug)]
 pub struct Deferred {
-    /// The joined paths as they were at the join (none of them deferred).
+    /// The joined paths as they were at the join: none of them deferred, or all holding
+    /// the same earlier join.
     pub members: Vec<State>,
     /// The differing variables, each with the placeholder the representative got.
     pub names: Vec<(Rc<str>, Option<Rc<Var>>)>,
@@ -514,6 +519,24 @@ pub struct Deferred {
     pub reasons_len: usize,
     /// Length of its assumptions at the join.
     pub assumptions_len: usize,
+}
+
+impl Deferred {
+    /// The earlier join every member holds, when the joins nest.
+    pub fn inner(&self) -> Option<&Rc<Deferred>> {
+        self.members.first().and_then(|m| m.deferred.as_ref())
+    }
+
+    /// This join and the ones it nests over, newest first.
+    pub fn chain(self: &Rc<Self>) -> impl Iterator<Item = &Rc<Deferred>> {
+        std::iter::successors(Some(self), |d| d.inner())
+    }
+
+    /// Whether `name` differs in this join or one it nests over.
+    pub fn holds(self: &Rc<Self>, name: &str) -> bool {
+        self.chain()
+            .any(|d| d.names.iter().any(|(n, _)| &**n == name))
+    }
 }
 
 /// Share of a path's weight for the unlikely outcome of a test: an unknown value that is
