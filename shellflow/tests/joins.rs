@@ -456,3 +456,25 @@ fn forks_on_unrelated_variables_nest_and_a_read_of_the_oldest_keeps_its_pairing(
         assert!(!c.unknown.iter().any(|u| *u), "{:?}", c.argv);
     }
 }
+
+#[test]
+fn a_nested_join_given_up_keeps_the_values_its_variables_may_hold() {
+    // Eight forks, each on its own env variable: past the bound on deferred variables the
+    // oldest nested join is given up and `V_0` widened on every path, the likeliest run's
+    // included; it keeps its two values, so the `case` on it still forks on them and never
+    // falls through to `app-other`.
+    let mut s = String::new();
+    for i in 0..8 {
+        s.push_str(&format!(
+            "if [ -n \"$IN_{i}\" ]; then V_{i}=yes; else V_{i}=no; fi\n"
+        ));
+    }
+    s.push_str(
+        "case \"$V_0\" in yes) exec app-yes ;; no) exec app-no ;; esac\n\
+         exec app-other\n",
+    );
+    let a = analyze(&s);
+    let mut got = argvs(&a);
+    got.sort();
+    assert_eq!(got, vec![v(&["app-no"]), v(&["app-yes"])], "{a:#?}");
+}
