@@ -198,7 +198,9 @@ pub struct Interp<'a> {
     /// [`control::MAX_VALUE_FORKS`].
     pub(crate) value_fork_budget: usize,
     /// Paths that re-executed the script, whose next pass runs once the current one is over
-    /// (see [`Interp::run_toplevel`]).
+    /// (see [`Interp::run_toplevel`]). That pass starts with the whole
+    /// [`Interp::value_fork_budget`]: an `exec` split per value has given its share back by
+    /// then, and the passes of its values run joined, not one after the other.
     pub(crate) reexecuted: Vec<State>,
 }
 
