@@ -59,14 +59,7 @@ impl Interp<'_> {
 
     /// Runs a condition list and splits its paths into (true, false), with reasons.
     fn run_cond(&mut self, st: State, cond: &ast::CompoundList) -> (Vec<State>, Vec<State>, Paths) {
-        let span = ast::SourceLocation::location(cond);
-        let text = self
-            .snippet(&st.file, span.as_ref())
-            .unwrap_or_else(|| cond.to_string());
-        // The span of a negated condition starts after its `!`: the reasons must keep it.
-        let bang = cond.0.first().is_some_and(|item| item.0.first.bang);
-        let text = short(&super::with_bang(text, bang));
-        let location = self.loc(&st, span);
+        let (text, location) = self.cond_text(&st, cond);
         let mut st = st;
         st.cond_depth += 1;
         let paths = self.run_list(st, cond);
@@ -78,7 +71,7 @@ impl Interp<'_> {
                 continue;
             }
             let decided = matches!(s.status, Status::Known(_));
-            let (y, n) = self.branch(s, &|| text.clone(), location.clone());
+            let (y, n) = self.branch(s, &|| text.to_string(), location.clone());
             for mut s in y {
                 if decided {
                     s.reason(format!("`{text}` is true"), location.clone());
@@ -93,6 +86,34 @@ impl Interp<'_> {
             }
         }
         (yes, no, other)
+    }
+
+    /// The text of a condition for reasons (one line, shortened, with its `!`) and its
+    /// location, built once per condition and file (see [`Interp::cond_texts`]).
+    fn cond_text(
+        &mut self,
+        st: &State,
+        cond: &ast::CompoundList,
+    ) -> (Rc<str>, Option<crate::Location>) {
+        let key = (std::ptr::from_ref(cond) as usize, Rc::clone(&st.file));
+        if let Some((text, location)) = self.cond_texts.get(&key) {
+            return (Rc::clone(text), location.clone());
+        }
+        let span = ast::SourceLocation::location(cond);
+        let text = self
+            .snippet(&st.file, span.as_ref())
+            .unwrap_or_else(|| cond.to_string());
+        // The span of a negated condition starts after its `!`: the reasons must keep it.
+        let bang = cond.0.first().is_some_and(|item| item.0.first.bang);
+        let text: Rc<str> = Rc::from(short(&super::with_bang(text, bang)));
+        let location = self.loc(st, span);
+        if self.parsed.len() < 4096 && self.cond_texts.len() < 4096 {
+            // Programs stay alive for the whole analysis (see `Interp::parsed`), so a node's
+            // address names it; past the cap they may not, and nothing is cached.
+            self.cond_texts
+                .insert(key, (Rc::clone(&text), location.clone()));
+        }
+        (text, location)
     }
 
     fn run_if(&mut self, st: State, i: &ast::IfClauseCommand) -> Paths {

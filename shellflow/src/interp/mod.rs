@@ -41,6 +41,9 @@ use std::collections::HashMap;
 /// long bench. The keys come from an untrusted script, but its size, steps and paths are
 /// bounded by [`Limits`], so colliding keys can only slow work that is already capped.
 type FastMap<K, V> = HashMap<K, V, foldhash::quality::RandomState>;
+
+/// A condition's text for reasons and its location (see [`Interp::cond_texts`]).
+pub(crate) type CondText = (Rc<str>, Option<Location>);
 use std::rc::Rc;
 
 use crate::api::{EndKind, ImageFs, Invocation, Limits, Location, User};
@@ -193,6 +196,9 @@ pub struct Interp<'a> {
     func_cache: FastMap<(usize, Rc<str>), Rc<state::Func>>,
     /// The names each command mentions, by node address (for deferred joins).
     cmd_words: FastMap<usize, Rc<CmdWords>>,
+    /// The text and location of each condition, by node address and file (see
+    /// `control::run_cond`): built once, not each time a path tests it.
+    cond_texts: FastMap<(usize, Rc<str>), CondText>,
     /// How many paths a terminal may still split into over value sets: lowered while the
     /// paths of an `exec` already split that way run, so the splits never multiply past
     /// [`control::MAX_VALUE_FORKS`].
@@ -235,6 +241,7 @@ impl<'a> Interp<'a> {
             parsed: FastMap::default(),
             func_cache: FastMap::default(),
             cmd_words: FastMap::default(),
+            cond_texts: FastMap::default(),
             words: FastMap::default(),
             resolved: FastMap::default(),
             value_fork_budget: control::MAX_VALUE_FORKS,
