@@ -18,6 +18,21 @@ fn argvs(a: &Analysis) -> Vec<Vec<String>> {
     a.candidates.iter().map(|c| c.argv.clone()).collect()
 }
 
+/// `n` forks, each on its own unset env variable, setting `V_i` to `yes` or `no`; with
+/// `echo`, each followed by a command that reads none of them.
+fn yes_no_forks(n: usize, echo: bool) -> String {
+    let mut s = String::new();
+    for i in 0..n {
+        s.push_str(&format!(
+            "if [ -n \"$IN_{i}\" ]; then V_{i}=yes; else V_{i}=no; fi\n"
+        ));
+        if echo {
+            s.push_str(&format!("echo {i}\n"));
+        }
+    }
+    s
+}
+
 fn v(words: &[&str]) -> Vec<String> {
     words.iter().map(|s| s.to_string()).collect()
 }
@@ -433,12 +448,7 @@ fn forks_on_unrelated_variables_nest_and_a_read_of_the_oldest_keeps_its_pairing(
     // Four forks, each on its own env variable: each join nests over the one before instead
     // of rebuilding it. A `case` on the oldest variable then splits back through the newer
     // joins: every candidate pairs `M` with the `V_0` it was computed from.
-    let mut s = String::new();
-    for i in 0..4 {
-        s.push_str(&format!(
-            "if [ -n \"$IN_{i}\" ]; then V_{i}=yes; else V_{i}=no; fi\necho {i}\n"
-        ));
-    }
+    let mut s = yes_no_forks(4, true);
     s.push_str(
         "case \"$V_0\" in yes) M=a ;; *) M=b ;; esac\n\
          echo \"$V_2\"\n\
@@ -463,12 +473,7 @@ fn a_nested_join_given_up_keeps_the_values_its_variables_may_hold() {
     // oldest nested join is given up and `V_0` widened on every path, the likeliest run's
     // included; it keeps its two values, so the `case` on it still forks on them and never
     // falls through to `app-other`.
-    let mut s = String::new();
-    for i in 0..8 {
-        s.push_str(&format!(
-            "if [ -n \"$IN_{i}\" ]; then V_{i}=yes; else V_{i}=no; fi\n"
-        ));
-    }
+    let mut s = yes_no_forks(8, false);
     s.push_str(
         "case \"$V_0\" in yes) exec app-yes ;; no) exec app-no ;; esac\n\
          exec app-other\n",

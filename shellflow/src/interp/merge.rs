@@ -202,9 +202,15 @@ pub(crate) fn split_all(st: State) -> Vec<State> {
     if !nested {
         return split(st);
     }
+    split(rejoin(st))
+}
+
+/// The joins `st` holds, nested or not, joined again as one ([`build`]), the variables
+/// deferred longest first to be widened.
+fn rejoin(st: State) -> State {
     let prior = chain_names(&st);
     let mut dropped = 0;
-    split(build(flatten(st), &prior, &mut dropped))
+    build(flatten(st), &prior, &mut dropped)
 }
 
 /// The names every join `st` holds defers, oldest first.
@@ -633,9 +639,7 @@ pub(crate) fn split_on(st: State, names: &[Rc<str>]) -> Vec<State> {
         .unwrap_or_default();
     if !names.iter().any(|n| prior.contains(n)) {
         // Only older joins defer them: join the chain again as one, and split that.
-        let prior = chain_names(&st);
-        let mut dropped = 0;
-        let flat = build(flatten(st), &prior, &mut dropped);
+        let flat = rejoin(st);
         let held = |d: &Rc<Deferred>| names.iter().any(|n| d.names.iter().any(|(m, _)| m == n));
         if !flat.deferred.as_ref().is_some_and(held) {
             // Widened by the join: nothing left to split on.
