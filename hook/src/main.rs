@@ -4,12 +4,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-/// mimalloc, not glibc's malloc: shellflow's interpreter makes many small short-lived
-/// allocations (values, evidence, path states), and on the 1,000-line bench script
-/// (`cargo bench -p shellflow --bench analyze`) mimalloc cuts an analysis by about a quarter
-/// of its instructions. The benchmark uses the same allocator, so it measures this binary.
+mod alloc;
+
+/// mimalloc, through its unaligned fast path (see `alloc`).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: alloc::MiMalloc = alloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = entrytrace::cli::Cli::parse();

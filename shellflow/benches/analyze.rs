@@ -10,10 +10,12 @@ use std::time::{Duration, Instant};
 
 use shellflow::{analyze, Invocation, Limits, MemFs};
 
-/// The allocator the `entrytrace` binary uses (`hook/src/main.rs`), so the figures are
-/// those of the shipped analysis.
+/// The allocator the `entrytrace` binary uses (`hook/src/alloc.rs`, the same file), so the
+/// figures are those of the shipped analysis.
+#[path = "../../hook/src/alloc.rs"]
+mod alloc;
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: alloc::MiMalloc = alloc::MiMalloc;
 
 #[path = "../tests/common/long_script.rs"]
 mod long_script;
