@@ -193,7 +193,7 @@ fn initial_state(inv: &Invocation, file: &str) -> State {
             None => ("sh".to_string(), Vec::new()),
         },
     };
-    State {
+    State::new(interp::state::PathState {
         vars,
         positionals: Rc::new(positionals.into_iter().map(Val::lit).collect()),
         arg0: Val::lit(arg0),
@@ -231,5 +231,5 @@ fn initial_state(inv: &Invocation, file: &str) -> State {
             .capabilities
             .as_ref()
             .map(|c| Rc::from(c.bounding.as_slice())),
-    }
+    })
 }

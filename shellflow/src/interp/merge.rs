@@ -880,6 +880,7 @@ fn join_into(a: &mut State, b: State) {
 /// Joins what is not variables: weight, assumptions (those both rest on), reasons (the
 /// heavier path's), created files, `unset` names.
 fn join_evidence(a: &mut State, b: State) {
+    let b = b.into_inner();
     let (lead_a, lead_b) = (a.lead_weight(), b.lead_weight());
     let heavier_b = lead_b > lead_a;
     a.weight += b.weight;

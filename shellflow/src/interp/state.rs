@@ -410,13 +410,46 @@ impl FromIterator<(String, Var)> for VarMap {
 /// The values `local` saved in one function call, restored when it returns.
 pub type LocalFrame = Vec<(String, Option<Var>)>;
 
-/// Everything one path knows.
+/// Everything one path knows, boxed: a path moves by value through every layer of the
+/// interpreter (list, and-or, pipeline, command, builtin) and into and out of the `Paths`
+/// each layer returns, so a move is a pointer, not the several hundred bytes of
+/// [`PathState`]. Fields are reached through `Deref`; code that borrows two fields at once,
+/// one mutably, takes `&mut *st` first.
+#[derive(Debug, Clone)]
+pub struct State(Box<PathState>);
+
+impl State {
+    /// Boxes `s`.
+    pub fn new(s: PathState) -> Self {
+        State(Box::new(s))
+    }
+
+    /// The fields, unboxed (to move several out).
+    pub fn into_inner(self) -> PathState {
+        *self.0
+    }
+}
+
+impl std::ops::Deref for State {
+    type Target = PathState;
+    fn deref(&self) -> &PathState {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for State {
+    fn deref_mut(&mut self) -> &mut PathState {
+        &mut self.0
+    }
+}
+
+/// The fields of a [`State`].
 ///
 /// Paths fork at every unknown test and are copied again when joins split, so the fields
 /// that grow (arguments, call stack, saved locals, background commands, the last command)
 /// and the file names are shared behind `Rc` and copied only when a path changes them.
 #[derive(Debug, Clone)]
-pub struct State {
+pub struct PathState {
     /// Variables.
     pub vars: VarMap,
     /// `$1…`.
@@ -657,7 +690,7 @@ fn is_name(n: &str) -> bool {
         && n.chars().all(|c| c == '_' || c.is_ascii_alphanumeric())
 }
 
-impl State {
+impl PathState {
     /// Reads a variable.
     pub fn get(&self, name: &str) -> Option<&Var> {
         self.vars.get(name)
