@@ -12,7 +12,8 @@
 //! file names in it are relative to the manifest's directory. `-v` prints every candidate with
 //! its reasons and assumptions. `--complete-env` analyses each run as the hook sees a
 //! container (the env is whole: a variable not given is unset). `REALSCAN_MAX_UNROLL` and `REALSCAN_MAX_PATHS` override the
-//! default [`Limits`] (to test whether a cap is what changes a result).
+//! default [`Limits`] (to test whether a cap is what changes a result). `REALSCAN_RUNS=N`
+//! times each run as the median of N more analyses (by default the one analysis, cold).
 //!
 //! Manifest format (tab-separated, `#` starts a comment line, lists are `|`-separated):
 //!
@@ -270,7 +271,11 @@ fn main() {
         }
     };
     let base = manifest.parent().map(Path::to_path_buf).unwrap_or_default();
-    let (images, runs) = parse_manifest(&text);
+    let (images, runs_list) = parse_manifest(&text);
+    let runs: usize = std::env::var("REALSCAN_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
     let mut limits = Limits::default();
     // Experiments: REALSCAN_MAX_UNROLL / REALSCAN_MAX_PATHS override the limits.
     if let Some(n) = std::env::var("REALSCAN_MAX_UNROLL")
@@ -286,7 +291,7 @@ fn main() {
         limits.max_paths = n;
     }
     let (mut matched, mut total) = (0, 0);
-    for run in &runs {
+    for run in &runs_list {
         let id = format!("{}/{}", run.image, run.label);
         if !only.is_empty() && !only.iter().any(|o| *o == run.image || *o == id) {
             continue;
@@ -312,7 +317,18 @@ fn main() {
         inv.env_complete = complete_env;
         let t0 = Instant::now();
         let a = analyze(&inv, &fs, &limits);
-        let ms = t0.elapsed().as_secs_f64() * 1000.0;
+        let mut ms = t0.elapsed().as_secs_f64() * 1000.0;
+        if runs > 1 {
+            let mut times: Vec<f64> = (0..runs)
+                .map(|_| {
+                    let t = Instant::now();
+                    drop(analyze(&inv, &fs, &limits));
+                    t.elapsed().as_secs_f64() * 1000.0
+                })
+                .collect();
+            times.sort_by(f64::total_cmp);
+            ms = times[runs / 2];
+        }
         total += 1;
         let (got, user, conf) = match a.candidates.first() {
             Some(c) => (c.argv.join("|"), c.user.display(), c.confidence),
