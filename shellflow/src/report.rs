@@ -304,7 +304,7 @@ fn candidate(inv: &Invocation, st: &State, t: &Terminal) -> Candidate {
         user: user.clone(),
         env,
         env_delta,
-        cwd: st.cwd.to_string(),
+        cwd: String::from(&*st.cwd),
         confidence: 0.0,
         how: t.how,
         reasons,

@@ -1154,7 +1154,8 @@ pub(crate) fn render(argv: &[Val]) -> String {
 }
 
 fn location_text(st: &State, l: &Option<crate::api::Location>) -> String {
-    l.as_ref().map_or(st.file.to_string(), |l| l.to_string())
+    l.as_ref()
+        .map_or_else(|| String::from(&*st.file), |l| l.to_string())
 }
 
 /// The memory-policy option of a `numactl` command line and the command it runs, or `None`
