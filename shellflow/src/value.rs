@@ -51,6 +51,10 @@ impl Val {
 
     /// The text when fully known.
     pub fn known(&self) -> Option<String> {
+        if let [Part::Lit(s)] = self.0.as_slice() {
+            // One allocation of the right size (the common case).
+            return Some(s.clone());
+        }
         let mut out = String::new();
         for p in &self.0 {
             match p {

@@ -915,7 +915,7 @@ fn simple_words(sc: &ast::SimpleCommand) -> String {
     use ast::CommandPrefixOrSuffixItem as I;
     use ast::IoFileRedirectTarget as T;
     use ast::IoRedirect as R;
-    let mut t = String::new();
+    let mut t = String::with_capacity(128);
     let items = sc.prefix.iter().flat_map(|p| p.0.iter());
     let suffix = sc.suffix.iter().flat_map(|p| p.0.iter());
     let push = |t: &mut String, s: &str| {

@@ -387,6 +387,17 @@ fn dollar(text: &str, at: usize) -> Option<(WordPieceWithSource, usize)> {
         b'-' => special(SpecialParameter::CurrentOptionFlags),
         b'$' => special(SpecialParameter::ProcessId),
         b'!' => special(SpecialParameter::LastBackgroundProcessId),
+        b'(' => {
+            let close = substitution_end(text, at + 2)?;
+            Some((
+                piece(
+                    WordPiece::CommandSubstitution(text[at + 2..close].to_string()),
+                    at,
+                    close + 1,
+                ),
+                close + 1,
+            ))
+        }
         b'{' => {
             let close = at + 2 + text[at + 2..].find('}')?;
             let p = braced(&text[at + 2..close])?;
@@ -397,6 +408,61 @@ fn dollar(text: &str, at: usize) -> Option<(WordPieceWithSource, usize)> {
         }
         _ => None,
     }
+}
+
+/// Where the `)` that closes a `$(` whose text starts at `from` is, for text whose
+/// parentheses and quotes nest plainly; `None` (left to brush-parser) for `$((`
+/// (arithmetic), and for text where finding the end takes a shell parser: a backslash, a
+/// backquote, a `#` (a comment may hide a parenthesis), a here-document, a `case` (its
+/// patterns end in an unmatched `)`), a `$(` inside double quotes, or a `${…}` with
+/// quotes, parentheses or braces in it.
+fn substitution_end(text: &str, from: usize) -> Option<usize> {
+    let b = text.as_bytes();
+    if b.get(from) == Some(&b'(') {
+        return None;
+    }
+    let inner = &text[from..];
+    if inner.contains("<<") || inner.contains("case") {
+        return None;
+    }
+    // The `}` that ends the `${` at `at`, when nothing in it can hide a quote or parenthesis.
+    let braced_end = |at: usize| {
+        let close = at + 2 + text[at + 2..].find('}')?;
+        let plain = !text[at + 2..close].contains(['"', '\'', '(', ')', '{', '`', '\\']);
+        plain.then_some(close)
+    };
+    let mut depth = 1usize;
+    let mut i = from;
+    while i < b.len() {
+        match b[i] {
+            b'\\' | b'`' | b'#' => return None,
+            b'$' if b.get(i + 1) == Some(&b'{') => i = braced_end(i)?,
+            b'\'' => i += 1 + text[i + 1..].find('\'')?,
+            b'"' => {
+                i += 1;
+                loop {
+                    match *b.get(i)? {
+                        b'"' => break,
+                        b'\\' | b'`' => return None,
+                        b'$' if b.get(i + 1) == Some(&b'(') => return None,
+                        b'$' if b.get(i + 1) == Some(&b'{') => i = braced_end(i)?,
+                        _ => {}
+                    }
+                    i += 1;
+                }
+            }
+            b'(' => depth += 1,
+            b')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 /// The inside of `${…}` (no `}` in it) when it is `name`, `N`, `name[N]`, `name[@]`,
@@ -661,6 +727,28 @@ mod tests {
             "${10:-d}",
             "${x:-$}",
             "${x:}",
+            "$(id)",
+            "$(id -u)x",
+            "\"$(id -u)\"",
+            "$()",
+            "$( )",
+            "$(a)$(b)",
+            "$(a (b) c)",
+            "$(a \"$(b)\")",
+            "$(a \"${b}\" 'c)')",
+            "\"$(cat \"${!f}\")\"",
+            "$(a ${b:-\")\"})",
+            "$(a ${b%)})",
+            "$((1+2))",
+            "$( (a) )",
+            "$(a #)\n)",
+            "$(case x in x) y;; esac)",
+            "$(a <<E\n)\nE\n)",
+            "$(a",
+            "$(a))",
+            "$(a \")",
+            "$(a ')",
+            "$(echo \"a\" 'b' \"$c\" ${d})",
         ] {
             if let Some(p) = simple_word(w) {
                 assert_eq!(format!("{:?}", Ok::<_, ()>(p)), brush_word(w), "{w:?}");
@@ -672,8 +760,21 @@ mod tests {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
         #[test]
         fn random_words_split_as_brush_parser_splits_them(
-            w in "[a-z0-9_ $\"'{}@#?*!.:=+/\\[\\]\\\\`~é(-]{0,14}"
+            w in "[a-z0-9_ $\"'{}@#?*!.:=+/\\[\\]\\\\`~é()-]{0,14}"
         ) {
+            if let Some(p) = simple_word(&w) {
+                proptest::prop_assert_eq!(format!("{:?}", Ok::<_, ()>(p)), brush_word(&w));
+            }
+        }
+
+        /// Command substitutions with quotes, parentheses and expansions inside.
+        #[test]
+        fn random_command_substitutions_split_as_brush_parser_splits_them(
+            pre in "[a-z\"]{0,2}",
+            inner in "[a-z $\"'(){}:#!-]{0,16}",
+            post in "[a-z\")]{0,2}",
+        ) {
+            let w = format!("{pre}$({inner}){post}");
             if let Some(p) = simple_word(&w) {
                 proptest::prop_assert_eq!(format!("{:?}", Ok::<_, ()>(p)), brush_word(&w));
             }
