@@ -181,6 +181,9 @@ pub struct Interp<'a> {
     pub(crate) steps: usize,
     pub(crate) capped: bool,
     pub(crate) diagnostics: Vec<String>,
+    /// The diagnostics already given (paths repeat them: a command missing from the image
+    /// is met once per path that runs it).
+    diagnosed: std::collections::HashSet<String, foldhash::quality::RandomState>,
     pub(crate) endings: Vec<Ending>,
     /// Source text of each parsed file, for condition snippets, with whether it is all
     /// ASCII (spans count characters; see [`Interp::snippet`]).
@@ -236,6 +239,7 @@ impl<'a> Interp<'a> {
             steps: 0,
             capped: false,
             diagnostics: Vec::new(),
+            diagnosed: Default::default(),
             endings: Vec::new(),
             texts: FastMap::default(),
             parsed: FastMap::default(),
@@ -251,7 +255,8 @@ impl<'a> Interp<'a> {
 
     /// Notes a diagnostic once.
     pub(crate) fn diag(&mut self, msg: String) {
-        if !self.diagnostics.contains(&msg) && self.diagnostics.len() < 200 {
+        if self.diagnostics.len() < 200 && !self.diagnosed.contains(&msg) {
+            self.diagnosed.insert(msg.clone());
             self.diagnostics.push(msg);
         }
     }
