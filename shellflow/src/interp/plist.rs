@@ -145,14 +145,14 @@ impl<T> PList<T> {
 #[derive(Debug, Clone)]
 pub struct OnceList<T> {
     list: PList<T>,
-    seen: imbl::HashSet<u64>,
+    seen: imbl::GenericHashSet<u64, std::hash::RandomState, imbl::shared_ptr::RcK>,
 }
 
 impl<T> Default for OnceList<T> {
     fn default() -> Self {
         OnceList {
             list: PList::default(),
-            seen: imbl::HashSet::new(),
+            seen: imbl::GenericHashSet::new(),
         }
     }
 }

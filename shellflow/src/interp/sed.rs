@@ -250,7 +250,10 @@ mod tests {
 
     fn run(args: &[&str], stdin: &str) -> Option<String> {
         let fs = MemFs::new().file("/etc/app.conf", "port=80\nname = web\n", 0o644);
-        let (created, maybe) = (imbl::OrdSet::new(), imbl::OrdSet::new());
+        let (created, maybe) = (
+            crate::interp::state::OrdSet::new(),
+            crate::interp::state::OrdSet::new(),
+        );
         let skip = Unknowable {
             volumes: &[],
             created: &created,

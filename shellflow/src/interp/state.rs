@@ -103,10 +103,18 @@ pub struct Frame {
     pub file: Rc<str>,
 }
 
+/// imbl's persistent ordered map with `Rc`-counted nodes, not its default `Arc`: paths
+/// never leave the analysis thread, and `Arc`'s atomic counts are paid on every node a fork
+/// shares, a write copies or a dropped path releases.
+pub type OrdMap<K, V> = imbl::GenericOrdMap<K, V, imbl::shared_ptr::RcK>;
+
+/// imbl's persistent ordered set with `Rc`-counted nodes (see [`OrdMap`]).
+pub type OrdSet<A> = imbl::GenericOrdSet<A, imbl::shared_ptr::RcK>;
+
 /// Removes `name` from a persistent set when present. imbl's `remove` copies the
 /// root-to-leaf path (and may rebalance it) even when the key is absent, which on a map
 /// shared with other paths copies nodes for nothing; most removals here find nothing.
-pub(crate) fn forget(set: &mut imbl::OrdSet<String>, name: &str) {
+pub(crate) fn forget(set: &mut OrdSet<String>, name: &str) {
     if set.contains(name) {
         set.remove(name);
     }
@@ -116,7 +124,7 @@ pub(crate) fn forget(set: &mut imbl::OrdSet<String>, name: &str) {
 pub type ValueSet = Rc<Vec<Val>>;
 
 /// Removes the value set of `name` when there is one (see [`forget`]).
-pub(crate) fn drop_alts(alts: &mut imbl::OrdMap<Rc<str>, ValueSet>, name: &str) {
+pub(crate) fn drop_alts(alts: &mut OrdMap<Rc<str>, ValueSet>, name: &str) {
     if alts.contains_key(name) {
         alts.remove(name);
     }
@@ -137,7 +145,7 @@ const OVERLAY_MAX: usize = 16;
 /// the base.
 #[derive(Debug, Clone, Default)]
 pub struct VarMap {
-    base: imbl::OrdMap<Name, Rc<Var>>,
+    base: OrdMap<Name, Rc<Var>>,
     over: Rc<Vec<(Name, Option<Rc<Var>>)>>,
 }
 
@@ -491,10 +499,10 @@ pub struct PathState {
     /// Last foreground external command.
     pub last_fg: Option<Rc<Recorded>>,
     /// Files and directories created by the script (redirections, `mkdir`, `touch`).
-    pub created: imbl::OrdSet<String>,
+    pub created: OrdSet<String>,
     /// Paths given to a command the analysis does not model (`mongod --pidfilepath P`): it
     /// may create them, so a test on one that the image lacks depends on the run.
-    pub maybe_created: imbl::OrdSet<String>,
+    pub maybe_created: OrdSet<String>,
     /// Captured standard output inside `$( )`.
     pub stdout: Option<Val>,
     /// What standard input holds when it is known (a pipe from `printf`/`echo`, a here-doc,
@@ -515,12 +523,12 @@ pub struct PathState {
     /// Depth of function calls.
     pub calls: usize,
     /// Names explicitly `unset` (no longer "unset in the image env", just unset).
-    pub unset: imbl::OrdSet<String>,
+    pub unset: OrdSet<String>,
     /// Value sets: for a variable that paths merged lossily with different values (now
     /// unknown, "differs between paths"), those values (known, or partly or wholly unknown
     /// when at least one is partly known); a `case` on it, an `exec` that reads it, and a
     /// terminal whose words still hold its placeholder fork per value (bounded).
-    pub alts: imbl::OrdMap<Rc<str>, ValueSet>,
+    pub alts: OrdMap<Rc<str>, ValueSet>,
     /// What the last test learns about an unset env variable, applied when its outcome forks.
     pub pending: Option<Refine>,
     /// Paths merged into this one that differ only in some variables, kept to be split

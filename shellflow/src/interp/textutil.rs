@@ -75,8 +75,8 @@ struct Query {
 /// Paths that exclude a starting point (the caller's view: volumes, created paths).
 pub(crate) struct Unknowable<'a> {
     pub(crate) volumes: &'a [String],
-    pub(crate) created: &'a imbl::OrdSet<String>,
-    pub(crate) maybe_created: &'a imbl::OrdSet<String>,
+    pub(crate) created: &'a crate::interp::state::OrdSet<String>,
+    pub(crate) maybe_created: &'a crate::interp::state::OrdSet<String>,
 }
 
 /// What `find ARGS` prints in `cwd`, when the image decides it.
@@ -785,9 +785,9 @@ mod tests {
     #[test]
     fn find_lists_what_the_image_holds_for_the_modelled_forms() {
         let fs = image();
-        let created = imbl::OrdSet::new();
+        let created = crate::interp::state::OrdSet::new();
         let vols = vec!["/data".to_string()];
-        let none = imbl::OrdSet::new();
+        let none = crate::interp::state::OrdSet::new();
         let skip = Unknowable {
             volumes: &vols,
             created: &created,
@@ -842,11 +842,12 @@ mod tests {
     #[test]
     fn a_starting_point_the_script_created_is_not_listed_from_the_image() {
         let fs = image();
-        let created: imbl::OrdSet<String> = ["/d/new.sh".to_string()].into_iter().collect();
+        let created: crate::interp::state::OrdSet<String> =
+            ["/d/new.sh".to_string()].into_iter().collect();
         let skip = Unknowable {
             volumes: &[],
             created: &created,
-            maybe_created: &imbl::OrdSet::new(),
+            maybe_created: &crate::interp::state::OrdSet::new(),
         };
         assert_eq!(find(&fs, "/", &["/d".into()], &skip), None);
     }
@@ -876,8 +877,9 @@ mod tests {
             "[admins]\nadmin = secret\n; db_host = x\nport=5432\n",
             0o644,
         );
-        let none = imbl::OrdSet::new();
-        let maybe: imbl::OrdSet<String> = ["/tmp/made.ini".to_string()].into_iter().collect();
+        let none = crate::interp::state::OrdSet::new();
+        let maybe: crate::interp::state::OrdSet<String> =
+            ["/tmp/made.ini".to_string()].into_iter().collect();
         let skip = Unknowable {
             volumes: &[],
             created: &none,
