@@ -94,11 +94,11 @@ impl Interp<'_> {
             .into_iter()
             .map(|(n, v)| (n, scalar_of(&v)))
             .collect();
-        let Some(name) = first.known() else {
+        let Some(name) = first.as_known() else {
             let argv = fields(&args);
             return self.run_external(st, argv, env_extra, location);
         };
-        if st.funcs.contains_key(&name) {
+        if st.funcs.contains_key(&*name) {
             for (n, v) in &env_extra {
                 st.set(n, v.clone());
             }
