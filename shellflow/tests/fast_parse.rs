@@ -143,6 +143,10 @@ const EDGES: &[(&str, bool)] = &[
     ("if a; then fi", false),
     ("((a)", false),
     ("a\r\nb", true),
+    // A here-document body line starting with `)` inside `$(…)`: brush ends the
+    // substitution there (found by `generated_scripts_with_junk_parse_alike`).
+    ("a$(x() <<EOF\n)\nEOF\n )", false),
+    ("a$(x <<EOF\n)\nEOF\n() )", false),
 ];
 
 #[test]

@@ -555,7 +555,7 @@ impl Lexer<'_> {
     /// A here-document directly inside `$(…)`, its operator `op` just read: the text brush's
     /// `consume_nested_construct` splices into the word, as one token (the operator, the tag
     /// as written, a newline, the body, the bare tag, a newline). Only the common shape: the
-    /// tag ends its line.
+    /// tag ends its line, and no body line starts with `)`.
     fn nested_here_doc(&mut self, op: &str) -> Option<(Reason, Option<Token>)> {
         let (reason, tag) = self.next_token(Some(')'), true)?;
         let tag = tag?;
@@ -572,6 +572,11 @@ impl Lexer<'_> {
             bare = unquote(&bare);
         }
         let (body, end) = self.here_body(&bare, op == "<<-")?;
+        if body.text.lines().any(|l| l.trim_start().starts_with(')')) {
+            // brush may end the `$(` at a body line that starts with one (`$(f() <<EOF`,
+            // `)`, `EOF`, `)` is a syntax error to it); left to brush.
+            return None;
+        }
         let mut text =
             String::with_capacity(op.len() + tag.text.len() + body.text.len() + 2 * end.text.len());
         for piece in [op, &tag.text, "\n", &body.text, &end.text, "\n"] {
