@@ -145,14 +145,14 @@ impl<T> PList<T> {
 #[derive(Debug, Clone)]
 pub struct OnceList<T> {
     list: PList<T>,
-    seen: imbl::GenericHashSet<u64, std::hash::RandomState, imbl::shared_ptr::RcK>,
+    seen: super::state::HashSet<u64>,
 }
 
 impl<T> Default for OnceList<T> {
     fn default() -> Self {
         OnceList {
             list: PList::default(),
-            seen: imbl::GenericHashSet::new(),
+            seen: super::state::HashSet::new(),
         }
     }
 }

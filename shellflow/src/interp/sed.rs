@@ -246,14 +246,12 @@ fn replacement_of(r: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::interp::state::OrdSet;
     use crate::memfs::MemFs;
 
     fn run(args: &[&str], stdin: &str) -> Option<String> {
         let fs = MemFs::new().file("/etc/app.conf", "port=80\nname = web\n", 0o644);
-        let (created, maybe) = (
-            crate::interp::state::OrdSet::new(),
-            crate::interp::state::OrdSet::new(),
-        );
+        let (created, maybe) = (OrdSet::new(), OrdSet::new());
         let skip = Unknowable {
             volumes: &[],
             created: &created,

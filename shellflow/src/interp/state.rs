@@ -111,6 +111,9 @@ pub type OrdMap<K, V> = imbl::GenericOrdMap<K, V, imbl::shared_ptr::RcK>;
 /// imbl's persistent ordered set with `Rc`-counted nodes (see [`OrdMap`]).
 pub type OrdSet<A> = imbl::GenericOrdSet<A, imbl::shared_ptr::RcK>;
 
+/// imbl's persistent hash set with `Rc`-counted nodes (see [`OrdMap`]).
+pub type HashSet<A> = imbl::GenericHashSet<A, std::hash::RandomState, imbl::shared_ptr::RcK>;
+
 /// Removes `name` from a persistent set when present. imbl's `remove` copies the
 /// root-to-leaf path (and may rebalance it) even when the key is absent, which on a map
 /// shared with other paths copies nodes for nothing; most removals here find nothing.

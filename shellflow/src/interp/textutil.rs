@@ -27,6 +27,7 @@ use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 
 use crate::api::{FileKind, ImageFs};
+use crate::interp::state::OrdSet;
 use crate::memfs::normalize;
 
 /// Most entries one `find` visits; past it the output is unknown.
@@ -75,8 +76,8 @@ struct Query {
 /// Paths that exclude a starting point (the caller's view: volumes, created paths).
 pub(crate) struct Unknowable<'a> {
     pub(crate) volumes: &'a [String],
-    pub(crate) created: &'a crate::interp::state::OrdSet<String>,
-    pub(crate) maybe_created: &'a crate::interp::state::OrdSet<String>,
+    pub(crate) created: &'a OrdSet<String>,
+    pub(crate) maybe_created: &'a OrdSet<String>,
 }
 
 /// What `find ARGS` prints in `cwd`, when the image decides it.
@@ -785,9 +786,9 @@ mod tests {
     #[test]
     fn find_lists_what_the_image_holds_for_the_modelled_forms() {
         let fs = image();
-        let created = crate::interp::state::OrdSet::new();
+        let created = OrdSet::new();
         let vols = vec!["/data".to_string()];
-        let none = crate::interp::state::OrdSet::new();
+        let none = OrdSet::new();
         let skip = Unknowable {
             volumes: &vols,
             created: &created,
@@ -842,12 +843,11 @@ mod tests {
     #[test]
     fn a_starting_point_the_script_created_is_not_listed_from_the_image() {
         let fs = image();
-        let created: crate::interp::state::OrdSet<String> =
-            ["/d/new.sh".to_string()].into_iter().collect();
+        let created: OrdSet<String> = ["/d/new.sh".to_string()].into_iter().collect();
         let skip = Unknowable {
             volumes: &[],
             created: &created,
-            maybe_created: &crate::interp::state::OrdSet::new(),
+            maybe_created: &OrdSet::new(),
         };
         assert_eq!(find(&fs, "/", &["/d".into()], &skip), None);
     }
@@ -877,9 +877,8 @@ mod tests {
             "[admins]\nadmin = secret\n; db_host = x\nport=5432\n",
             0o644,
         );
-        let none = crate::interp::state::OrdSet::new();
-        let maybe: crate::interp::state::OrdSet<String> =
-            ["/tmp/made.ini".to_string()].into_iter().collect();
+        let none = OrdSet::new();
+        let maybe: OrdSet<String> = ["/tmp/made.ini".to_string()].into_iter().collect();
         let skip = Unknowable {
             volumes: &[],
             created: &none,
