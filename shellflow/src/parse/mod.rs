@@ -629,6 +629,15 @@ mod tests {
         }
         // The fast path must be the common one, or it is not worth having.
         assert!(simple * 10 >= words * 7, "{simple} of {words} words");
+        // Command substitutions of the common shapes take the fast path.
+        for w in [
+            "$(id -u)",
+            "\"$(cat \"${!f}\")\"",
+            "x$(basename \"$0\")y",
+            "$(a (b) c)",
+        ] {
+            assert!(simple_word(w).is_some(), "{w:?} left to brush-parser");
+        }
         // Hand-picked edges, each either split the same or left to brush-parser.
         for w in [
             "",
