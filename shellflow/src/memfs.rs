@@ -155,17 +155,25 @@ impl ImageFs for MemFs {
 
 /// Lexically normalises an absolute path (`//`, `.`, `..`).
 pub(crate) fn normalize(path: &str) -> String {
-    let mut out: Vec<&str> = Vec::new();
+    // One buffer, no list of parts: this runs for every path a command names.
+    let mut out = String::with_capacity(path.len() + 1);
     for part in path.split('/') {
         match part {
             "" | "." => {}
             ".." => {
-                out.pop();
+                let cut = out.rfind('/').unwrap_or(0);
+                out.truncate(cut);
             }
-            p => out.push(p),
+            p => {
+                out.push('/');
+                out.push_str(p);
+            }
         }
     }
-    format!("/{}", out.join("/"))
+    if out.is_empty() {
+        out.push('/');
+    }
+    out
 }
 
 fn parent(path: &str) -> &str {
@@ -193,5 +201,16 @@ mod tests {
         assert!(fs.list_dir("/docker-entrypoint-initdb.d").is_empty());
         assert!(fs.stat("/nope").is_none());
         assert_eq!(normalize("/a/./b/../c//d"), "/a/c/d");
+        for (path, want) in [
+            ("/", "/"),
+            ("", "/"),
+            ("/..", "/"),
+            ("/a/..", "/"),
+            ("/../../x/", "/x"),
+            ("a/b/../../..", "/"),
+            ("/usr//local/./bin/", "/usr/local/bin"),
+        ] {
+            assert_eq!(normalize(path), want, "{path}");
+        }
     }
 }
