@@ -413,8 +413,9 @@ pub enum EndKind {
 /// A `file:line` location in a script.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {
-    /// Script path, or `<sh -c>` / `<eval>` for strings.
-    pub file: String,
+    /// Script path, or `<sh -c>` / `<eval>` for strings (shared with the paths that
+    /// run its code: a location is made for every command a path runs).
+    pub file: std::sync::Arc<str>,
     /// 1-based line.
     pub line: usize,
 }

@@ -603,7 +603,7 @@ fn exec_reads_value_sets(
 /// Where a simple command is: its file and the line it starts on.
 fn location_of(st: &State, sc: &ast::SimpleCommand) -> Option<crate::api::Location> {
     first_line(sc).map(|line| crate::api::Location {
-        file: String::from(&*st.file),
+        file: std::sync::Arc::clone(&st.file),
         line,
     })
 }

@@ -95,7 +95,10 @@ impl Interp<'_> {
         st: &State,
         cond: &ast::CompoundList,
     ) -> (Rc<str>, Option<crate::Location>) {
-        let key = (std::ptr::from_ref(cond) as usize, Rc::clone(&st.file));
+        let key = (
+            std::ptr::from_ref(cond) as usize,
+            std::sync::Arc::clone(&st.file),
+        );
         if let Some((text, location)) = self.cond_texts.get(&key) {
             return (Rc::clone(text), location.clone());
         }
@@ -389,7 +392,7 @@ impl Interp<'_> {
         let saved_file = std::mem::replace(&mut st.file, func.file.clone());
         Rc::make_mut(&mut st.frames).push(Frame {
             name: name.to_string(),
-            file: Rc::clone(&saved_file),
+            file: std::sync::Arc::clone(&saved_file),
         });
         Rc::make_mut(&mut st.locals).push(Vec::new());
         st.calls += 1;

@@ -341,7 +341,7 @@ impl Interp<'_> {
         next.funcs = Default::default();
         next.locals = Rc::default();
         next.frames = Rc::default();
-        next.file = Rc::from(self.script_path.as_str());
+        next.file = std::sync::Arc::from(self.script_path.as_str());
         next.status = Status::OK;
         next.errexit = false;
         next.user = user.clone();

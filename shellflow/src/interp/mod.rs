@@ -196,12 +196,12 @@ pub struct Interp<'a> {
     /// Command resolution by (PATH, name).
     pub(crate) resolved: FastMap<(String, String), Option<String>>,
     /// Function definitions shared between paths, by node address and file.
-    func_cache: FastMap<(usize, Rc<str>), Rc<state::Func>>,
+    func_cache: FastMap<(usize, std::sync::Arc<str>), Rc<state::Func>>,
     /// The names each command mentions, by node address (for deferred joins).
     cmd_words: FastMap<usize, Rc<CmdWords>>,
     /// The text and location of each condition, by node address and file (see
     /// `control::run_cond`): built once, not each time a path tests it.
-    cond_texts: FastMap<(usize, Rc<str>), CondText>,
+    cond_texts: FastMap<(usize, std::sync::Arc<str>), CondText>,
     /// How many paths a terminal may still split into over value sets: lowered while the
     /// paths of an `exec` already split that way run, so the splits never multiply past
     /// [`control::MAX_VALUE_FORKS`].
@@ -270,7 +270,7 @@ impl<'a> Interp<'a> {
     /// Location of a span in the current file.
     pub(crate) fn loc(&self, st: &State, span: Option<parse::SourceSpan>) -> Option<Location> {
         span.map(|s| Location {
-            file: String::from(&*st.file),
+            file: std::sync::Arc::clone(&st.file),
             line: parse::line_of(&s),
         })
     }
@@ -723,7 +723,7 @@ impl<'a> Interp<'a> {
                     .or_insert_with(|| {
                         Rc::new(state::Func {
                             body: def.body.clone(),
-                            file: Rc::clone(&st.file),
+                            file: std::sync::Arc::clone(&st.file),
                         })
                     })
                     .clone();

@@ -67,10 +67,10 @@ impl Interp<'_> {
         st.reason(format!("sources {path}"), location);
         let saved_pos = (rest.len() > 1)
             .then(|| std::mem::replace(&mut st.positionals, Rc::new(rest[1..].to_vec())));
-        let saved_file = std::mem::replace(&mut st.file, Rc::from(path.as_str()));
+        let saved_file = std::mem::replace(&mut st.file, std::sync::Arc::from(path.as_str()));
         Rc::make_mut(&mut st.frames).push(Frame {
             name: "source".into(),
-            file: Rc::clone(&saved_file),
+            file: std::sync::Arc::clone(&saved_file),
         });
         st.depth += 1;
         let mut paths = vec![(st, Flow::Normal)];

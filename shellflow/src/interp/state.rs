@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use super::names::{self, Name};
 use super::plist::{OnceList, PList};
@@ -75,7 +76,7 @@ pub struct Func {
     /// Its body.
     pub body: ast::FunctionBody,
     /// Script it was defined in (for locations and `BASH_SOURCE`).
-    pub file: Rc<str>,
+    pub file: Arc<str>,
 }
 
 /// A command the script would run (recorded, never run).
@@ -100,7 +101,7 @@ pub struct Frame {
     /// Function name, or `source` for a sourced file.
     pub name: String,
     /// File the frame's code lives in.
-    pub file: Rc<str>,
+    pub file: Arc<str>,
 }
 
 /// imbl's persistent ordered map with `Rc`-counted nodes, not its default `Arc`: paths
@@ -473,8 +474,8 @@ pub struct PathState {
     pub locals: Rc<Vec<LocalFrame>>,
     /// Call stack (innermost last).
     pub frames: Rc<Vec<Frame>>,
-    /// File whose code runs now.
-    pub file: Rc<str>,
+    /// File whose code runs now (an `Arc`, as in [`Location`], so a location shares it).
+    pub file: Arc<str>,
     /// `$?`.
     pub status: Status,
     /// `set -e`.
