@@ -40,6 +40,9 @@ const DEFAULT_IFS: &str = " \t\n";
 impl Interp<'_> {
     /// Expands a command word into fields, then pathnames against the image.
     pub(crate) fn expand_word(&mut self, st: &mut State, text: &str) -> Vec<Val> {
+        if parse::plain_text_word(text) {
+            return vec![Val::lit(text)];
+        }
         if self.inv.shell == crate::api::Dialect::Bash && text.contains('{') {
             let words = super::brace::expand(text);
             if words.len() > 1 || words.first().is_some_and(|w| w != text) {
@@ -77,6 +80,10 @@ impl Interp<'_> {
     }
 
     fn expand(&mut self, st: &mut State, text: &str, mode: Mode) -> Vec<Val> {
+        if parse::plain_text_word(text) {
+            // One piece of text: the field it makes, in every mode.
+            return vec![Val::lit(text)];
+        }
         let parsed = match self.words.get(text) {
             Some(p) => Ok(std::rc::Rc::clone(p)),
             None => parse::parse_word(text).map(|p| {

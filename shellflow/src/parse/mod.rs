@@ -264,6 +264,23 @@ pub fn parse_word(text: &str) -> Result<Vec<WordPieceWithSource>, String> {
     parse_word_brush(text)
 }
 
+/// Whether `text` is one piece of plain text to the word grammar and stays itself through
+/// every expansion (no parameter, command or arithmetic expansion, quote, escape or tilde)
+/// and through brace and pathname expansion (no `{`, `*`, `?`, `[`): a word like `mkdir`,
+/// `-p` or `/tmp/d1`, which then expands to itself without being split into pieces (most of
+/// the words of a script; `tests::plain_words_are_one_piece_of_text_to_brush_parser`).
+/// Field splitting does not apply to text written in the word itself, only to what
+/// expansions give, so `IFS` does not matter here.
+pub fn plain_text_word(text: &str) -> bool {
+    !text.is_empty()
+        && !text.bytes().any(|b| {
+            matches!(
+                b,
+                b'$' | b'\'' | b'"' | b'\\' | b'`' | b'~' | b'{' | b'*' | b'?' | b'['
+            )
+        })
+}
+
 /// Splits a word with brush-parser's word grammar only (what [`parse_word`] falls back to).
 pub fn parse_word_brush(text: &str) -> Result<Vec<WordPieceWithSource>, String> {
     guarded(|| brush_parser::word::parse(text, &options()).map_err(|e| e.to_string()))
@@ -600,6 +617,45 @@ mod tests {
     /// brush-parser's own split of a word, for comparison.
     fn brush_word(w: &str) -> String {
         format!("{:?}", parse_word_brush(w))
+    }
+
+    #[test]
+    fn plain_words_are_one_piece_of_text_to_brush_parser() {
+        let corpus = [
+            include_str!("../../tests/corpus/apache-foreground.sh"),
+            include_str!("../../tests/corpus/mysql-entrypoint.sh"),
+            include_str!("../../tests/corpus/nginx-entrypoint.sh"),
+            include_str!("../../tests/corpus/postgres-entrypoint.sh"),
+            include_str!("../../tests/corpus/redis-entrypoint.sh"),
+            include_str!("../../tests/corpus/supervisor-start.sh"),
+        ];
+        let mut words: Vec<String> = Vec::new();
+        for script in corpus {
+            let tokens = brush_parser::tokenize_str(script).expect("corpus tokenizes");
+            words.extend(tokens.iter().filter_map(|t| match t {
+                brush_parser::Token::Word(w, _) => Some(w.clone()),
+                brush_parser::Token::Operator(..) => None,
+            }));
+        }
+        // Every printable ASCII character after a letter, and alone.
+        for c in (0x20u8..0x7f).map(char::from) {
+            words.push(format!("a{c}b"));
+            words.push(c.to_string());
+        }
+        let plain = words.iter().filter(|w| plain_text_word(w)).count();
+        assert!(plain * 2 >= words.len(), "{plain} of {} words", words.len());
+        for w in words.iter().filter(|w| plain_text_word(w)) {
+            let pieces = parse_word_brush(w).expect("a plain word parses");
+            assert!(
+                matches!(pieces.as_slice(), [p] if matches!(&p.piece, WordPiece::Text(t) if t == w)),
+                "{w:?}: {pieces:?}"
+            );
+        }
+        for w in [
+            "", "~", "a~", "$x", "'a'", "\\a", "{a,b}", "*", "a?", "[ab]",
+        ] {
+            assert!(!plain_text_word(w), "{w:?}");
+        }
     }
 
     #[test]
