@@ -368,6 +368,24 @@ fn main() {
         if a.capped {
             println!("   capped");
         }
+        if std::env::var_os("REALSCAN_EXITS").is_some() {
+            // Every exit in full (`REALSCAN_EXITS=1`): share, status, place and evidence.
+            for x in &a.exits {
+                println!(
+                    "   exit {:.4} {:?} {:?}",
+                    x.share,
+                    x.status,
+                    x.location.as_ref().map(ToString::to_string)
+                );
+                for r in &x.reasons {
+                    let at = r.location.as_ref().map(ToString::to_string);
+                    println!("      reason {} @ {at:?}", r.message);
+                }
+                for s in &x.assumptions {
+                    println!("      assumes {s}");
+                }
+            }
+        }
         if verbose {
             for (i, c) in a.candidates.iter().enumerate() {
                 println!(
