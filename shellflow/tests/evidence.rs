@@ -221,6 +221,41 @@ fn paths_that_run_nothing_are_reported_as_exits_with_their_share() {
     );
 }
 
+/// A path that ends without running anything after forks were joined is one exit with
+/// the whole weight, and its evidence is the likeliest run's (the image as it is: neither
+/// env variable set), not a mix of the runs joined in it.
+#[test]
+fn an_exit_after_joined_forks_keeps_the_likeliest_runs_evidence() {
+    let script = "#!/bin/sh\nif [ -n \"$A\" ]; then a=1; fi\nif [ -n \"$B\" ]; then b=1; fi\necho \"$a$b\"\nexit 3\n";
+    let a = run_in(image(), script, &inv(&[], &[], &root()));
+    assert!(a.candidates.is_empty(), "{a:#?}");
+    assert_eq!(a.exits.len(), 1, "{a:#?}");
+    let x = &a.exits[0];
+    assert_eq!(x.status, Some(3));
+    assert_eq!(x.location.as_ref().map(|l| l.line), Some(5), "{x:#?}");
+    assert!((x.share - 1.0).abs() < 1e-9, "{x:#?}");
+    // Recorded whole: one path, not one per run joined in it.
+    assert!(
+        a.diagnostics
+            .iter()
+            .any(|d| d.starts_with("1 path(s) end without running a command")),
+        "{:?}",
+        a.diagnostics
+    );
+    for test in ["[ -n \"$A\" ]", "[ -n \"$B\" ]"] {
+        assert!(
+            x.reasons
+                .iter()
+                .any(|r| r.message.starts_with(&format!("assumed `{test}` fails"))),
+            "{x:#?}"
+        );
+        assert!(
+            !x.reasons.iter().any(|r| r.message.contains("succeeds")),
+            "{x:#?}"
+        );
+    }
+}
+
 /// `test !` turns over what each branch learns too, and `${V+x}` / `[[ -v V ]]` on an env
 /// variable the image does not set prefer the run that leaves it unset.
 #[test]

@@ -302,6 +302,14 @@ impl<'a> Interp<'a> {
 
     /// Records the end of a path that did not exec.
     fn end_path(&mut self, st: State, flow: Flow) {
+        if flow == Flow::Exit && st.background.is_empty() {
+            // Nothing runs on this path: the report needs its weight, status, place and
+            // the evidence of its likeliest run, which a joined path carries as it is (its
+            // members share the place and status of its end). Splitting it first rebuilt
+            // every join nested in it.
+            self.end_path_now(st, flow);
+            return;
+        }
         if st.deferred.is_some() {
             for s in merge::split_all(st) {
                 self.end_path(s, flow);
