@@ -387,9 +387,14 @@ impl<'a> Interp<'a> {
     /// Applies `f` to every path still flowing normally; caps the number of paths.
     pub(crate) fn seq(
         &mut self,
-        paths: Paths,
+        mut paths: Paths,
         mut f: impl FnMut(&mut Self, State) -> Paths,
     ) -> Paths {
+        if paths.len() == 1 && paths[0].1 == Flow::Normal {
+            // The common case, one path: what `f` gives back is the result, not copied.
+            let (st, _) = paths.pop().expect("one path");
+            return self.seq_one(st, f);
+        }
         let mut out = Vec::with_capacity(paths.len());
         for (st, flow) in paths {
             if flow == Flow::Normal {
@@ -404,6 +409,31 @@ impl<'a> Interp<'a> {
             } else {
                 out.push((st, flow));
             }
+        }
+        self.bound(out)
+    }
+
+    /// [`Interp::seq`] for one path flowing normally.
+    pub(crate) fn seq_one(
+        &mut self,
+        st: State,
+        f: impl FnOnce(&mut Self, State) -> Paths,
+    ) -> Paths {
+        let mut out = f(self, st);
+        if out
+            .iter()
+            .any(|(s, fl)| *fl == Flow::Exit && s.subshell == 0)
+        {
+            let mut kept = Vec::with_capacity(out.len());
+            for (s, fl) in out {
+                if fl == Flow::Exit && s.subshell == 0 {
+                    // The script is over on this path: record it now, do not carry it.
+                    self.end_path(s, fl);
+                } else {
+                    kept.push((s, fl));
+                }
+            }
+            out = kept;
         }
         self.bound(out)
     }
@@ -487,8 +517,11 @@ impl<'a> Interp<'a> {
 
     /// Runs a compound list.
     pub(crate) fn run_list(&mut self, st: State, list: &ast::CompoundList) -> Paths {
-        let mut paths: Paths = vec![(st, Flow::Normal)];
-        for item in &list.0 {
+        let Some((first, rest)) = list.0.split_first() else {
+            return vec![(st, Flow::Normal)];
+        };
+        let mut paths = self.seq_one(st, |me, s| me.run_item(s, first));
+        for item in rest {
             paths = self.seq(paths, |me, s| me.run_item(s, item));
         }
         paths
