@@ -58,9 +58,10 @@ impl Interp<'_> {
             return Vec::new();
         }
         let location = location_of(&st, sc);
-        let mut assigns = Vec::new();
-        let mut redirects = Vec::new();
-        let mut items: Vec<Item<'_>> = Vec::new();
+        // On the stack for the usual command (a few words, an assignment or two).
+        let mut assigns: smallvec::SmallVec<[&ast::Assignment; 2]> = smallvec::SmallVec::new();
+        let mut redirects: smallvec::SmallVec<[&ast::IoRedirect; 2]> = smallvec::SmallVec::new();
+        let mut items: smallvec::SmallVec<[Item<'_>; 8]> = smallvec::SmallVec::new();
         for it in sc.prefix.iter().flat_map(|p| p.0.iter()) {
             match it {
                 ast::CommandPrefixOrSuffixItem::AssignmentWord(a, _) => assigns.push(a),
