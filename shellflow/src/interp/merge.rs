@@ -302,13 +302,13 @@ fn without(d: &Rc<Deferred>, oldest: &Rc<Deferred>, widened: &[Widened]) -> Opti
             m
         })
         .collect();
-    Some(Rc::new(Deferred {
+    Some(Rc::new(Deferred::new(
         members,
-        names: d.names.clone(),
-        weight: d.weight,
-        reasons_len: d.reasons_len,
-        assumptions_len: d.assumptions_len,
-    }))
+        d.names.clone(),
+        d.weight,
+        d.reasons_len,
+        d.assumptions_len,
+    )))
 }
 
 /// Gives `st` the value sets of the widened variables it still holds the placeholder of.
@@ -497,13 +497,13 @@ fn build(mut all: Vec<State>, prior: &[Rc<str>], dropped: &mut usize) -> State {
             (n, placeholder)
         })
         .collect();
-    rep.deferred = Some(Rc::new(Deferred {
+    rep.deferred = Some(Rc::new(Deferred::new(
         members,
         names,
-        weight: rep.weight,
-        reasons_len: rep.reasons.len(),
-        assumptions_len: rep.assumptions.len(),
-    }));
+        rep.weight,
+        rep.reasons.len(),
+        rep.assumptions.len(),
+    )));
     rep
 }
 

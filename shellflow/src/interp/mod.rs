@@ -784,15 +784,11 @@ impl<'a> Interp<'a> {
         }
     }
 
-    /// The variables `cmd` may read before any command nested in it runs (the words of a
-    /// simple command or a `[[ ]]` test; the header of a compound command: `case` word and
-    /// patterns, `for` words, arithmetic; redirections), or `None` when that cannot be told
-    /// from its words (`exec`, whose environment is the candidate's; `${!prefix@}`;
-    /// `env`/`printenv`; an indirection through a variable that is not known). Nested
-    /// commands, function bodies, sourced files and `eval`'d text are judged when they run.
-    fn reads_of(&mut self, st: &State, cmd: &ast::Command) -> Option<Vec<Rc<str>>> {
+    /// The names `cmd`'s own words mention (see [`Interp::split_needed`]), worked out once
+    /// per node.
+    fn cmd_words_of(&mut self, cmd: &ast::Command) -> Rc<CmdWords> {
         let key = std::ptr::from_ref(cmd) as usize;
-        let words = match self.cmd_words.get(&key) {
+        match self.cmd_words.get(&key) {
             Some(w) => Rc::clone(w),
             None => {
                 let w = Rc::new(CmdWords::of(&own_words(cmd)));
@@ -803,34 +799,37 @@ impl<'a> Interp<'a> {
                 }
                 w
             }
-        };
-        if words.all {
-            return None;
         }
-        let mut out: Vec<Rc<str>> = words.names.clone();
-        for n in &words.indirect {
-            match st.get(n) {
-                None => {}
-                Some(v) => {
-                    let target = v.scalar().known()?;
-                    if !target.is_empty() {
-                        out.push(Rc::from(target.as_str()));
-                    }
-                }
-            }
-        }
-        Some(out)
     }
 
     /// Whether `st`'s deferred join must split before `cmd`: `None` when `cmd` reads none of
     /// the variables its members (or those of a join it nests over) disagree on; else the
     /// ones it reads (`Some(None)`: any).
+    ///
+    /// What `cmd` may read before any command nested in it runs: the words of a simple
+    /// command or a `[[ ]]` test; the header of a compound command (`case` word and patterns,
+    /// `for` words, arithmetic); redirections. It may read any variable when that cannot be
+    /// told from its words: `exec`, whose environment is the candidate's; `${!prefix@}`;
+    /// `env`/`printenv`; an indirection through a variable that is not known. Nested
+    /// commands, function bodies, sourced files and `eval`'d text are judged when they run.
     fn split_needed(&mut self, st: &State, cmd: &ast::Command) -> Option<Option<Vec<Rc<str>>>> {
-        let d = st.deferred.clone()?;
-        let Some(read) = self.reads_of(st, cmd) else {
+        let d = st.deferred.as_ref()?;
+        // The names it reads, kept only where the join differs.
+        let words = self.cmd_words_of(cmd);
+        if words.all {
             return Some(None);
-        };
-        let hit: Vec<Rc<str>> = read.into_iter().filter(|n| d.holds(n)).collect();
+        }
+        let mut hit: Vec<Rc<str>> = words.names.iter().filter(|n| d.holds(n)).cloned().collect();
+        for n in &words.indirect {
+            if let Some(v) = st.get(n) {
+                let Some(target) = v.scalar().known() else {
+                    return Some(None);
+                };
+                if !target.is_empty() && d.holds(&target) {
+                    hit.push(Rc::from(target.as_str()));
+                }
+            }
+        }
         (!hit.is_empty()).then_some(Some(hit))
     }
 
@@ -906,7 +905,7 @@ fn redirects_input(sc: &ast::SimpleCommand) -> bool {
     })
 }
 
-/// The text of what a command evaluates itself (see [`Interp::reads_of`]).
+/// The text of what a command evaluates itself (see [`Interp::split_needed`]).
 fn own_words(cmd: &ast::Command) -> String {
     use ast::CompoundCommand as C;
     match cmd {
@@ -992,7 +991,7 @@ fn simple_words(sc: &ast::SimpleCommand) -> String {
     t
 }
 
-/// The names a command's own words mention, for [`Interp::reads_of`].
+/// The names a command's own words mention, for [`Interp::split_needed`].
 #[derive(Debug)]
 pub(crate) struct CmdWords {
     /// Every name-like word (`[A-Za-z_][A-Za-z0-9_]*`), once each.

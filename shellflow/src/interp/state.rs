@@ -564,9 +564,46 @@ pub struct Deferred {
     pub reasons_len: usize,
     /// Length of its assumptions at the join.
     pub assumptions_len: usize,
+    /// A bit per name (by hash) of every differing variable of this join and those it nests
+    /// over: [`Deferred::holds`] answers most names from it (every command a deferred path
+    /// runs asks for each name it reads) without comparing them with each of the chain's.
+    filter: [u64; 4],
+}
+
+/// The bit of `name` in [`Deferred`]'s filter: (word, mask).
+fn filter_bit(name: &str) -> (usize, u64) {
+    use std::hash::BuildHasher;
+    let h = foldhash::fast::FixedState::with_seed(0).hash_one(name);
+    (((h >> 6) & 3) as usize, 1 << (h & 63))
 }
 
 impl Deferred {
+    /// A join of `members` differing in `names` (see the fields).
+    pub fn new(
+        members: Vec<State>,
+        names: Vec<(Rc<str>, Option<Rc<Var>>)>,
+        weight: f64,
+        reasons_len: usize,
+        assumptions_len: usize,
+    ) -> Self {
+        let mut filter = members
+            .first()
+            .and_then(|m| m.deferred.as_ref())
+            .map_or([0; 4], |inner| inner.filter);
+        for (n, _) in &names {
+            let (word, mask) = filter_bit(n);
+            filter[word] |= mask;
+        }
+        Deferred {
+            members,
+            names,
+            weight,
+            reasons_len,
+            assumptions_len,
+            filter,
+        }
+    }
+
     /// The earlier join every member holds, when the joins nest.
     pub fn inner(&self) -> Option<&Rc<Deferred>> {
         self.members.first().and_then(|m| m.deferred.as_ref())
@@ -579,6 +616,10 @@ impl Deferred {
 
     /// Whether `name` differs in this join or one it nests over.
     pub fn holds(self: &Rc<Self>, name: &str) -> bool {
+        let (word, mask) = filter_bit(name);
+        if self.filter[word] & mask == 0 {
+            return false;
+        }
         self.chain()
             .any(|d| d.names.iter().any(|(n, _)| &**n == name))
     }
