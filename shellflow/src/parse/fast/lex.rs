@@ -47,6 +47,32 @@ pub(super) fn span(start: &SourcePosition, end: &SourcePosition) -> SourceSpan {
     }
 }
 
+/// A blank or operator byte: where [`Lexer::reserve`] expects a word to end.
+const ENDS_WORD: u8 = 1;
+/// Bytes that end a [`Lexer::plain_run`] outside quotes, in `"…"`, `'…'` and `$'…'`.
+const STOPS_UNQUOTED: u8 = 2;
+const STOPS_DOUBLE: u8 = 4;
+const STOPS_SINGLE: u8 = 8;
+const STOPS_ANSI_C: u8 = 16;
+
+/// The classes of each byte, a bit each: the lexer's scans look a byte up once instead of
+/// comparing it with every member of a set.
+static CLASS: [u8; 256] = {
+    const fn mark(mut t: [u8; 256], bytes: &[u8], bit: u8) -> [u8; 256] {
+        let mut i = 0;
+        while i < bytes.len() {
+            t[bytes[i] as usize] |= bit;
+            i += 1;
+        }
+        t
+    }
+    let t = mark([0; 256], b" \t\n;|&<>", ENDS_WORD);
+    let t = mark(t, b"\\'\"$`&();\n|<> \t}]", STOPS_UNQUOTED);
+    let t = mark(t, b"\\\"$`}])", STOPS_DOUBLE);
+    let t = mark(t, b"'}])", STOPS_SINGLE);
+    mark(t, b"\\'}])", STOPS_ANSI_C)
+};
+
 /// Why a token ended (brush's `TokenEndReason`, the cases that matter here).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Reason {
@@ -439,7 +465,7 @@ impl Lexer<'_> {
             let rest = &self.b[self.pos..self.b.len().min(self.pos + 256)];
             let n = rest
                 .iter()
-                .position(|c| matches!(c, b' ' | b'\t' | b'\n' | b';' | b'|' | b'&' | b'<' | b'>'))
+                .position(|&c| CLASS[usize::from(c)] & ENDS_WORD != 0)
                 .unwrap_or(rest.len());
             st.text.reserve(n.max(8));
         }
@@ -450,36 +476,19 @@ impl Lexer<'_> {
     fn plain_run(&self, st: &State) -> usize {
         let rest = &self.b[self.pos..];
         let first = self.peek().map_or(1, char::len_utf8);
-        let stop: fn(u8) -> bool = match st.quote {
-            Quote::None => |c| {
-                matches!(
-                    c,
-                    b'\\'
-                        | b'\''
-                        | b'"'
-                        | b'$'
-                        | b'`'
-                        | b'&'
-                        | b'('
-                        | b')'
-                        | b';'
-                        | b'\n'
-                        | b'|'
-                        | b'<'
-                        | b'>'
-                        | b' '
-                        | b'\t'
-                        | b'}'
-                        | b']'
-                )
-            },
-            Quote::Double => |c| matches!(c, b'\\' | b'"' | b'$' | b'`' | b'}' | b']' | b')'),
-            Quote::Single => |c| matches!(c, b'\'' | b'}' | b']' | b')'),
-            Quote::AnsiC => |c| matches!(c, b'\\' | b'\'' | b'}' | b']' | b')'),
+        let stop = match st.quote {
+            Quote::None => STOPS_UNQUOTED,
+            Quote::Double => STOPS_DOUBLE,
+            Quote::Single => STOPS_SINGLE,
+            Quote::AnsiC => STOPS_ANSI_C,
         };
         // Terminators (`}`, `]`, `)`) stop every run, so the next round sees them; only
         // shorter runs where there is no terminator.
-        first + rest[first..].iter().take_while(|c| !stop(**c)).count()
+        first
+            + rest[first..]
+                .iter()
+                .take_while(|&&c| CLASS[usize::from(c)] & stop == 0)
+                .count()
     }
 
     /// The `$` and backquote branch of brush's `next_token_until`.
