@@ -208,6 +208,14 @@ impl Fields {
 
     /// The fields.
     pub fn finish(mut self) -> Vec<Val> {
+        if self.done.is_empty() {
+            // At most one field, the usual case: made at its size, not grown into.
+            return if self.started || !self.cur.0.is_empty() {
+                vec![self.cur]
+            } else {
+                Vec::new()
+            };
+        }
         self.brk();
         self.done
     }
