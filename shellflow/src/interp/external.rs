@@ -329,8 +329,7 @@ impl Interp<'_> {
         let mut next = st.clone();
         next.vars = next
             .vars
-            .iter()
-            .filter(|(_, v)| v.exported)
+            .exported()
             .map(|(k, v)| (k.to_string(), v.clone()))
             .collect();
         if let Some(home) = self.passwd_uid(user.uid).map(|e| e.home) {

@@ -306,6 +306,18 @@ impl VarMap {
         all.into_iter()
     }
 
+    /// Exported names and variables, sorted by name (only they are sorted: a script's
+    /// variables are mostly its own, not exported).
+    pub fn exported(&self) -> impl Iterator<Item = (&str, &Var)> {
+        let mut all: Vec<(&str, &Var)> = self
+            .entries()
+            .filter(|(_, v)| v.exported)
+            .map(|(k, v)| (&**k.text(), &**v))
+            .collect();
+        all.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        all.into_iter()
+    }
+
     /// Names, sorted.
     pub fn keys(&self) -> impl Iterator<Item = &str> {
         self.iter().map(|(k, _)| k)
@@ -819,8 +831,7 @@ impl PathState {
     /// Exported variables with known values (unknown ones rendered).
     pub fn exported_env(&self) -> Vec<(String, String)> {
         self.vars
-            .iter()
-            .filter(|(_, v)| v.exported)
+            .exported()
             .map(|(k, v)| (k.to_string(), v.scalar().to_string()))
             .collect()
     }
