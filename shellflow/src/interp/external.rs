@@ -82,6 +82,50 @@ fn created_named(st: &State, name: &str) -> bool {
         .any(|c| c.rsplit('/').next() == Some(base))
 }
 
+/// The builtins `resolve_command` answers by name (as `command -v` does).
+fn is_builtin_name(name: &str) -> bool {
+    matches!(
+        name,
+        ":" | "true"
+            | "false"
+            | "set"
+            | "shift"
+            | "export"
+            | "local"
+            | "declare"
+            | "typeset"
+            | "readonly"
+            | "unset"
+            | "source"
+            | "."
+            | "eval"
+            | "exec"
+            | "exit"
+            | "return"
+            | "cd"
+            | "test"
+            | "["
+            | "echo"
+            | "printf"
+            | "read"
+            | "break"
+            | "continue"
+            | "command"
+            | "type"
+            | "trap"
+            | "umask"
+            | "ulimit"
+            | "wait"
+            | "pwd"
+            | "let"
+            | "getopts"
+            | "shopt"
+            | "hash"
+            | "alias"
+            | "kill"
+    )
+}
+
 /// Most paths remembered as perhaps created by unmodelled commands, per path.
 const MAX_MAYBE_CREATED: usize = 256;
 
@@ -486,13 +530,7 @@ impl Interp<'_> {
 
     /// Where a command name leads: a builtin or function name, or a path in the image.
     pub(crate) fn resolve_command(&mut self, st: &State, name: &str) -> Option<String> {
-        const BUILTINS: &[&str] = &[
-            ":", "true", "false", "set", "shift", "export", "local", "declare", "typeset",
-            "readonly", "unset", "source", ".", "eval", "exec", "exit", "return", "cd", "test",
-            "[", "echo", "printf", "read", "break", "continue", "command", "type", "trap", "umask",
-            "ulimit", "wait", "pwd", "let", "getopts", "shopt", "hash", "alias", "kill",
-        ];
-        if st.funcs.contains_key(name) || BUILTINS.contains(&name) {
+        if is_builtin_name(name) || st.funcs.contains_key(name) {
             return Some(name.to_string());
         }
         if name.contains('/') {
@@ -503,16 +541,24 @@ impl Interp<'_> {
             };
             return self.fs.stat(&p).map(|_| p);
         }
-        let path = st
-            .get("PATH")
-            .and_then(|v| v.scalar().known())
-            .unwrap_or_else(|| crate::api::DEFAULT_PATH.into());
-        let key = (path, name.to_string());
-        if let Some(hit) = self.resolved.get(&key) {
+        // Borrowed from the variable: the cache is searched without copying PATH or the name.
+        let path: std::borrow::Cow<'_, str> = match st.get("PATH") {
+            None => crate::api::DEFAULT_PATH.into(),
+            Some(v) => match v.scalar_ref() {
+                None => "".into(),
+                Some(v) => v
+                    .as_known()
+                    .unwrap_or_else(|| crate::api::DEFAULT_PATH.into()),
+            },
+        };
+        if let Some(hit) = self.resolved.get(&*path).and_then(|names| names.get(name)) {
             return hit.clone();
         }
-        let hit = crate::lookup_path(self.fs, &key.0, name, true);
-        self.resolved.insert(key, hit.clone());
+        let hit = crate::lookup_path(self.fs, &path, name, true);
+        self.resolved
+            .entry(path.into_owned())
+            .or_default()
+            .insert(name.to_string(), hit.clone());
         hit
     }
 

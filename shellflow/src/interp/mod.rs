@@ -193,8 +193,8 @@ pub struct Interp<'a> {
     parsed: FastMap<String, Rc<ast::Program>>,
     /// Parsed words by text.
     pub(crate) words: FastMap<String, Rc<Vec<parse::WordPieceWithSource>>>,
-    /// Command resolution by (PATH, name).
-    pub(crate) resolved: FastMap<(String, String), Option<String>>,
+    /// Command resolution by PATH, then name (looked up without copying either).
+    pub(crate) resolved: FastMap<String, FastMap<String, Option<String>>>,
     /// Function definitions shared between paths, by node address and file.
     func_cache: FastMap<(usize, std::sync::Arc<str>), Rc<state::Func>>,
     /// The names each command mentions, by node address (for deferred joins).

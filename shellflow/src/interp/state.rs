@@ -36,6 +36,14 @@ pub struct Var {
 }
 
 impl Var {
+    /// The scalar view borrowed: `None` for an empty array (whose scalar view is empty).
+    pub fn scalar_ref(&self) -> Option<&Val> {
+        match &self.value {
+            VarValue::Scalar(v) => Some(v),
+            VarValue::Array(a) => a.first(),
+        }
+    }
+
     /// The scalar view (`$arr` is `${arr[0]}`).
     pub fn scalar(&self) -> Val {
         match &self.value {
