@@ -272,6 +272,13 @@ impl VarMap {
         self.write(names::intern(name), Some(Rc::new(v)));
     }
 
+    /// Sets a variable to what `v` makes of the one it replaces (one lookup of the name).
+    pub fn replace(&mut self, name: &str, v: impl FnOnce(Option<&Var>) -> Var) {
+        let name = names::intern(name);
+        let new = v(self.get_id(name.id()).map(|old| &**old));
+        self.write(name, Some(Rc::new(new)));
+    }
+
     /// Removes a variable.
     pub fn remove(&mut self, name: &str) {
         let Some(name) = names::lookup(name) else {
@@ -776,10 +783,12 @@ impl PathState {
 
     /// Sets any value, keeping the export flag.
     pub fn set_value(&mut self, name: &str, value: VarValue) {
-        let exported = self.vars.get(name).is_some_and(|v| v.exported);
         forget(&mut self.unset, name);
         drop_alts(&mut self.alts, name);
-        self.vars.insert(name, Var { value, exported });
+        self.vars.replace(name, |old| Var {
+            value,
+            exported: old.is_some_and(|v| v.exported),
+        });
     }
 
     /// Marks a variable exported (creating it empty-unset when missing).
