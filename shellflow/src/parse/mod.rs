@@ -614,6 +614,16 @@ mod tests {
         }
     }
 
+    /// The corpus scripts, whose words the word tests go through.
+    const CORPUS: [&str; 6] = [
+        include_str!("../../tests/corpus/apache-foreground.sh"),
+        include_str!("../../tests/corpus/mysql-entrypoint.sh"),
+        include_str!("../../tests/corpus/nginx-entrypoint.sh"),
+        include_str!("../../tests/corpus/postgres-entrypoint.sh"),
+        include_str!("../../tests/corpus/redis-entrypoint.sh"),
+        include_str!("../../tests/corpus/supervisor-start.sh"),
+    ];
+
     /// brush-parser's own split of a word, for comparison.
     fn brush_word(w: &str) -> String {
         format!("{:?}", parse_word_brush(w))
@@ -621,16 +631,8 @@ mod tests {
 
     #[test]
     fn plain_words_are_one_piece_of_text_to_brush_parser() {
-        let corpus = [
-            include_str!("../../tests/corpus/apache-foreground.sh"),
-            include_str!("../../tests/corpus/mysql-entrypoint.sh"),
-            include_str!("../../tests/corpus/nginx-entrypoint.sh"),
-            include_str!("../../tests/corpus/postgres-entrypoint.sh"),
-            include_str!("../../tests/corpus/redis-entrypoint.sh"),
-            include_str!("../../tests/corpus/supervisor-start.sh"),
-        ];
         let mut words: Vec<String> = Vec::new();
-        for script in corpus {
+        for script in CORPUS {
             let tokens = brush_parser::tokenize_str(script).expect("corpus tokenizes");
             words.extend(tokens.iter().filter_map(|t| match t {
                 brush_parser::Token::Word(w, _) => Some(w.clone()),
@@ -661,16 +663,8 @@ mod tests {
     #[test]
     fn simple_words_split_as_brush_parser_splits_them() {
         // Every word of the corpus scripts (and the benchmark's idioms), through both.
-        let corpus = [
-            include_str!("../../tests/corpus/apache-foreground.sh"),
-            include_str!("../../tests/corpus/mysql-entrypoint.sh"),
-            include_str!("../../tests/corpus/nginx-entrypoint.sh"),
-            include_str!("../../tests/corpus/postgres-entrypoint.sh"),
-            include_str!("../../tests/corpus/redis-entrypoint.sh"),
-            include_str!("../../tests/corpus/supervisor-start.sh"),
-        ];
         let (mut words, mut simple) = (0, 0);
-        for script in corpus {
+        for script in CORPUS {
             let tokens = brush_parser::tokenize_str(script).expect("corpus tokenizes");
             for t in &tokens {
                 let brush_parser::Token::Word(w, _) = t else {
