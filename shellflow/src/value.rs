@@ -200,17 +200,22 @@ impl Fields {
 
     /// Ends the current field (if any).
     pub fn brk(&mut self) {
-        if self.started || !self.cur.0.is_empty() {
+        if self.has_field() {
             self.done.push(std::mem::take(&mut self.cur));
         }
         self.started = false;
+    }
+
+    /// Whether the field being built makes a field (it has text, or a quote started it).
+    fn has_field(&self) -> bool {
+        self.started || !self.cur.0.is_empty()
     }
 
     /// The fields.
     pub fn finish(mut self) -> Vec<Val> {
         if self.done.is_empty() {
             // At most one field, the usual case: made at its size, not grown into.
-            return if self.started || !self.cur.0.is_empty() {
+            return if self.has_field() {
                 vec![self.cur]
             } else {
                 Vec::new()

@@ -82,7 +82,9 @@ fn created_named(st: &State, name: &str) -> bool {
         .any(|c| c.rsplit('/').next() == Some(base))
 }
 
-/// The builtins `resolve_command` answers by name (as `command -v` does).
+/// The builtins `resolve_command` answers by name (as `command -v` does). Beside the ones
+/// the interpreter runs itself (`builtins::handles_builtin`) it names `kill`, which bash
+/// has built in but the analysis records as a command, and not `times`.
 fn is_builtin_name(name: &str) -> bool {
     matches!(
         name,

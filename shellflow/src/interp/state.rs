@@ -46,10 +46,7 @@ impl Var {
 
     /// The scalar view (`$arr` is `${arr[0]}`).
     pub fn scalar(&self) -> Val {
-        match &self.value {
-            VarValue::Scalar(v) => v.clone(),
-            VarValue::Array(a) => a.first().cloned().unwrap_or_default(),
-        }
+        self.scalar_ref().cloned().unwrap_or_default()
     }
 }
 
@@ -316,17 +313,20 @@ impl VarMap {
 
     /// Names and variables, sorted by name.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Var)> {
-        let mut all: Vec<(&str, &Var)> = self.entries().map(|(k, v)| (&**k.text(), &**v)).collect();
-        all.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        all.into_iter()
+        self.sorted_where(|_| true)
     }
 
     /// Exported names and variables, sorted by name (only they are sorted: a script's
     /// variables are mostly its own, not exported).
     pub fn exported(&self) -> impl Iterator<Item = (&str, &Var)> {
+        self.sorted_where(|v| v.exported)
+    }
+
+    /// The names and variables `keep` takes, sorted by name (ids order the map, not names).
+    fn sorted_where(&self, keep: impl Fn(&Var) -> bool) -> std::vec::IntoIter<(&str, &Var)> {
         let mut all: Vec<(&str, &Var)> = self
             .entries()
-            .filter(|(_, v)| v.exported)
+            .filter(|(_, v)| keep(v))
             .map(|(k, v)| (&**k.text(), &**v))
             .collect();
         all.sort_unstable_by(|a, b| a.0.cmp(b.0));
