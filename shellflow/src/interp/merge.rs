@@ -34,7 +34,7 @@ use std::rc::Rc;
 
 use crate::value::{Part, Val};
 
-use super::state::{drop_alts, Deferred, State, Var, VarMap, VarValue, SET_AT_RUN};
+use super::state::{drop_alts, union_into, Deferred, State, Var, VarMap, VarValue, SET_AT_RUN};
 use super::{Flow, Paths};
 
 /// Most paths one deferred path holds; beyond, its oldest differing variables are widened.
@@ -468,20 +468,13 @@ fn build(mut all: Vec<State>, prior: &[Rc<str>], dropped: &mut usize) -> State {
     let lead = members[base].lead_weight();
     for (_, m) in members.iter().enumerate().filter(|(i, _)| *i != base) {
         rep.weight += m.weight;
-        if !rep.created.ptr_eq(&m.created) {
-            rep.created = std::mem::take(&mut rep.created).union(m.created.clone());
-        }
-        if !rep.maybe_created.ptr_eq(&m.maybe_created) {
-            rep.maybe_created =
-                std::mem::take(&mut rep.maybe_created).union(m.maybe_created.clone());
-        }
+        union_into(&mut rep.created, &m.created);
+        union_into(&mut rep.maybe_created, &m.maybe_created);
         rep.waited |= m.waited;
         // Members may differ in `unset` marks only on names they differ in (see
         // `unset_differs_where_set`); the joined path holds them all, and a split gives each
         // member its own back.
-        if !rep.unset.ptr_eq(&m.unset) {
-            rep.unset = std::mem::take(&mut rep.unset).union(m.unset.clone());
-        }
+        union_into(&mut rep.unset, &m.unset);
     }
     rep.pending = None;
     rep.set_lead_weight(lead);
@@ -891,12 +884,8 @@ fn join_evidence(a: &mut State, b: State) {
     if heavier_b {
         a.reasons = b.reasons;
     }
-    if !a.created.ptr_eq(&b.created) {
-        a.created = std::mem::take(&mut a.created).union(b.created);
-    }
-    if !a.maybe_created.ptr_eq(&b.maybe_created) {
-        a.maybe_created = std::mem::take(&mut a.maybe_created).union(b.maybe_created);
-    }
+    union_into(&mut a.created, &b.created);
+    union_into(&mut a.maybe_created, &b.maybe_created);
     if !a.unset.ptr_eq(&b.unset) {
         a.unset = std::mem::take(&mut a.unset).intersection(b.unset);
     }

@@ -120,6 +120,26 @@ pub type OrdSet<A> = imbl::GenericOrdSet<A, imbl::shared_ptr::RcK>;
 /// imbl's persistent hash set with `Rc`-counted nodes (see [`OrdMap`]).
 pub type HashSet<A> = imbl::GenericHashSet<A, std::hash::RandomState, imbl::shared_ptr::RcK>;
 
+/// Adds to `a` what `b` holds and `a` does not. imbl's `union` inserts every element of the
+/// smaller set into the larger, copying a root-to-leaf path for each; the sets joined here
+/// (files created, names unset) are forks of one another, and `diff` skips the nodes they
+/// still share, so only the elements one path added since are looked at.
+pub(crate) fn union_into(a: &mut OrdSet<String>, b: &OrdSet<String>) {
+    if a.ptr_eq(b) {
+        return;
+    }
+    let added: Vec<String> = a
+        .diff(b)
+        .filter_map(|d| match d {
+            imbl::ordset::DiffItem::Add(x) => Some(x.clone()),
+            imbl::ordset::DiffItem::Remove(_) => None,
+        })
+        .collect();
+    for x in added {
+        a.insert(x);
+    }
+}
+
 /// Removes `name` from a persistent set when present. imbl's `remove` copies the
 /// root-to-leaf path (and may rebalance it) even when the key is absent, which on a map
 /// shared with other paths copies nodes for nothing; most removals here find nothing.
