@@ -576,8 +576,10 @@ fn value_ids(all: &[State], names: &[Rc<str>]) -> Vec<Vec<u32>> {
     let mut ids = vec![Vec::with_capacity(names.len()); all.len()];
     for n in names {
         let mut seen: Vec<Option<&Rc<Var>>> = Vec::new();
+        // The name's id, looked up once for every path (a name no map holds is in none).
+        let id = super::names::id_of(n);
         for (i, m) in all.iter().enumerate() {
-            let v = m.vars.get_rc(n);
+            let v = id.and_then(|id| m.vars.get_id(id));
             let same = |s: &Option<&Rc<Var>>| match (s, v) {
                 (Some(a), Some(b)) => Rc::ptr_eq(a, b) || a == &b,
                 (a, b) => a.is_none() && b.is_none(),

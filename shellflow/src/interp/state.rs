@@ -195,8 +195,9 @@ impl VarMap {
         self.over.binary_search_by(|(k, _)| k.id().cmp(&id))
     }
 
-    /// The shared value under the name with id `id`.
-    fn get_id(&self, id: u32) -> Option<&Rc<Var>> {
+    /// The shared value under the name with id `id` ([`names::id_of`], looked up once for
+    /// many maps).
+    pub(crate) fn get_id(&self, id: u32) -> Option<&Rc<Var>> {
         match self.slot(id) {
             Ok(i) => self.over[i].1.as_ref(),
             Err(_) => self.base.get(&id),
