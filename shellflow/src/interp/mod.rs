@@ -551,7 +551,7 @@ impl<'a> Interp<'a> {
                     continue;
                 }
                 let location = self.loc(&s, ast::SourceLocation::location(prev));
-                let (yes, no) = self.branch(s, &|| pipeline_text(prev), location);
+                let (yes, no) = self.branch(s, &|| short(&pipeline_text(prev)), location);
                 let (run, skip) = if want_ok { (yes, no) } else { (no, yes) };
                 out.extend(skip.into_iter().map(|s| (s, Flow::Normal)));
                 for s in run {
@@ -578,7 +578,8 @@ impl<'a> Interp<'a> {
         paths
     }
 
-    /// Splits a path on its last status: (succeeded, failed). Unknown statuses fork.
+    /// Splits a path on its last status: (succeeded, failed). Unknown statuses fork, with
+    /// evidence naming the test by `what` (already shortened, see [`short`]).
     pub(crate) fn branch(
         &mut self,
         mut st: State,
@@ -611,15 +612,15 @@ impl<'a> Interp<'a> {
                     r.apply(&mut st, true);
                     r.apply(&mut no, false);
                 }
-                let what = short(what);
-                st.assume(format!("`{what}` succeeds ({why})"));
+                let why = why.as_str();
+                st.assume(concat(&["`", what, "` succeeds (", why, ")"]));
                 st.reason(
-                    format!("assumed `{what}` succeeds: {why}"),
+                    concat(&["assumed `", what, "` succeeds: ", why]),
                     location.clone(),
                 );
                 st.status = Status::OK;
-                no.assume(format!("`{what}` fails ({why})"));
-                no.reason(format!("assumed `{what}` fails: {why}"), location);
+                no.assume(concat(&["`", what, "` fails (", why, ")"]));
+                no.reason(concat(&["assumed `", what, "` fails: ", why]), location);
                 no.status = Status::FAIL;
                 (vec![st], vec![no])
             }
@@ -1059,6 +1060,16 @@ fn merge_outcomes(paths: &Paths) -> (Status, Option<Val>) {
     }
     let status = status.unwrap_or(Status::Unknown("no path leaves the subshell".into()));
     (status, out.flatten())
+}
+
+/// The pieces one after the other, in a string made at its size: cheaper than `format!`
+/// where evidence is written for every fork.
+pub(crate) fn concat(pieces: &[&str]) -> String {
+    let mut s = String::with_capacity(pieces.iter().map(|p| p.len()).sum());
+    for p in pieces {
+        s.push_str(p);
+    }
+    s
 }
 
 /// Shortens command text for messages.
