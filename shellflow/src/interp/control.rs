@@ -17,7 +17,7 @@ use crate::pattern;
 use crate::value::Val;
 
 use super::state::{Frame, State, Status};
-use super::{arith, merge, short, Flow, Interp, Paths};
+use super::{arith, concat, merge, short, Flow, Interp, Paths};
 
 impl Interp<'_> {
     pub(super) fn run_compound(&mut self, st: State, c: &ast::CompoundCommand) -> Paths {
@@ -74,13 +74,13 @@ impl Interp<'_> {
             let (y, n) = self.branch(s, &|| text.to_string(), location.clone());
             for mut s in y {
                 if decided {
-                    s.reason(format!("`{text}` is true"), location.clone());
+                    s.reason(concat(&["`", &text, "` is true"]), location.clone());
                 }
                 yes.push(s);
             }
             for mut s in n {
                 if decided {
-                    s.reason(format!("`{text}` is false"), location.clone());
+                    s.reason(concat(&["`", &text, "` is false"]), location.clone());
                 }
                 no.push(s);
             }

@@ -173,10 +173,7 @@ impl Interp<'_> {
         }
         let missing = !name.is_empty() && self.resolve_command(&st, &name).is_none();
         if missing {
-            self.diag(format!(
-                "{}: `{name}` is not found in the image (PATH)",
-                location_text(&st, &location)
-            ));
+            self.note_missing(&st, &location, &name);
         }
         self.side_effects(&mut st, &base, &argv[1..]);
         if let Some(buf) = st.stdout.as_mut() {
@@ -1198,6 +1195,25 @@ pub(crate) fn render(argv: &[Val]) -> String {
         .map(|v| v.to_string())
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+impl Interp<'_> {
+    /// Diagnoses a command missing from the image, once per place and name.
+    fn note_missing(&mut self, st: &State, location: &Option<crate::api::Location>, name: &str) {
+        let key = location.as_ref().map_or_else(
+            || (std::sync::Arc::clone(&st.file), 0),
+            |l| (std::sync::Arc::clone(&l.file), l.line),
+        );
+        let noted = self.missing_noted.entry(key).or_default();
+        if noted.iter().any(|n| n == name) {
+            return;
+        }
+        noted.push(name.to_string());
+        self.diag(format!(
+            "{}: `{name}` is not found in the image (PATH)",
+            location_text(st, location)
+        ));
+    }
 }
 
 fn location_text(st: &State, l: &Option<crate::api::Location>) -> String {

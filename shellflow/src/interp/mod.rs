@@ -184,6 +184,9 @@ pub struct Interp<'a> {
     /// The diagnostics already given (paths repeat them: a command missing from the image
     /// is met once per path that runs it).
     diagnosed: std::collections::HashSet<String, foldhash::quality::RandomState>,
+    /// The commands already diagnosed as missing from the image, by file and line: every
+    /// path that runs one meets it again, and this answers before its message is written.
+    pub(crate) missing_noted: FastMap<(std::sync::Arc<str>, usize), Vec<String>>,
     pub(crate) endings: Vec<Ending>,
     /// Source text of each parsed file, for condition snippets, with whether it is all
     /// ASCII (spans count characters; see [`Interp::snippet`]).
@@ -240,6 +243,7 @@ impl<'a> Interp<'a> {
             capped: false,
             diagnostics: Vec::new(),
             diagnosed: Default::default(),
+            missing_noted: FastMap::default(),
             endings: Vec::new(),
             texts: FastMap::default(),
             parsed: FastMap::default(),
