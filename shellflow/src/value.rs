@@ -82,7 +82,13 @@ impl Val {
     /// The first unknown piece's reason.
     pub fn why(&self) -> Option<String> {
         self.0.iter().find_map(|p| match p {
-            Part::Unknown { what, why } => Some(format!("{what}: {why}")),
+            Part::Unknown { what, why } => {
+                let mut s = String::with_capacity(what.len() + 2 + why.len());
+                s.push_str(what);
+                s.push_str(": ");
+                s.push_str(why);
+                Some(s)
+            }
             Part::Lit(_) => None,
         })
     }

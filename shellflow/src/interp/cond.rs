@@ -202,7 +202,7 @@ impl Interp<'_> {
                 {
                     // Unset as the image is: the empty branch is the likelier one.
                     st.pending = Some(Refine::Unset(n.clone(), false));
-                    Tri::Unknown(format!("env {n} not set in image"))
+                    Tri::Unknown(super::concat(&["env ", &n, " not set in image"]))
                 }
                 Some(_) => Tri::Known(false),
                 None => Tri::Unknown(v.why().unwrap_or_default()),

@@ -232,7 +232,7 @@ impl Interp<'_> {
                     // `${VAR:-}` only guards against `set -u`: a raw read.
                     return PVal::One(unset_env(n));
                 }
-                st.assume(format!("{n} is not set (not in the image env)"));
+                st.assume(super::concat(&[n, " is not set (not in the image env)"]));
                 true
             }
             PVal::One(v) => null_counts && v.is_known_empty() && !v.is_unknown(),
