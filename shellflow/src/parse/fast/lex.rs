@@ -423,20 +423,26 @@ impl Lexer<'_> {
                 st.op = Some(op);
                 self.consume(c);
             } else if st.unquoted() && (c == ' ' || c == '\t') {
-                let result = if !st.text.is_empty() {
-                    Some(self.delimit(&mut st, Reason::Blank))
+                if !st.text.is_empty() {
+                    let result = self.delimit(&mut st, Reason::Blank);
+                    self.consume(c);
+                    return Some(result);
+                }
+                if keep_space {
+                    st.text.push(c);
+                    self.consume(c);
                 } else {
-                    if keep_space {
-                        st.text.push(c);
-                    } else {
-                        st.start.column += 1;
-                        st.start.index += 1;
-                    }
-                    None
-                };
-                self.consume(c);
-                if result.is_some() {
-                    return result;
+                    // A run of blanks before a token: each moves its start one character
+                    // on, as brush does one at a time.
+                    let n = self.b[self.pos..]
+                        .iter()
+                        .take_while(|&&b| b == b' ' || b == b'\t')
+                        .count();
+                    st.start.column += n;
+                    st.start.index += n;
+                    self.pos += n;
+                    self.cur.column += n;
+                    self.cur.index += n;
                 }
             } else if st.op.is_none() && (!st.text.is_empty() || term == Some('}')) {
                 self.reserve(&mut st);
