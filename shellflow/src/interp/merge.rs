@@ -338,8 +338,8 @@ fn unset_differs_where_set(a: &State, b: &State) -> bool {
     let set_in_one = |n: &String| a.vars.get(n).is_some() || b.vars.get(n).is_some();
     a.unset
         .iter()
-        .filter(|n| !b.unset.contains(*n))
-        .chain(b.unset.iter().filter(|n| !a.unset.contains(*n)))
+        .filter(|n| !b.unset.contains(n))
+        .chain(b.unset.iter().filter(|n| !a.unset.contains(n)))
         .all(set_in_one)
 }
 
@@ -474,7 +474,7 @@ fn build(mut all: Vec<State>, prior: &[Rc<str>], dropped: &mut usize) -> State {
         // Members may differ in `unset` marks only on names they differ in (see
         // `unset_differs_where_set`); the joined path holds them all, and a split gives each
         // member its own back.
-        union_into(&mut rep.unset, &m.unset);
+        rep.unset.union_with(&m.unset);
     }
     rep.pending = None;
     rep.set_lead_weight(lead);
@@ -697,10 +697,10 @@ pub(crate) fn split(mut rep: State) -> Vec<State> {
             );
             if !s.unset.ptr_eq(&m.unset) {
                 for name in &untouched {
-                    if m.unset.contains(&***name) {
+                    if m.unset.contains(name) {
                         s.unset.insert(name.to_string());
                     } else {
-                        super::state::forget(&mut s.unset, name);
+                        s.unset.forget(name);
                     }
                 }
             }
@@ -888,9 +888,7 @@ fn join_evidence(a: &mut State, b: State) {
     }
     union_into(&mut a.created, &b.created);
     union_into(&mut a.maybe_created, &b.maybe_created);
-    if !a.unset.ptr_eq(&b.unset) {
-        a.unset = std::mem::take(&mut a.unset).intersection(b.unset);
-    }
+    a.unset.intersect_with(b.unset);
     a.pending = None;
     a.waited |= b.waited;
 }

@@ -140,19 +140,81 @@ pub(crate) fn union_into(a: &mut OrdSet<String>, b: &OrdSet<String>) {
     }
 }
 
-/// Removes `name` from a persistent set when present. imbl's `remove` copies the
-/// root-to-leaf path (and may rebalance it) even when the key is absent, which on a map
-/// shared with other paths copies nodes for nothing; most removals here find nothing.
-pub(crate) fn forget(set: &mut OrdSet<String>, name: &str) {
-    if set.contains(name) {
-        set.remove(name);
+/// Names a path has explicitly `unset`: a persistent set with a 64-bit filter of its names
+/// (a bit each, by hash). Every assignment asks whether its name is in the set (to take it
+/// out), and a set search compares name bytes at each level; the filter answers most of
+/// those questions, for names never unset, at once. A bit stays set when its name is
+/// removed: the filter may only say "maybe", never "no" to a name the set holds.
+#[derive(Debug, Clone, Default)]
+pub struct NameSet {
+    set: OrdSet<String>,
+    filter: u64,
+}
+
+/// The bit of `name` in a [`NameSet`]'s filter.
+fn name_bit(name: &str) -> u64 {
+    use std::hash::BuildHasher;
+    1 << (foldhash::fast::FixedState::with_seed(1).hash_one(name) & 63)
+}
+
+impl NameSet {
+    /// Whether `name` is in the set.
+    pub fn contains(&self, name: &str) -> bool {
+        self.filter & name_bit(name) != 0 && self.set.contains(name)
+    }
+
+    /// Adds `name`.
+    pub fn insert(&mut self, name: String) {
+        self.filter |= name_bit(&name);
+        self.set.insert(name);
+    }
+
+    /// Takes `name` out when present. imbl's `remove` copies the root-to-leaf path (and
+    /// may rebalance it) even when the key is absent, which on a set shared with other
+    /// paths copies nodes for nothing; most removals here find nothing.
+    pub fn forget(&mut self, name: &str) {
+        if self.contains(name) {
+            self.set.remove(name);
+        }
+    }
+
+    /// Whether both are the same shared set.
+    pub fn ptr_eq(&self, other: &NameSet) -> bool {
+        self.set.ptr_eq(&other.set)
+    }
+
+    /// The names, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &String> {
+        self.set.iter()
+    }
+
+    /// Adds what `other` holds (see [`union_into`]).
+    pub fn union_with(&mut self, other: &NameSet) {
+        self.filter |= other.filter;
+        union_into(&mut self.set, &other.set);
+    }
+
+    /// Keeps only what `other` holds too.
+    pub fn intersect_with(&mut self, other: NameSet) {
+        if self.ptr_eq(&other) {
+            return;
+        }
+        self.filter &= other.filter;
+        self.set = std::mem::take(&mut self.set).intersection(other.set);
+    }
+}
+
+impl PartialEq for NameSet {
+    fn eq(&self, other: &NameSet) -> bool {
+        self.ptr_eq(other) || self.set == other.set
     }
 }
 
 /// The values a merged variable may hold (each known, or partly known: `--interleave=$NUMA`).
 pub type ValueSet = Rc<Vec<Val>>;
 
-/// Removes the value set of `name` when there is one (see [`forget`]).
+/// Removes the value set of `name` when there is one (see [`NameSet::forget`]: imbl copies
+/// nodes even to remove an absent key).
 pub(crate) fn drop_alts(alts: &mut OrdMap<Rc<str>, ValueSet>, name: &str) {
     if alts.contains_key(name) {
         alts.remove(name);
@@ -575,7 +637,7 @@ pub struct PathState {
     /// Depth of function calls.
     pub calls: usize,
     /// Names explicitly `unset` (no longer "unset in the image env", just unset).
-    pub unset: OrdSet<String>,
+    pub unset: NameSet,
     /// Value sets: for a variable that paths merged lossily with different values (now
     /// unknown, "differs between paths"), those values (known, or partly or wholly unknown
     /// when at least one is partly known); a `case` on it, an `exec` that reads it, and a
@@ -804,7 +866,7 @@ impl PathState {
 
     /// Sets any value, keeping the export flag.
     pub fn set_value(&mut self, name: &str, value: VarValue) {
-        forget(&mut self.unset, name);
+        self.unset.forget(name);
         drop_alts(&mut self.alts, name);
         self.vars.replace(name, |old| Var {
             value,
@@ -1021,6 +1083,49 @@ mod tests {
             let names: Vec<String> = a.differing_names(&b).iter().map(|n| n.to_string()).collect();
             let want: Vec<String> = model_diff(&ma, &mb).into_iter().map(|(n, _)| n).collect();
             prop_assert_eq!(names, want);
+        }
+
+        /// Name sets forked, unset into, taken from and joined (both ways) answer as plain
+        /// sets do: the filter never hides a name the set holds.
+        #[test]
+        fn name_sets_answer_as_plain_sets_do(
+            past in proptest::collection::vec((any::<bool>(), 0..40u8), 0..60),
+            left in proptest::collection::vec((any::<bool>(), 0..40u8), 0..30),
+            right in proptest::collection::vec((any::<bool>(), 0..40u8), 0..30),
+        ) {
+            use std::collections::BTreeSet;
+            let run = |s: &mut NameSet, model: &mut BTreeSet<String>, ops: &[(bool, u8)]| {
+                for (add, n) in ops {
+                    let k = format!("n{n:02}");
+                    if *add {
+                        s.insert(k.clone());
+                        model.insert(k);
+                    } else {
+                        s.forget(&k);
+                        model.remove(&k);
+                    }
+                }
+            };
+            let (mut s, mut model) = (NameSet::default(), BTreeSet::new());
+            run(&mut s, &mut model, &past);
+            let (mut a, mut ma) = (s.clone(), model.clone());
+            let (mut b, mut mb) = (s, model);
+            run(&mut a, &mut ma, &left);
+            run(&mut b, &mut mb, &right);
+            let mut union = a.clone();
+            union.union_with(&b);
+            let mut inter = a.clone();
+            inter.intersect_with(b.clone());
+            let mu: BTreeSet<String> = ma.union(&mb).cloned().collect();
+            let mi: BTreeSet<String> = ma.intersection(&mb).cloned().collect();
+            for (set, model) in [(&a, &ma), (&b, &mb), (&union, &mu), (&inter, &mi)] {
+                prop_assert_eq!(set.iter().cloned().collect::<BTreeSet<_>>(), model.clone());
+                for n in 0..40u8 {
+                    let k = format!("n{n:02}");
+                    prop_assert_eq!(set.contains(&k), model.contains(&k));
+                }
+            }
+            prop_assert_eq!(a == b, ma == mb);
         }
     }
 }
