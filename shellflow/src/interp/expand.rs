@@ -196,16 +196,25 @@ impl Interp<'_> {
         mode: Mode,
         out: &mut Fields,
     ) {
-        let ifs = st
-            .get("IFS")
-            .and_then(|v| v.scalar().known())
-            .unwrap_or_else(|| DEFAULT_IFS.into());
         let split = mode == Mode::Split && !quoted;
+        // IFS is read only where it splits or joins: quoted text ignores it.
+        let ifs = |st: &State| {
+            st.get("IFS")
+                .and_then(|v| v.scalar().known())
+                .unwrap_or_else(|| DEFAULT_IFS.into())
+        };
         match pv {
             PVal::Unset => {}
-            PVal::UnsetEnv(n) => out.val(&unset_env(&n), !split, &ifs),
-            PVal::One(v) => out.val(&v, !split, &ifs),
+            PVal::UnsetEnv(n) if split => out.val(&unset_env(&n), false, &ifs(st)),
+            PVal::UnsetEnv(n) => out.val(&unset_env(&n), true, DEFAULT_IFS),
+            PVal::One(v) if split => out.val(&v, false, &ifs(st)),
+            PVal::One(v) => out.val(&v, true, DEFAULT_IFS),
             PVal::Many(list, concat) => {
+                let ifs = if split || concat {
+                    ifs(st)
+                } else {
+                    DEFAULT_IFS.into()
+                };
                 if quoted && !concat && mode == Mode::Split {
                     for (i, v) in list.iter().enumerate() {
                         if i > 0 {
