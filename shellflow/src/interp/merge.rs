@@ -369,13 +369,26 @@ fn build(mut all: Vec<State>, prior: &[Rc<str>], dropped: &mut usize) -> State {
     }
     // Arrays are widened last: they hold argvs being built (`args+=( … )`), and a widened
     // variable is one unknown word, where a widened scalar keeps its value set for `case`.
-    let is_array = |all: &[State], n: &Rc<str>| {
-        all.iter()
-            .any(|m| matches!(m.vars.get(n).map(|v| &v.value), Some(VarValue::Array(_))))
-    };
+    // Which names are arrays is worked out once: widening below turns scalars into
+    // placeholders and leaves arrays alone, so it does not change.
+    let arrays: Vec<Rc<str>> = names
+        .iter()
+        .filter(|n| {
+            super::names::id_of(n).is_some_and(|id| {
+                all.iter().any(|m| {
+                    matches!(
+                        m.vars.get_id(id).map(|v| &v.value),
+                        Some(VarValue::Array(_))
+                    )
+                })
+            })
+        })
+        .cloned()
+        .collect();
+    let is_array = |n: &Rc<str>| arrays.iter().any(|a| Rc::ptr_eq(a, n) || a == n);
     names.sort_by_cached_key(|n| {
         (
-            is_array(&all, n),
+            is_array(n),
             prior.iter().position(|p| p == n).unwrap_or(usize::MAX),
         )
     });
@@ -384,7 +397,7 @@ fn build(mut all: Vec<State>, prior: &[Rc<str>], dropped: &mut usize) -> State {
         let everyone: Vec<usize> = (0..all.len()).collect();
         let old: Vec<Rc<str>> = names[..names.len() - MAX_NAMES]
             .iter()
-            .filter(|n| !is_array(&all, n))
+            .filter(|n| !is_array(n))
             .cloned()
             .collect();
         for n in &old {
@@ -418,7 +431,7 @@ fn build(mut all: Vec<State>, prior: &[Rc<str>], dropped: &mut usize) -> State {
             .filter(|i| !heavy.iter().any(|h| ids[*h] == ids[*i]))
             .collect();
         while k < names.len() && distinct(k, &widened_members) > WIDEN_TO {
-            if is_array(&all, &names[k]) {
+            if is_array(&names[k]) {
                 // Only arrays are left: they are not widened (see below).
                 break;
             }
@@ -956,7 +969,7 @@ fn join_vars(a: &mut VarMap, b: &VarMap) {
 /// The value a joined variable gets where its paths disagree.
 fn differs(name: &str, exported: bool) -> Var {
     Var {
-        value: VarValue::Scalar(Val::unknown(format!("${name}"), DIFFERS)),
+        value: VarValue::Scalar(Val::unknown(super::concat(&["$", name]), DIFFERS)),
         exported,
     }
 }
