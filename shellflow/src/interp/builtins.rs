@@ -96,20 +96,20 @@ impl Interp<'_> {
             .map(|(n, v)| (n, scalar_of(&v)))
             .collect();
         let Some(name) = first.as_known() else {
-            let argv = fields(&args);
-            return self.run_external(st, argv, env_extra, location);
+            return self.run_external(st, into_fields(args), env_extra, location);
         };
         if st.funcs.contains_key(&*name) {
             for (n, v) in &env_extra {
                 st.set(n, v.clone());
             }
-            return self.call_function(st, &name, fields(&args[1..]));
+            let name = name.into_owned();
+            return self.call_function(st, &name, into_fields(args.into_iter().skip(1)));
         }
         match self.builtin(st, &name, &args, env_extra, location) {
             Ok(paths) => paths,
             Err(nb) => {
                 let NotBuiltin { st, env, location } = *nb;
-                self.run_external(st, fields(&args), env, location)
+                self.run_external(st, into_fields(args), env, location)
             }
         }
     }
@@ -676,18 +676,23 @@ fn handles_builtin(name: &str) -> bool {
     )
 }
 
-/// Expanded fields of arguments (assignments rendered as `name=value`).
-pub(crate) fn fields(args: &[Arg]) -> Vec<Val> {
-    args.iter()
+/// Expanded fields of arguments (assignments rendered as `name=value`), moved out of them.
+fn into_fields(args: impl IntoIterator<Item = Arg>) -> Vec<Val> {
+    args.into_iter()
         .map(|a| match a {
-            Arg::Field(v) => v.clone(),
+            Arg::Field(v) => v,
             Arg::Assign(n, v, _) => {
                 let mut out = Val::lit(format!("{n}="));
-                out.push(&scalar_of(v));
+                out.push(&scalar_of(&v));
                 out
             }
         })
         .collect()
+}
+
+/// [`into_fields`] of copies, for a caller that keeps `args`.
+pub(crate) fn fields(args: &[Arg]) -> Vec<Val> {
+    into_fields(args.iter().cloned())
 }
 
 fn scalar_of(v: &VarValue) -> Val {
