@@ -121,25 +121,13 @@ impl Interp<'_> {
             let it = match it {
                 Item::Node(n) => *n,
                 Item::Name(w) => {
-                    for v in self.expand_word(st, &w.value) {
-                        if args.is_empty() {
-                            decl = v.as_known().is_some_and(|n| DECLARATIONS.contains(&&*n));
-                        }
-                        args.push(Arg::Field(v));
-                    }
+                    self.expand_arg(st, &w.value, &mut args, &mut decl);
                     continue;
                 }
             };
             match it {
                 ast::CommandPrefixOrSuffixItem::Word(w) => {
-                    for v in self.expand_word(st, &w.value) {
-                        if args.is_empty() {
-                            decl = v
-                                .known()
-                                .is_some_and(|n| DECLARATIONS.contains(&n.as_str()));
-                        }
-                        args.push(Arg::Field(v));
-                    }
+                    self.expand_arg(st, &w.value, &mut args, &mut decl);
                 }
                 ast::CommandPrefixOrSuffixItem::AssignmentWord(a, w) => {
                     if decl {
@@ -156,6 +144,25 @@ impl Interp<'_> {
             }
         }
         args
+    }
+
+    /// Expands one word of a command into `args`; the first field says whether the command
+    /// is a declaration (`decl`). A word of plain text is its own field, without the vector
+    /// [`Interp::expand_word`] returns.
+    fn expand_arg(&mut self, st: &mut State, text: &str, args: &mut Vec<Arg>, decl: &mut bool) {
+        let mut push = |v: Val| {
+            if args.is_empty() {
+                *decl = v.as_known().is_some_and(|n| DECLARATIONS.contains(&&*n));
+            }
+            args.push(Arg::Field(v));
+        };
+        if crate::parse::plain_text_word(text) {
+            push(Val::lit(text));
+        } else {
+            for v in self.expand_word(st, text) {
+                push(v);
+            }
+        }
     }
 
     /// Evaluates `name=value` / `name=(a b)` / `name+=…`.
