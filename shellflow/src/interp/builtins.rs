@@ -115,7 +115,8 @@ impl Interp<'_> {
     }
 
     fn expand_args(&mut self, st: &mut State, items: &[Item<'_>]) -> Vec<Arg> {
-        let mut args = Vec::new();
+        // A field a word, as most words make.
+        let mut args = Vec::with_capacity(items.len());
         let mut decl = false;
         for it in items {
             let it = match it {
