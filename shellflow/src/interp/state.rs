@@ -125,7 +125,11 @@ pub type HashSet<A> = imbl::GenericHashSet<A, std::hash::RandomState, imbl::shar
 /// (files created, names unset) are forks of one another, and `diff` skips the nodes they
 /// still share, so only the elements one path added since are looked at.
 pub(crate) fn union_into(a: &mut OrdSet<String>, b: &OrdSet<String>) {
-    if a.ptr_eq(b) {
+    if a.ptr_eq(b) || b.is_empty() {
+        return;
+    }
+    if a.is_empty() {
+        a.clone_from(b);
         return;
     }
     let added: Vec<String> = a
