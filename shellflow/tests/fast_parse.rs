@@ -137,6 +137,12 @@ const EDGES: &[(&str, bool)] = &[
     ("a[1]=x", false),
     ("echo a[1] x[y]", true),
     ("echo 99999999999>f", false),
+    // A redirection's target made of digits right before another redirection: brush reads
+    // it as a file descriptor number too and rejects one out of range (found by the
+    // `fast_parse` fuzz target); in range, both take it as the file name.
+    ("a <88888888888888888888>7777", false),
+    ("a &>88888888888888888888>x", false),
+    ("a <8>7777", true),
     ("echo \"unterminated", false),
     ("echo $(", false),
     ("f() echo", false),

@@ -411,6 +411,11 @@ impl Parser {
         let op = self.tok(self.i)?.op?;
         self.i += 1;
         let target = self.i;
+        if self.io_number(target) && self.toks[target].text.parse::<i32>().is_err() {
+            // Digits right before a redirection: brush reads them as a file descriptor
+            // number even where they are this one's target, and rejects one out of range.
+            return None;
+        }
         let word = self.word_at(target).is_some();
         use ast::IoFileRedirectKind as K;
         let kind = match op {
