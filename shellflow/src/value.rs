@@ -30,6 +30,16 @@ pub enum Part {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Hash)]
 pub struct Val(pub SmallVec<[Part; 1]>);
 
+/// The pieces one after the other, in a string made at its size: cheaper than `format!`
+/// where evidence and reasons are written for every fork.
+pub(crate) fn concat(pieces: &[&str]) -> String {
+    let mut s = String::with_capacity(pieces.iter().map(|p| p.len()).sum());
+    for p in pieces {
+        s.push_str(p);
+    }
+    s
+}
+
 impl Val {
     /// A known string.
     pub fn lit(s: impl Into<String>) -> Self {
@@ -82,13 +92,7 @@ impl Val {
     /// The first unknown piece's reason.
     pub fn why(&self) -> Option<String> {
         self.0.iter().find_map(|p| match p {
-            Part::Unknown { what, why } => {
-                let mut s = String::with_capacity(what.len() + 2 + why.len());
-                s.push_str(what);
-                s.push_str(": ");
-                s.push_str(why);
-                Some(s)
-            }
+            Part::Unknown { what, why } => Some(concat(&[what, ": ", why])),
             Part::Lit(_) => None,
         })
     }

@@ -640,7 +640,7 @@ enum Item<'a> {
 
 /// Whether [`Interp::builtin`] handles `name`; anything else is looked up on PATH. A
 /// `match`, not a scan of a list: it runs for nearly every command.
-fn handles_builtin(name: &str) -> bool {
+pub(super) fn handles_builtin(name: &str) -> bool {
     matches!(
         name,
         "wait"

@@ -82,50 +82,11 @@ fn created_named(st: &State, name: &str) -> bool {
         .any(|c| c.rsplit('/').next() == Some(base))
 }
 
-/// The builtins `resolve_command` answers by name (as `command -v` does). Beside the ones
-/// the interpreter runs itself (`builtins::handles_builtin`) it names `kill`, which bash
-/// has built in but the analysis records as a command, and not `times`.
+/// The builtins `resolve_command` answers by name (as `command -v` does): the ones the
+/// interpreter runs itself ([`super::builtins::handles_builtin`]), and `kill`, which bash has
+/// built in but the analysis records as a command, less `times`.
 fn is_builtin_name(name: &str) -> bool {
-    matches!(
-        name,
-        ":" | "true"
-            | "false"
-            | "set"
-            | "shift"
-            | "export"
-            | "local"
-            | "declare"
-            | "typeset"
-            | "readonly"
-            | "unset"
-            | "source"
-            | "."
-            | "eval"
-            | "exec"
-            | "exit"
-            | "return"
-            | "cd"
-            | "test"
-            | "["
-            | "echo"
-            | "printf"
-            | "read"
-            | "break"
-            | "continue"
-            | "command"
-            | "type"
-            | "trap"
-            | "umask"
-            | "ulimit"
-            | "wait"
-            | "pwd"
-            | "let"
-            | "getopts"
-            | "shopt"
-            | "hash"
-            | "alias"
-            | "kill"
-    )
+    name == "kill" || (name != "times" && super::builtins::handles_builtin(name))
 }
 
 /// Most paths remembered as perhaps created by unmodelled commands, per path.

@@ -48,7 +48,7 @@ use std::rc::Rc;
 
 use crate::api::{EndKind, ImageFs, Invocation, Limits, Location, User};
 use crate::parse::{self, ast};
-use crate::value::Val;
+use crate::value::{concat, Val};
 
 use state::{Recorded, State, Status};
 
@@ -402,14 +402,8 @@ impl<'a> Interp<'a> {
         let mut out = Vec::with_capacity(paths.len());
         for (st, flow) in paths {
             if flow == Flow::Normal {
-                for (s, fl) in f(self, st) {
-                    if fl == Flow::Exit && s.subshell == 0 {
-                        // The script is over on this path: record it now, do not carry it.
-                        self.end_path(s, fl);
-                    } else {
-                        out.push((s, fl));
-                    }
-                }
+                let next = f(self, st);
+                self.carry(next, &mut out);
             } else {
                 out.push((st, flow));
             }
@@ -424,22 +418,24 @@ impl<'a> Interp<'a> {
         f: impl FnOnce(&mut Self, State) -> Paths,
     ) -> Paths {
         let mut out = f(self, st);
-        if out
-            .iter()
-            .any(|(s, fl)| *fl == Flow::Exit && s.subshell == 0)
-        {
+        if out.iter().any(|(s, fl)| ends_script(s, *fl)) {
             let mut kept = Vec::with_capacity(out.len());
-            for (s, fl) in out {
-                if fl == Flow::Exit && s.subshell == 0 {
-                    // The script is over on this path: record it now, do not carry it.
-                    self.end_path(s, fl);
-                } else {
-                    kept.push((s, fl));
-                }
-            }
+            self.carry(out, &mut kept);
             out = kept;
         }
         self.bound(out)
+    }
+
+    /// Moves the paths of `from` on to `out`, but for those that ended the script (`exit`
+    /// outside a subshell), which are recorded now rather than carried.
+    fn carry(&mut self, from: Paths, out: &mut Paths) {
+        for (s, fl) in from {
+            if ends_script(&s, fl) {
+                self.end_path(s, fl);
+            } else {
+                out.push((s, fl));
+            }
+        }
     }
 
     /// Keeps the number of paths bounded: merges paths at the same point under pressure,
@@ -1066,14 +1062,9 @@ fn merge_outcomes(paths: &Paths) -> (Status, Option<Val>) {
     (status, out.flatten())
 }
 
-/// The pieces one after the other, in a string made at its size: cheaper than `format!`
-/// where evidence is written for every fork.
-pub(crate) fn concat(pieces: &[&str]) -> String {
-    let mut s = String::with_capacity(pieces.iter().map(|p| p.len()).sum());
-    for p in pieces {
-        s.push_str(p);
-    }
-    s
+/// Whether a path that left a command with `flow` has ended the script.
+fn ends_script(st: &State, flow: Flow) -> bool {
+    flow == Flow::Exit && st.subshell == 0
 }
 
 /// Shortens command text for messages.

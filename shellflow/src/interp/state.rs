@@ -144,32 +144,63 @@ pub(crate) fn union_into(a: &mut OrdSet<String>, b: &OrdSet<String>) {
     }
 }
 
-/// Names a path has explicitly `unset`: a persistent set with a 64-bit filter of its names
-/// (a bit each, by hash). Every assignment asks whether its name is in the set (to take it
-/// out), and a set search compares name bytes at each level; the filter answers most of
-/// those questions, for names never unset, at once. A bit stays set when its name is
-/// removed: the filter may only say "maybe", never "no" to a name the set holds.
+/// A 256-bit filter of names, a bit each by a fixed hash: beside a set of names, it answers
+/// "not there" for most names at once, and "maybe" sends the question on to the set. A bit
+/// may stay set when its name leaves the set; it must never be clear for a name the set
+/// holds.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NameFilter([u64; 4]);
+
+impl NameFilter {
+    /// The word and bit of `name`.
+    fn bit(name: &str) -> (usize, u64) {
+        use std::hash::BuildHasher;
+        let h = foldhash::fast::FixedState::with_seed(0).hash_one(name);
+        (((h >> 6) & 3) as usize, 1 << (h & 63))
+    }
+
+    /// Marks `name`.
+    pub fn add(&mut self, name: &str) {
+        let (word, mask) = Self::bit(name);
+        self.0[word] |= mask;
+    }
+
+    /// Whether `name` may be marked (`false`: surely not).
+    pub fn may_hold(&self, name: &str) -> bool {
+        let (word, mask) = Self::bit(name);
+        self.0[word] & mask != 0
+    }
+
+    /// The filter of names marked in either.
+    fn or(self, other: NameFilter) -> NameFilter {
+        NameFilter(std::array::from_fn(|i| self.0[i] | other.0[i]))
+    }
+
+    /// The filter of names marked in both.
+    fn and(self, other: NameFilter) -> NameFilter {
+        NameFilter(std::array::from_fn(|i| self.0[i] & other.0[i]))
+    }
+}
+
+/// Names a path has explicitly `unset`: a persistent set with a [`NameFilter`] of its
+/// names. Every assignment asks whether its name is in the set (to take it out), and a set
+/// search compares name bytes at each level; the filter answers most of those questions,
+/// for names never unset, at once.
 #[derive(Debug, Clone, Default)]
 pub struct NameSet {
     set: OrdSet<String>,
-    filter: u64,
-}
-
-/// The bit of `name` in a [`NameSet`]'s filter.
-fn name_bit(name: &str) -> u64 {
-    use std::hash::BuildHasher;
-    1 << (foldhash::fast::FixedState::with_seed(1).hash_one(name) & 63)
+    filter: NameFilter,
 }
 
 impl NameSet {
     /// Whether `name` is in the set.
     pub fn contains(&self, name: &str) -> bool {
-        self.filter & name_bit(name) != 0 && self.set.contains(name)
+        self.filter.may_hold(name) && self.set.contains(name)
     }
 
     /// Adds `name`.
     pub fn insert(&mut self, name: String) {
-        self.filter |= name_bit(&name);
+        self.filter.add(&name);
         self.set.insert(name);
     }
 
@@ -194,7 +225,7 @@ impl NameSet {
 
     /// Adds what `other` holds (see [`union_into`]).
     pub fn union_with(&mut self, other: &NameSet) {
-        self.filter |= other.filter;
+        self.filter = self.filter.or(other.filter);
         union_into(&mut self.set, &other.set);
     }
 
@@ -203,7 +234,7 @@ impl NameSet {
         if self.ptr_eq(&other) {
             return;
         }
-        self.filter &= other.filter;
+        self.filter = self.filter.and(other.filter);
         self.set = std::mem::take(&mut self.set).intersection(other.set);
     }
 }
@@ -678,17 +709,10 @@ pub struct Deferred {
     pub reasons_len: usize,
     /// Length of its assumptions at the join.
     pub assumptions_len: usize,
-    /// A bit per name (by hash) of every differing variable of this join and those it nests
-    /// over: [`Deferred::holds`] answers most names from it (every command a deferred path
-    /// runs asks for each name it reads) without comparing them with each of the chain's.
-    filter: [u64; 4],
-}
-
-/// The bit of `name` in [`Deferred`]'s filter: (word, mask).
-fn filter_bit(name: &str) -> (usize, u64) {
-    use std::hash::BuildHasher;
-    let h = foldhash::fast::FixedState::with_seed(0).hash_one(name);
-    (((h >> 6) & 3) as usize, 1 << (h & 63))
+    /// Every differing variable of this join and those it nests over: [`Deferred::holds`]
+    /// answers most names from it (every command a deferred path runs asks for each name it
+    /// reads) without comparing them with each of the chain's.
+    filter: NameFilter,
 }
 
 impl Deferred {
@@ -703,10 +727,9 @@ impl Deferred {
         let mut filter = members
             .first()
             .and_then(|m| m.deferred.as_ref())
-            .map_or([0; 4], |inner| inner.filter);
+            .map_or_else(NameFilter::default, |inner| inner.filter);
         for (n, _) in &names {
-            let (word, mask) = filter_bit(n);
-            filter[word] |= mask;
+            filter.add(n);
         }
         Deferred {
             members,
@@ -730,8 +753,7 @@ impl Deferred {
 
     /// Whether `name` differs in this join or one it nests over.
     pub fn holds(self: &Rc<Self>, name: &str) -> bool {
-        let (word, mask) = filter_bit(name);
-        if self.filter[word] & mask == 0 {
+        if !self.filter.may_hold(name) {
             return false;
         }
         self.chain()

@@ -272,21 +272,23 @@ pub fn parse_word(text: &str) -> Result<Vec<WordPieceWithSource>, String> {
 /// Field splitting does not apply to text written in the word itself, only to what
 /// expansions give, so `IFS` does not matter here.
 pub fn plain_text_word(text: &str) -> bool {
-    !text.is_empty() && !text.bytes().any(|b| SPECIAL_IN_WORD[usize::from(b)])
+    !text.is_empty() && !text.bytes().any(|b| SPECIAL_IN_WORD[usize::from(b)] != 0)
 }
 
 /// The bytes [`plain_text_word`] looks for, as a table: it is asked of nearly every word a
 /// command expands, and one lookup a byte beats comparing with each of ten.
-static SPECIAL_IN_WORD: [bool; 256] = {
-    let mut t = [false; 256];
-    let special = b"$'\"\\`~{*?[";
+static SPECIAL_IN_WORD: [u8; 256] = mark_bytes([0; 256], b"$'\"\\`~{*?[", 1);
+
+/// `table` with `bit` set for each of `bytes`: byte-class tables built at compile time, so
+/// that a scan looks each byte up once instead of comparing it with every member of a set.
+pub(crate) const fn mark_bytes(mut table: [u8; 256], bytes: &[u8], bit: u8) -> [u8; 256] {
     let mut i = 0;
-    while i < special.len() {
-        t[special[i] as usize] = true;
+    while i < bytes.len() {
+        table[bytes[i] as usize] |= bit;
         i += 1;
     }
-    t
-};
+    table
+}
 
 /// Splits a word with brush-parser's word grammar only (what [`parse_word`] falls back to).
 pub fn parse_word_brush(text: &str) -> Result<Vec<WordPieceWithSource>, String> {

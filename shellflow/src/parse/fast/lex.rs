@@ -58,14 +58,7 @@ const STOPS_ANSI_C: u8 = 16;
 /// The classes of each byte, a bit each: the lexer's scans look a byte up once instead of
 /// comparing it with every member of a set.
 static CLASS: [u8; 256] = {
-    const fn mark(mut t: [u8; 256], bytes: &[u8], bit: u8) -> [u8; 256] {
-        let mut i = 0;
-        while i < bytes.len() {
-            t[bytes[i] as usize] |= bit;
-            i += 1;
-        }
-        t
-    }
+    use crate::parse::mark_bytes as mark;
     let t = mark([0; 256], b" \t\n;|&<>", ENDS_WORD);
     let t = mark(t, b"\\'\"$`&();\n|<> \t}]", STOPS_UNQUOTED);
     let t = mark(t, b"\\\"$`}])", STOPS_DOUBLE);
