@@ -64,12 +64,12 @@ pub fn parse_program_within(
     text: &str,
     budget: Duration,
 ) -> Result<ast::Program, ParseError> {
-    if openers(text) < 16 {
-        return parse_now(file, text);
-    }
     // The fast path is linear on any text; only brush-parser needs the helper thread.
     if let Some(program) = fast::parse(text) {
         return Ok(program);
+    }
+    if openers(text) < 16 {
+        return parse_brush(file, text);
     }
     let (tx, rx) = std::sync::mpsc::channel();
     let (owned_file, owned_text) = (file.to_string(), text.to_string());
@@ -102,15 +102,6 @@ pub fn parse_program_within(
 /// How many constructs the parser may backtrack into: `(` and `case`.
 fn openers(text: &str) -> usize {
     text.bytes().filter(|b| *b == b'(').count() + text.matches("case").count()
-}
-
-/// Parses with the fast path ([`parse_fast`]) when it takes the text, else with
-/// brush-parser on this thread.
-fn parse_now(file: &str, text: &str) -> Result<ast::Program, ParseError> {
-    if let Some(program) = fast::parse(text) {
-        return Ok(program);
-    }
-    parse_brush(file, text)
 }
 
 /// The program the hand-written fast path parses `text` into (the very program
