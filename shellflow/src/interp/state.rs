@@ -600,6 +600,9 @@ impl std::ops::DerefMut for State {
     }
 }
 
+/// A path's functions by name (foldhash: looked up for every command word that runs).
+pub type Funcs = HashMap<String, Rc<Func>, foldhash::quality::RandomState>;
+
 /// The fields of a [`State`].
 ///
 /// Paths fork at every unknown test and are copied again when joins split, so the fields
@@ -614,7 +617,7 @@ pub struct PathState {
     /// `$0`.
     pub arg0: Val,
     /// Functions.
-    pub funcs: Rc<HashMap<String, Rc<Func>>>,
+    pub funcs: Rc<Funcs>,
     /// Saved values for `local`, one frame per active call.
     pub locals: Rc<Vec<LocalFrame>>,
     /// Call stack (innermost last).
