@@ -46,6 +46,7 @@ mod memfs;
 pub mod parse;
 mod pattern;
 mod report;
+mod stack;
 mod value;
 
 pub use api::{
@@ -62,30 +63,21 @@ use interp::state::{State, Status};
 use interp::Interp;
 use value::Val;
 
-/// Stack for the analysis thread: nesting is bounded by `Limits`, this makes the bound safe.
-const STACK_BYTES: usize = 256 << 20;
-
 /// The file mode creation mask a container starts with (Docker, Podman, runc's default).
 const DEFAULT_UMASK: u32 = 0o022;
 
 /// Analyses one run of a script: what it ends up running, as whom, and why.
 ///
-/// Runs on a scoped thread with a large stack so that deeply nested (hostile) scripts hit the
-/// caps in [`Limits`] rather than the stack; falls back to the caller's thread if a thread
-/// cannot be started.
+/// Runs on a stack of its own ([`stack`]), large enough that deeply nested (hostile)
+/// scripts hit the caps in [`Limits`] rather than the stack's end; where none can be
+/// mapped, on the caller's. A panic is caught and reported as the analysis's failure.
 pub fn analyze(inv: &Invocation, fs: &dyn ImageFs, limits: &Limits) -> Analysis {
-    std::thread::scope(|scope| {
-        let worker = std::thread::Builder::new()
-            .name("shellflow".into())
-            .stack_size(STACK_BYTES)
-            .spawn_scoped(scope, || analyze_here(inv, fs, limits));
-        match worker {
-            Ok(handle) => handle
-                .join()
-                .unwrap_or_else(|_| failed("shellflow: analysis panicked".into())),
-            Err(_) => analyze_here(inv, fs, limits),
-        }
-    })
+    let result = stack::on_analysis_stack(|| analyze_here(inv, fs, limits)).unwrap_or_else(|| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            analyze_here(inv, fs, limits)
+        }))
+    });
+    result.unwrap_or_else(|_| failed("shellflow: analysis panicked".into()))
 }
 
 fn analyze_here(inv: &Invocation, fs: &dyn ImageFs, limits: &Limits) -> Analysis {
