@@ -792,7 +792,7 @@ impl<'a> Interp<'a> {
         match self.cmd_words.get(&key) {
             Some(w) => Rc::clone(w),
             None => {
-                let w = Rc::new(CmdWords::of(&own_words(cmd)));
+                let w = Rc::new(CmdWords::of(own_words(cmd)));
                 if self.parsed.len() < 4096 {
                     // Programs stay alive for the whole analysis (see `parsed`), so a node's
                     // address names it; past the cap they may not, and nothing is cached.
@@ -820,8 +820,12 @@ impl<'a> Interp<'a> {
         if words.all {
             return Some(None);
         }
-        let mut hit: Vec<Rc<str>> = words.names.iter().filter(|n| d.holds(n)).cloned().collect();
-        for n in &words.indirect {
+        let mut hit: Vec<Rc<str>> = if d.filter().meets(&words.filter) {
+            words.names().filter(|n| d.holds(n)).map(Rc::from).collect()
+        } else {
+            Vec::new()
+        };
+        for n in words.indirect() {
             if let Some(v) = st.get(n) {
                 let Some(target) = v.scalar().known() else {
                     return Some(None);
@@ -992,24 +996,32 @@ fn simple_words(sc: &ast::SimpleCommand) -> String {
     t
 }
 
-/// The names a command's own words mention, for [`Interp::split_needed`].
+/// The names a command's own words mention, for [`Interp::split_needed`]: ranges of the
+/// words' text, which is kept, rather than a string each (about 2,500 allocations an
+/// analysis of the long bench script), and a filter of them all, so that a command whose
+/// names miss a join's filter is passed without looking at each.
 #[derive(Debug)]
 pub(crate) struct CmdWords {
+    text: Box<str>,
     /// Every name-like word (`[A-Za-z_][A-Za-z0-9_]*`), once each.
-    names: Vec<Rc<str>>,
+    names: Vec<(u32, u32)>,
     /// Names read through (`${!name}`).
-    indirect: Vec<Box<str>>,
+    indirect: Vec<(u32, u32)>,
+    /// The filter of `names`.
+    filter: state::NameFilter,
     /// What it reads cannot be told from its words.
     all: bool,
 }
 
 impl CmdWords {
-    fn of(text: &str) -> Self {
+    fn of(text: String) -> Self {
         let b = text.as_bytes();
         let is_name = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
-        let mut names: Vec<Rc<str>> = Vec::new();
-        let mut indirect: Vec<Box<str>> = Vec::new();
+        let mut names: Vec<(u32, u32)> = Vec::new();
+        let mut indirect: Vec<(u32, u32)> = Vec::new();
+        let mut filter = state::NameFilter::default();
         let mut all = false;
+        let at = |r: &(u32, u32)| &text[r.0 as usize..r.1 as usize];
         let mut i = 0;
         while i < b.len() {
             let c = b[i];
@@ -1019,26 +1031,48 @@ impl CmdWords {
                     i += 1;
                 }
                 let w = &text[start..i];
+                // Words are cut from a command's text: past 4 GiB the command is not read.
+                let (Ok(from), Ok(to)) = (u32::try_from(start), u32::try_from(i)) else {
+                    all = true;
+                    break;
+                };
                 all |= matches!(w, "exec" | "env" | "printenv" | "compgen");
                 if text[..start].ends_with("${!") {
                     // `${!prefix@}` / `${!prefix*}` list every variable with the prefix.
                     all |= matches!(b.get(i), Some(b'@' | b'*'));
-                    if !indirect.iter().any(|n| &**n == w) {
-                        indirect.push(w.into());
+                    if !indirect.iter().any(|r| at(r) == w) {
+                        indirect.push((from, to));
                     }
                 }
-                if !names.iter().any(|n| &**n == w) {
-                    names.push(w.into());
+                if !names.iter().any(|r| at(r) == w) {
+                    names.push((from, to));
+                    filter.add(w);
                 }
                 continue;
             }
             i += 1;
         }
         CmdWords {
+            text: text.into_boxed_str(),
             names,
             indirect,
+            filter,
             all,
         }
+    }
+
+    fn at(&self, r: &(u32, u32)) -> &str {
+        &self.text[r.0 as usize..r.1 as usize]
+    }
+
+    /// The names, once each.
+    fn names(&self) -> impl Iterator<Item = &str> {
+        self.names.iter().map(|r| self.at(r))
+    }
+
+    /// The names read through.
+    fn indirect(&self) -> impl Iterator<Item = &str> {
+        self.indirect.iter().map(|r| self.at(r))
     }
 }
 
@@ -1141,12 +1175,12 @@ mod tests {
         let mut seen = 0;
         for line in units {
             for sc in simple_commands(line) {
-                let by_display = super::CmdWords::of(&sc.to_string());
-                let by_words = super::CmdWords::of(&super::simple_words(&sc));
+                let by_display = super::CmdWords::of(sc.to_string());
+                let by_words = super::CmdWords::of(super::simple_words(&sc));
                 let sorted = |w: &super::CmdWords| {
-                    let mut n: Vec<String> = w.names.iter().map(|n| n.to_string()).collect();
+                    let mut n: Vec<String> = w.names().map(str::to_string).collect();
                     n.sort();
-                    let mut i: Vec<String> = w.indirect.iter().map(|n| n.to_string()).collect();
+                    let mut i: Vec<String> = w.indirect().map(str::to_string).collect();
                     i.sort();
                     (n, i, w.all)
                 };

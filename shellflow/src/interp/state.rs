@@ -171,6 +171,11 @@ impl NameFilter {
         self.0[word] & mask != 0
     }
 
+    /// Whether a name may be marked in both.
+    pub fn meets(&self, other: &NameFilter) -> bool {
+        self.0.iter().zip(&other.0).any(|(a, b)| a & b != 0)
+    }
+
     /// The filter of names marked in either.
     fn or(self, other: NameFilter) -> NameFilter {
         NameFilter(std::array::from_fn(|i| self.0[i] | other.0[i]))
@@ -752,6 +757,11 @@ impl Deferred {
     /// This join and the ones it nests over, newest first.
     pub fn chain(self: &Rc<Self>) -> impl Iterator<Item = &Rc<Deferred>> {
         std::iter::successors(Some(self), |d| d.inner())
+    }
+
+    /// The filter of the names of this join and those it nests over.
+    pub fn filter(&self) -> &NameFilter {
+        &self.filter
     }
 
     /// Whether `name` differs in this join or one it nests over.
