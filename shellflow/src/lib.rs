@@ -95,7 +95,7 @@ fn analyze_here(inv: &Invocation, fs: &dyn ImageFs, limits: &Limits) -> Analysis
         Ok(p) => p,
         Err(e) => return failed(e.to_string()),
     };
-    let mut it = Interp::new(fs, limits, inv, program, file.clone());
+    let mut it = Interp::new(fs, limits, inv, program, file.clone(), text.len());
     let mut st = initial_state(inv, &file);
     st.errexit = shebang_sets_errexit(&text);
     if inv.env_complete && st.get("HOME").is_none() {

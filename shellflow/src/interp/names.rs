@@ -68,6 +68,10 @@ impl Borrow<u32> for Name {
     }
 }
 
+/// Most names whose room the table keeps once an analysis ends (a hostile script's many
+/// names give theirs back).
+const KEEP_ROOM: usize = 4096;
+
 #[derive(Default)]
 struct Table {
     ids: HashMap<Rc<str>, u32, foldhash::fast::FixedState>,
@@ -152,7 +156,10 @@ impl Drop for Scope {
             t.scopes = t.scopes.saturating_sub(1);
             if t.scopes == 0 {
                 let kept = t.kept;
-                if kept == 0 {
+                if kept == 0 && t.ids.capacity() <= KEEP_ROOM {
+                    // The next analysis on this thread fills the room again.
+                    t.ids.clear();
+                } else if kept == 0 {
                     t.ids = HashMap::default();
                 } else {
                     t.ids.retain(|_, id| (*id as usize) < kept);
