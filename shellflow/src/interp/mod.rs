@@ -198,8 +198,12 @@ pub struct Interp<'a> {
     pub(crate) words: FastMap<String, Rc<Vec<parse::WordPieceWithSource>>>,
     /// Command resolution by PATH, then name (looked up without copying either).
     pub(crate) resolved: FastMap<String, FastMap<String, Option<String>>>,
-    /// Function definitions shared between paths, by node address and file.
+    /// Function definitions shared between paths, by node address and file; only those of
+    /// programs kept for the whole analysis (a node's address names it only while it lives).
     func_cache: FastMap<(usize, std::sync::Arc<str>), Rc<state::Func>>,
+    /// Function bodies moved out of the programs kept for the whole analysis, by the address
+    /// of their definition node (see [`take_bodies`]).
+    bodies: FastMap<usize, Rc<ast::FunctionBody>>,
     /// The names each command mentions, by node address (for deferred joins).
     cmd_words: FastMap<usize, Rc<CmdWords>>,
     /// The text and location of each condition, by node address and file (see
@@ -231,10 +235,12 @@ impl<'a> Interp<'a> {
         fs: &'a dyn ImageFs,
         limits: &'a Limits,
         inv: &'a Invocation,
-        program: ast::Program,
+        mut program: ast::Program,
         script_path: String,
         text_len: usize,
     ) -> Self {
+        let mut bodies = FastMap::default();
+        take_bodies(&mut program, &mut bodies);
         // The caches keyed by node or word get about one entry for every 30 bytes of a
         // script's text: sized for it up front, they are not rehashed as they fill (a
         // quarter of a million instructions an analysis of the long bench script).
@@ -254,6 +260,7 @@ impl<'a> Interp<'a> {
             texts: FastMap::default(),
             parsed: FastMap::default(),
             func_cache: FastMap::default(),
+            bodies,
             cmd_words: FastMap::with_capacity_and_hasher(hint, Default::default()),
             cond_texts: FastMap::default(),
             words: FastMap::with_capacity_and_hasher(hint, Default::default()),
@@ -498,10 +505,13 @@ impl<'a> Interp<'a> {
             return Ok(Rc::clone(p));
         }
         let budget = std::time::Duration::from_millis(self.limits.max_parse_ms);
-        let p = Rc::new(parse::parse_program_within(file, text, budget)?);
-        if self.parsed.len() < 4096 {
-            self.parsed.insert(text.to_string(), Rc::clone(&p));
+        let mut p = parse::parse_program_within(file, text, budget)?;
+        if self.parsed.len() >= 4096 {
+            return Ok(Rc::new(p));
         }
+        take_bodies(&mut p, &mut self.bodies);
+        let p = Rc::new(p);
+        self.parsed.insert(text.to_string(), Rc::clone(&p));
         Ok(p)
     }
 
@@ -765,16 +775,20 @@ impl<'a> Interp<'a> {
             ast::Command::Function(def) => {
                 let mut st = st;
                 let key = (std::ptr::from_ref(def) as usize, st.file.clone());
-                let func = self
-                    .func_cache
-                    .entry(key)
-                    .or_insert_with(|| {
-                        Rc::new(state::Func {
-                            body: def.body.clone(),
+                let func = match self.func_cache.get(&key) {
+                    Some(f) => Rc::clone(f),
+                    None => {
+                        let kept = self.bodies.get(&key.0).cloned();
+                        let func = Rc::new(state::Func {
+                            body: kept.clone().unwrap_or_else(|| Rc::new(def.body.clone())),
                             file: std::sync::Arc::clone(&st.file),
-                        })
-                    })
-                    .clone();
+                        });
+                        if kept.is_some() {
+                            self.func_cache.insert(key, Rc::clone(&func));
+                        }
+                        func
+                    }
+                };
                 Rc::make_mut(&mut st.funcs).insert(def.fname.value.clone(), func);
                 st.status = Status::OK;
                 vec![(st, Flow::Normal)]
@@ -1000,6 +1014,76 @@ fn simple_words(sc: &ast::SimpleCommand) -> String {
         item(&mut t, it);
     }
     t
+}
+
+/// Moves the bodies of `program`'s function definitions into `out`, by the address of
+/// their definition node, leaving an empty brace group in their place: a definition then
+/// shares its body rather than copying it (about 1,400 allocations an analysis of the long
+/// bench script, and as many frees). Only for programs kept for the whole analysis: their
+/// nodes sit in the heap buffers of the `Vec`s that hold them, so the addresses stay put
+/// and are not reused while the analysis runs.
+///
+/// Definitions are taken where the interpreter never prints the text around them: not in
+/// `for` bodies (read back as text for the loop variable), in conditions (the reasons'
+/// fallback text), or in other function bodies (read back as text in `for` loops that call
+/// them). Those are copied when they run, as before.
+fn take_bodies(program: &mut ast::Program, out: &mut FastMap<usize, Rc<ast::FunctionBody>>) {
+    for list in &mut program.complete_commands {
+        take_bodies_in(list, out);
+    }
+}
+
+fn take_bodies_in(list: &mut ast::CompoundList, out: &mut FastMap<usize, Rc<ast::FunctionBody>>) {
+    use ast::CompoundCommand as C;
+    for ast::CompoundListItem(ao, _) in &mut list.0 {
+        let rest = ao.additional.iter_mut().map(|a| match a {
+            ast::AndOr::And(p) | ast::AndOr::Or(p) => p,
+        });
+        for pipeline in std::iter::once(&mut ao.first).chain(rest) {
+            for cmd in &mut pipeline.seq {
+                match cmd {
+                    ast::Command::Function(def) => {
+                        let key = std::ptr::from_ref::<ast::FunctionDefinition>(def) as usize;
+                        let loc = match &def.body.0 {
+                            C::BraceGroup(b) => b.loc.clone(),
+                            _ => continue,
+                        };
+                        let empty = ast::FunctionBody(
+                            C::BraceGroup(ast::BraceGroupCommand {
+                                list: ast::CompoundList(Vec::new()),
+                                loc,
+                            }),
+                            None,
+                        );
+                        out.insert(key, Rc::new(std::mem::replace(&mut def.body, empty)));
+                    }
+                    ast::Command::Compound(c, _) => match c {
+                        C::BraceGroup(b) => take_bodies_in(&mut b.list, out),
+                        C::Subshell(s) => take_bodies_in(&mut s.list, out),
+                        C::IfClause(i) => {
+                            take_bodies_in(&mut i.then, out);
+                            for e in i.elses.iter_mut().flatten() {
+                                take_bodies_in(&mut e.body, out);
+                            }
+                        }
+                        C::WhileClause(w) | C::UntilClause(w) => take_bodies_in(&mut w.1.list, out),
+                        C::CaseClause(c) => {
+                            for item in &mut c.cases {
+                                if let Some(l) = &mut item.cmd {
+                                    take_bodies_in(l, out);
+                                }
+                            }
+                        }
+                        C::ForClause(_)
+                        | C::ArithmeticForClause(_)
+                        | C::Arithmetic(_)
+                        | C::Coprocess(_) => {}
+                    },
+                    ast::Command::Simple(_) | ast::Command::ExtendedTest(..) => {}
+                }
+            }
+        }
+    }
 }
 
 /// The names a command's own words mention, for [`Interp::split_needed`]: ranges of the

@@ -78,8 +78,8 @@ impl Status {
 /// A function definition and the file it came from.
 #[derive(Debug)]
 pub struct Func {
-    /// Its body.
-    pub body: ast::FunctionBody,
+    /// Its body (shared with the definition's other runs; see `take_bodies`).
+    pub body: Rc<ast::FunctionBody>,
     /// Script it was defined in (for locations and `BASH_SOURCE`).
     pub file: Arc<str>,
 }
