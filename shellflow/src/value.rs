@@ -14,8 +14,9 @@ use smallvec::{smallvec, SmallVec};
 /// One piece of a value.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Part {
-    /// Known text.
-    Lit(String),
+    /// Known text (shared, as unknown pieces are: values are copied far more often than
+    /// made, and a copy of a shared piece allocates nothing).
+    Lit(Rc<str>),
     /// Unknown text: what it stands for (`$POSTGRES_PASSWORD`) and why it is unknown
     /// (shared: unknown values are copied far more often than made).
     Unknown {
@@ -27,8 +28,21 @@ pub enum Part {
 }
 
 /// A shell string, possibly partly unknown. Most values are one piece, kept inline.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Hash)]
+#[derive(Debug, PartialEq, Eq, Default, Hash)]
 pub struct Val(pub SmallVec<[Part; 1]>);
+
+/// Values are copied for every path that holds them: the usual value, one piece, is copied
+/// straight into place (`SmallVec`'s own `clone` goes through its general `extend`, about a
+/// hundred instructions a copy).
+impl Clone for Val {
+    fn clone(&self) -> Self {
+        match self.0.as_slice() {
+            [] => Val(SmallVec::new()),
+            [p] => Val(SmallVec::from_buf([p.clone()])),
+            ps => Val(ps.iter().cloned().collect()),
+        }
+    }
+}
 
 /// The pieces one after the other, in a string made at its size: cheaper than `format!`
 /// where evidence and reasons are written for every fork.
@@ -42,12 +56,12 @@ pub(crate) fn concat(pieces: &[&str]) -> String {
 
 impl Val {
     /// A known string.
-    pub fn lit(s: impl Into<String>) -> Self {
-        let s = s.into();
+    pub fn lit(s: impl AsRef<str>) -> Self {
+        let s = s.as_ref();
         if s.is_empty() {
             Val(SmallVec::new())
         } else {
-            Val(smallvec![Part::Lit(s)])
+            Val(smallvec![Part::Lit(Rc::from(s))])
         }
     }
 
@@ -63,7 +77,7 @@ impl Val {
     pub fn known(&self) -> Option<String> {
         if let [Part::Lit(s)] = self.0.as_slice() {
             // One allocation of the right size (the common case).
-            return Some(s.clone());
+            return Some(String::from(&**s));
         }
         let mut out = String::new();
         for p in &self.0 {
@@ -79,7 +93,7 @@ impl Val {
     pub fn as_known(&self) -> Option<std::borrow::Cow<'_, str>> {
         match self.0.as_slice() {
             [] => Some("".into()),
-            [Part::Lit(s)] => Some(s.as_str().into()),
+            [Part::Lit(s)] => Some(std::borrow::Cow::Borrowed(s)),
             _ => self.known().map(Into::into),
         }
     }
@@ -115,7 +129,7 @@ impl Val {
     pub fn push_part(&mut self, p: Part) {
         match (self.0.last_mut(), p) {
             (_, Part::Lit(s)) if s.is_empty() => {}
-            (Some(Part::Lit(a)), Part::Lit(b)) => a.push_str(&b),
+            (Some(Part::Lit(a)), Part::Lit(b)) => *a = Rc::from(concat(&[a, &b])),
             (_, p) => self.0.push(p),
         }
     }
@@ -158,11 +172,15 @@ impl fmt::Display for Val {
     }
 }
 
-/// Builds the fields one word expands to.
+/// Builds the fields one word expands to. A field's known text that comes in one piece is
+/// kept as it came (a value's shared piece is not copied); where pieces meet they gather in
+/// a buffer, which becomes one piece when the field ends or an unknown piece comes.
 #[derive(Debug, Default)]
 pub struct Fields {
     done: Vec<Val>,
     cur: Val,
+    /// Known text after `cur`'s pieces, gathered once two pieces of text meet.
+    text: String,
     /// Whether the current field exists even if empty (quotes seen).
     started: bool,
 }
@@ -171,17 +189,16 @@ impl Fields {
     /// Appends text; unquoted text is split on IFS whitespace.
     pub fn text(&mut self, s: &str, quoted: bool, ifs: &str) {
         if quoted {
-            self.cur.push_part(Part::Lit(s.into()));
+            self.lit(s, None);
             self.started = true;
             return;
         }
-        // Each IFS character ends the field; the text between them is copied once.
         for (i, piece) in s.split(|c| ifs.contains(c)).enumerate() {
             if i > 0 {
                 self.brk();
             }
             if !piece.is_empty() {
-                self.cur.push_part(Part::Lit(piece.to_string()));
+                self.lit(piece, None);
                 self.started = true;
             }
         }
@@ -194,12 +211,47 @@ impl Fields {
         }
         for p in &v.0 {
             match p {
+                Part::Lit(s) if s.is_empty() => {}
+                Part::Lit(s) if quoted || !s.contains(|c| ifs.contains(c)) => {
+                    self.lit(s, Some(s));
+                    self.started = true;
+                }
                 Part::Lit(s) => self.text(s, quoted, ifs),
                 Part::Unknown { .. } => {
+                    self.flush();
                     self.cur.push_part(p.clone());
                     self.started = true;
                 }
             }
+        }
+    }
+
+    /// Appends known text to the current field: as its own piece (`shared`, when it is one
+    /// already) after an unknown piece or none, else gathered with the text before it.
+    fn lit(&mut self, s: &str, shared: Option<&Rc<str>>) {
+        if s.is_empty() {
+            return;
+        }
+        if !self.text.is_empty() {
+            self.text.push_str(s);
+            return;
+        }
+        if let Some(Part::Lit(last)) = self.cur.0.last() {
+            self.text.reserve(last.len() + s.len());
+            self.text.push_str(last);
+            self.text.push_str(s);
+            self.cur.0.pop();
+            return;
+        }
+        let piece = shared.map_or_else(|| Rc::from(s), Rc::clone);
+        self.cur.0.push(Part::Lit(piece));
+    }
+
+    /// Makes the gathered text a piece of the current field.
+    fn flush(&mut self) {
+        if !self.text.is_empty() {
+            self.cur.0.push(Part::Lit(Rc::from(self.text.as_str())));
+            self.text.clear();
         }
     }
 
@@ -210,6 +262,7 @@ impl Fields {
 
     /// Ends the current field (if any).
     pub fn brk(&mut self) {
+        self.flush();
         if self.has_field() {
             self.done.push(std::mem::take(&mut self.cur));
         }
@@ -218,12 +271,13 @@ impl Fields {
 
     /// Whether the field being built makes a field (it has text, or a quote started it).
     fn has_field(&self) -> bool {
-        self.started || !self.cur.0.is_empty()
+        self.started || !self.cur.0.is_empty() || !self.text.is_empty()
     }
 
     /// The fields.
     pub fn finish(mut self) -> Vec<Val> {
         if self.done.is_empty() {
+            self.flush();
             // At most one field, the usual case: made at its size, not grown into.
             return if self.has_field() {
                 vec![self.cur]

@@ -9,6 +9,8 @@
 use crate::parse::WordPieceWithSource;
 use crate::parse::{self, Parameter, ParameterExpr, SpecialParameter, WordPiece};
 use crate::pattern;
+use std::rc::Rc;
+
 use crate::value::{Fields, Part, Val};
 
 use super::state::{State, VarValue};
@@ -539,7 +541,9 @@ pub(crate) fn join(list: &[Val], sep: &str) -> Val {
 fn trim_newlines(mut v: Val) -> Val {
     while let Some(Part::Lit(s)) = v.0.last_mut() {
         let t = s.trim_end_matches('\n').len();
-        s.truncate(t);
+        if t < s.len() {
+            *s = Rc::from(&s[..t]);
+        }
         if s.is_empty() {
             v.0.pop();
         } else {

@@ -550,7 +550,7 @@ impl Interp<'_> {
         match self.fs.stat(&abs) {
             Some(m) if m.size <= self.limits.max_file_bytes => match self.fs.read_file(&abs) {
                 Ok(b) => (
-                    Val::lit(String::from_utf8_lossy(&b).into_owned()),
+                    Val::lit(String::from_utf8_lossy(&b)),
                     Status::OK,
                 ),
                 Err(e) => (
@@ -934,7 +934,7 @@ impl Interp<'_> {
                     return None;
                 }
                 let bytes = self.fs.read_file(&abs).ok()?;
-                Some(Val::lit(String::from_utf8_lossy(&bytes).into_owned()))
+                Some(Val::lit(String::from_utf8_lossy(&bytes)))
             }
             ast::IoRedirect::File(
                 _,
