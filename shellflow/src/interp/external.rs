@@ -549,10 +549,7 @@ impl Interp<'_> {
         }
         match self.fs.stat(&abs) {
             Some(m) if m.size <= self.limits.max_file_bytes => match self.fs.read_file(&abs) {
-                Ok(b) => (
-                    Val::lit(String::from_utf8_lossy(&b)),
-                    Status::OK,
-                ),
+                Ok(b) => (Val::lit(String::from_utf8_lossy(&b)), Status::OK),
                 Err(e) => (
                     Val::unknown(format!("$(cat {abs})"), e.to_string()),
                     Status::Unknown(e.to_string()),

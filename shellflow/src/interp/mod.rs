@@ -1194,6 +1194,25 @@ fn ends_script(st: &State, flow: Flow) -> bool {
 /// Shortens command text for messages.
 pub(crate) fn short(s: &str) -> String {
     // The words joined by single spaces; past 80 characters, the first 79 and an ellipsis.
+    if s.is_ascii() {
+        // A character a byte: words copied whole, split where `split_whitespace` splits
+        // ASCII text (tab to carriage return, and space).
+        let mut one = String::with_capacity(s.len().min(84));
+        let words = s.split(|c| matches!(c, '\t'..='\r' | ' '));
+        for w in words.filter(|w| !w.is_empty()) {
+            if !one.is_empty() {
+                one.push(' ');
+            }
+            one.push_str(w);
+            // ASCII, so the cut is at a character boundary.
+            if one.len() > 80 {
+                one.truncate(79);
+                one.push('…');
+                break;
+            }
+        }
+        return one;
+    }
     let chars = s
         .split_whitespace()
         .enumerate()
