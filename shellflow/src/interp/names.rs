@@ -83,7 +83,15 @@ struct Table {
 }
 
 thread_local! {
-    static TABLE: RefCell<Table> = RefCell::new(Table::default());
+    /// Made without code at first use (`const`): every lookup would otherwise check first
+    /// whether the table is made.
+    static TABLE: RefCell<Table> = const {
+        RefCell::new(Table {
+            ids: HashMap::with_hasher(foldhash::fast::FixedState::with_seed(0)),
+            scopes: 0,
+            kept: 0,
+        })
+    };
 }
 
 /// The name `text`, given an id if it has none yet.
