@@ -160,6 +160,23 @@ impl Val {
     }
 }
 
+impl Val {
+    /// Appends the text [`fmt::Display`] gives, without the formatting machinery: commands'
+    /// words are written out for every command a path records.
+    pub fn render_into(&self, out: &mut String) {
+        for p in &self.0 {
+            match p {
+                Part::Lit(s) => out.push_str(s),
+                Part::Unknown { what, why } => {
+                    for piece in ["<", what, ": ", why, ">"] {
+                        out.push_str(piece);
+                    }
+                }
+            }
+        }
+    }
+}
+
 impl fmt::Display for Val {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for p in &self.0 {
@@ -293,6 +310,18 @@ impl Fields {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn render_into_writes_what_display_writes() {
+        let mut v = Val::lit("exec ");
+        v.push(&Val::unknown("$X", "unset"));
+        v.push(&Val::lit(" --x"));
+        for v in [v, Val::default(), Val::lit("a b")] {
+            let mut out = String::from("> ");
+            v.render_into(&mut out);
+            assert_eq!(out, format!("> {v}"));
+        }
+    }
 
     #[test]
     fn unquoted_text_splits_and_quoted_text_does_not() {

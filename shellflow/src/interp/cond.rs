@@ -312,17 +312,22 @@ impl Interp<'_> {
         } else {
             normalize(&format!("{}/{}", st.cwd, path))
         };
+        // `abs` is `dir` or below it.
+        let at_or_under = |dir: &str| {
+            abs.strip_prefix(dir)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        };
         for runtime in ["/proc", "/sys", "/dev", "/run", "/var/run"] {
-            if abs == runtime || abs.starts_with(&format!("{runtime}/")) {
+            if at_or_under(runtime) {
                 return Tri::Unknown(format!("{abs} exists only at run time"));
             }
         }
-        if let Some(vol) = self
-            .inv
-            .volumes
-            .iter()
-            .find(|v| abs == **v || abs.starts_with(&format!("{}/", v.trim_end_matches('/'))))
-        {
+        if let Some(vol) = self.inv.volumes.iter().find(|v| {
+            abs == **v
+                || abs
+                    .strip_prefix(v.trim_end_matches('/'))
+                    .is_some_and(|rest| rest.starts_with('/'))
+        }) {
             st.assume(format!("volume {vol} is empty (fresh container)"));
         }
         if st.created.contains(&abs) {

@@ -13,7 +13,7 @@ use std::rc::Rc;
 use crate::api::User;
 use crate::memfs::normalize;
 use crate::parse::ast;
-use crate::value::Val;
+use crate::value::{concat, Val};
 
 use super::state::{Recorded, State, Status};
 use super::{short, who, Flow, Interp, Paths};
@@ -139,26 +139,27 @@ impl Interp<'_> {
         self.side_effects(&mut st, &base, &argv[1..]);
         if let Some(buf) = st.stdout.as_mut() {
             buf.push(&Val::unknown(
-                format!("$({})", render(&argv)),
+                concat(&["$(", &render(&argv), ")"]),
                 "output at run time",
             ));
         }
         let side = SIDE_WORK.contains(&base.as_str());
         st.status = if missing && self.surely_missing(&st, &name) {
             st.reason(
-                format!("`{name}` is not in the image: running it fails (127)"),
+                concat(&["`", &name, "` is not in the image: running it fails (127)"]),
                 location.clone(),
             );
             Status::Known(127)
         } else if missing {
-            Status::Unknown(format!("`{name}` is not in the image's PATH"))
+            Status::Unknown(concat(&["`", &name, "` is not in the image's PATH"]))
         } else if side {
             Status::OK
         } else {
-            Status::Unknown(format!(
-                "exit status of `{}` depends on the run",
-                short(&render(&argv))
-            ))
+            Status::Unknown(concat(&[
+                "exit status of `",
+                &short(&render(&argv)),
+                "` depends on the run",
+            ]))
         };
         if (!side || st.in_background) && st.subshell == 0 {
             // A background child keeps running as whom its dropper names.
@@ -1149,10 +1150,14 @@ fn bre_to_regex(bre: &str) -> String {
 
 /// Words joined for messages.
 pub(crate) fn render(argv: &[Val]) -> String {
-    argv.iter()
-        .map(|v| v.to_string())
-        .collect::<Vec<_>>()
-        .join(" ")
+    let mut out = String::new();
+    for (i, v) in argv.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        v.render_into(&mut out);
+    }
+    out
 }
 
 impl Interp<'_> {
