@@ -161,7 +161,9 @@ pub(super) fn tokenize(src: &str) -> Option<Vec<Token>> {
         here: Here::None,
         back_one: false,
     };
-    let mut tokens = Vec::with_capacity(src.len() / 5);
+    // Scripts hold about a token every four bytes (the long bench script: 6,900 in 28 kB);
+    // growing the vector would copy every token made so far.
+    let mut tokens = Vec::with_capacity(src.len() / 4 + 16);
     loop {
         let (reason, tok) = lx.next_token(None, false)?;
         if let Some(tok) = tok {
