@@ -17,7 +17,7 @@
 use std::cell::Cell;
 use std::ptr::NonNull;
 
-/// The usable size of an analysis stack (the guard page comes on top).
+/// The usable size of an analysis stack (its guard page lies below).
 pub(crate) const STACK_BYTES: usize = 256 << 20;
 
 /// How much of the stack's top stays mapped between analyses: more than an ordinary script

@@ -86,7 +86,9 @@ impl Interp<'_> {
 
     /// `test ARGS` / `[ ARGS ]`.
     pub(crate) fn eval_test_args(&mut self, st: &mut State, args: &[Val]) -> Tri {
-        let text = |v: &Val| v.known();
+        fn text(v: &Val) -> Option<std::borrow::Cow<'_, str>> {
+            v.as_known()
+        }
         // -o binds loosest, then -a (XSI).
         for (op, is_or) in [("-o", true), ("-a", false)] {
             if args.len() > 3 {
@@ -217,7 +219,7 @@ impl Interp<'_> {
     }
 
     fn binary(&mut self, st: &mut State, op: &B, l: &Val, r: &Val, ext: bool) -> Tri {
-        let (Some(a), Some(b)) = (l.known(), r.known()) else {
+        let (Some(a), Some(b)) = (l.as_known(), r.as_known()) else {
             let eq = matches!(
                 op,
                 B::StringExactlyMatchesString | B::StringExactlyMatchesPattern
@@ -289,7 +291,7 @@ impl Interp<'_> {
                 }
                 Err(_) => Tri::Unknown(format!("regex {b} not understood")),
             },
-            B::StringContainsSubstring => Tri::Known(a.contains(&b)),
+            B::StringContainsSubstring => Tri::Known(a.contains(&*b)),
             B::LeftSortsBeforeRight => Tri::Known(a < b),
             B::LeftSortsAfterRight => Tri::Known(a > b),
             B::ArithmeticEqualTo => arith(|x, y| x == y),

@@ -523,10 +523,11 @@ pub(super) fn fork_on_values(
 /// Whether a subject matches any of the patterns; `None` when it depends on unknowns.
 fn case_match(subject: &Val, pats: &[Val]) -> Option<bool> {
     let mut unknown = false;
+    let subject_text = subject.as_known();
     for p in pats {
-        match (subject.known(), p.known()) {
+        match (subject_text.as_deref(), p.as_known()) {
             (Some(s), Some(p)) => {
-                if pattern::matches(&p, &s) {
+                if pattern::matches(&p, s) {
                     return Some(true);
                 }
             }
