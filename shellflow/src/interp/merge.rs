@@ -699,14 +699,20 @@ pub(crate) fn split(mut rep: State) -> Vec<State> {
         )
         .map(|(name, _)| name)
         .collect();
+    // Their interned names, looked up once for every member. A name with none is in no map:
+    // no member holds a value of it to give back.
+    let interned: Vec<super::names::Name> = untouched
+        .iter()
+        .filter_map(|name| super::names::lookup(name))
+        .collect();
     d.members
         .iter()
         .map(|m| {
             let mut s = rep.clone();
             s.vars.restore(
-                untouched
+                interned
                     .iter()
-                    .map(|name| (Rc::clone(name), m.vars.get_rc(name).cloned())),
+                    .map(|name| (name.clone(), m.vars.get_id(name.id()).cloned())),
             );
             if !s.unset.ptr_eq(&m.unset) {
                 for name in &untouched {

@@ -280,9 +280,6 @@ pub struct VarMap {
     over: Rc<Vec<(Name, Option<Rc<Var>>)>>,
 }
 
-/// One write given to [`VarMap::restore`]: the name and its value, `None` to remove it.
-type Write = (Rc<str>, Option<Rc<Var>>);
-
 /// A name whose variables differ between two maps, with each map's value.
 type Difference<'m> = (&'m Name, Option<&'m Rc<Var>>, Option<&'m Rc<Var>>);
 
@@ -357,13 +354,10 @@ impl VarMap {
 
     /// Sets (or, with `None`, removes) several variables at once, as a join's split gives
     /// each member its own values back: the overlay is copied once and folded at most once,
-    /// after all of them.
-    pub fn restore(&mut self, writes: impl IntoIterator<Item = Write>) {
-        self.write_all(
-            writes
-                .into_iter()
-                .map(|(name, value)| (names::intern_rc(name), value)),
-        );
+    /// after all of them. The names come interned (a split looks each up once for all its
+    /// members, not once per member).
+    pub fn restore(&mut self, writes: impl IntoIterator<Item = (Name, Option<Rc<Var>>)>) {
+        self.write_all(writes);
     }
 
     /// Sets a variable to a shared value.
@@ -1047,12 +1041,11 @@ mod tests {
                 model.remove(&name(n));
             }
             Op::Restore(writes) => {
-                m.restore(writes.iter().map(|(n, v)| {
-                    (
-                        Rc::from(name(n).as_str()),
-                        v.map(|v| Rc::new(var(v, false))),
-                    )
-                }));
+                m.restore(
+                    writes
+                        .iter()
+                        .map(|(n, v)| (names::intern(&name(n)), v.map(|v| Rc::new(var(v, false))))),
+                );
                 for (n, v) in writes {
                     match v {
                         Some(v) => model.insert(name(n), var(*v, false)),
