@@ -1092,7 +1092,7 @@ fn take_bodies_in(list: &mut ast::CompoundList, out: &mut FastMap<usize, Rc<ast:
 /// names miss a join's filter is passed without looking at each.
 #[derive(Debug)]
 pub(crate) struct CmdWords {
-    text: Box<str>,
+    text: String,
     /// Every name-like word (`[A-Za-z_][A-Za-z0-9_]*`), once each.
     names: Vec<(u32, u32)>,
     /// Names read through (`${!name}`).
@@ -1143,7 +1143,7 @@ impl CmdWords {
             i += 1;
         }
         CmdWords {
-            text: text.into_boxed_str(),
+            text,
             names,
             indirect,
             filter,
