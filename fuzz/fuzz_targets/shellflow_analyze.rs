@@ -6,6 +6,11 @@
 
 use libfuzzer_sys::fuzz_target;
 
+/// The analyses run in shellflow's arena, as in the `entrytrace` binary.
+#[global_allocator]
+static ARENA: shellflow::arena::Arena<std::alloc::System> =
+    shellflow::arena::Arena::new(std::alloc::System);
+
 fuzz_target!(|data: &[u8]| {
     if let Err(e) = shellflow::fuzzing::check_one(data) {
         panic!("{e}");

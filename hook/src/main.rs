@@ -6,9 +6,12 @@ use clap::Parser;
 
 mod alloc;
 
-/// mimalloc, through its unaligned fast path (see `alloc`).
+/// mimalloc, through its unaligned fast path (see `alloc`), with shellflow's arena in front:
+/// the allocations of a script analysis come from a bump arena used again by the next one
+/// (see `shellflow::arena`).
 #[global_allocator]
-static ALLOCATOR: alloc::MiMalloc = alloc::MiMalloc;
+static ALLOCATOR: shellflow::arena::Arena<alloc::MiMalloc> =
+    shellflow::arena::Arena::new(alloc::MiMalloc);
 
 fn main() -> ExitCode {
     let cli = entrytrace::cli::Cli::parse();

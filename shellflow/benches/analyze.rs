@@ -10,12 +10,14 @@ use std::time::{Duration, Instant};
 
 use shellflow::{analyze, Invocation, Limits, MemFs};
 
-/// The allocator the `entrytrace` binary uses (`hook/src/alloc.rs`, the same file), so the
-/// figures are those of the shipped analysis.
+/// The allocator the `entrytrace` binary uses (`hook/src/alloc.rs`, the same file, behind
+/// shellflow's arena as in `hook/src/main.rs`), so the figures are those of the shipped
+/// analysis. `SHELLFLOW_BENCH_NO_ARENA=1` runs the analyses with the arena bypassed.
 #[path = "../../hook/src/alloc.rs"]
 mod alloc;
 #[global_allocator]
-static GLOBAL: alloc::MiMalloc = alloc::MiMalloc;
+static GLOBAL: shellflow::arena::Arena<alloc::MiMalloc> =
+    shellflow::arena::Arena::new(alloc::MiMalloc);
 
 #[path = "../tests/common/long_script.rs"]
 mod long_script;
@@ -100,6 +102,14 @@ fn wanted(name: &str) -> bool {
 }
 
 fn main() {
+    if std::env::var_os("SHELLFLOW_BENCH_NO_ARENA").is_some() {
+        shellflow::arena::bypass(run);
+    } else {
+        run();
+    }
+}
+
+fn run() {
     let passwd = "root:x:0:0::/root:/bin/sh\npostgres:x:999:999::/var/lib/postgresql:/bin/sh\n";
     let script = long_script(1000);
     // `SHELLFLOW_BENCH_DUMP=/tmp/long.sh` writes the script out, to read it or `bash -n` it.

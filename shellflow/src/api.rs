@@ -507,6 +507,32 @@ pub struct Analysis {
 }
 
 impl Analysis {
+    /// A copy that shares nothing with `self`: every string and vector new, and each
+    /// location's file name too (`Location::file` is shared with the analysis's paths,
+    /// and a plain clone would keep pointing at it). The arena copies a result out with
+    /// this (`arena::Scope::finish`); a field holding a shared pointer must be copied here.
+    pub(crate) fn detached(&self) -> Analysis {
+        fn fresh(loc: &mut Option<Location>) {
+            if let Some(l) = loc {
+                l.file = std::sync::Arc::from(&*l.file);
+            }
+        }
+        fn fresh_reasons(reasons: &mut [Reason]) {
+            for r in reasons {
+                fresh(&mut r.location);
+            }
+        }
+        let mut out = self.clone();
+        for c in out.candidates.iter_mut().chain(out.services.iter_mut()) {
+            fresh_reasons(&mut c.reasons);
+        }
+        for e in &mut out.exits {
+            fresh(&mut e.location);
+            fresh_reasons(&mut e.reasons);
+        }
+        out
+    }
+
     /// Share of the path weight that ends without running a command (0 when none does).
     pub fn exit_share(&self) -> f64 {
         self.exits

@@ -39,6 +39,7 @@
 //! ```
 
 mod api;
+pub mod arena;
 #[doc(hidden)]
 pub mod fuzzing;
 mod interp;
@@ -80,9 +81,21 @@ pub fn analyze(inv: &Invocation, fs: &dyn ImageFs, limits: &Limits) -> Analysis 
     result.unwrap_or_else(|_| failed("shellflow: analysis panicked".into()))
 }
 
+/// One analysis on this thread, its memory from the arena ([`arena`]) when the program's
+/// allocator is one.
 fn analyze_here(inv: &Invocation, fs: &dyn ImageFs, limits: &Limits) -> Analysis {
-    // Variable names interned during this analysis are dropped when it ends.
-    let _names = interp::names::Scope::enter();
+    // The name table's thread-local is made before the arena opens (see `names::warm`).
+    interp::names::warm();
+    let scope = arena::Scope::enter();
+    let a = {
+        // Variable names interned during this analysis are dropped when it ends.
+        let _names = interp::names::Scope::enter();
+        analyze_within(inv, &arena::Suspended(fs), limits)
+    };
+    scope.finish(a)
+}
+
+fn analyze_within(inv: &Invocation, fs: &dyn ImageFs, limits: &Limits) -> Analysis {
     let (file, text) = match &inv.script {
         Script::File { path, .. } => match read_text(fs, path, limits) {
             Ok(t) => (path.clone(), t),

@@ -4,6 +4,12 @@
 
 use shellflow::{analyze, Invocation, Limits, MemFs};
 
+/// Every analysis in this test binary runs in shellflow's arena, as in the shipped binary
+/// (here in front of the system allocator).
+#[global_allocator]
+static ARENA: shellflow::arena::Arena<std::alloc::System> =
+    shellflow::arena::Arena::new(std::alloc::System);
+
 fn services(script: &str) -> Vec<Vec<String>> {
     let fs = MemFs::new()
         .file(

@@ -11,6 +11,12 @@ use std::process::Command;
 
 use shellflow::{analyze, Dialect, Invocation, Limits, MemFs, User};
 
+/// Every analysis in this test binary runs in shellflow's arena, as in the shipped binary
+/// (here in front of the system allocator).
+#[global_allocator]
+static ARENA: shellflow::arena::Arena<std::alloc::System> =
+    shellflow::arena::Arena::new(std::alloc::System);
+
 const PASSWD: &str = "root:x:0:0::/root:/bin/sh\npostgres:x:999:999::/var/lib/postgresql:/bin/sh\nredis:x:998:998::/data:/bin/sh\n";
 
 const DROPPER: &str = "#!/bin/sh\nPRETEND_USER=\"$1\"; export PRETEND_USER; shift\nexec \"$@\"\n";

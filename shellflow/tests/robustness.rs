@@ -4,6 +4,12 @@
 use proptest::prelude::*;
 use shellflow::{analyze, Invocation, Limits, MemFs};
 
+/// Every analysis in this test binary runs in shellflow's arena, as in the shipped binary
+/// (here in front of the system allocator).
+#[global_allocator]
+static ARENA: shellflow::arena::Arena<std::alloc::System> =
+    shellflow::arena::Arena::new(std::alloc::System);
+
 fn run(script: &str, limits: &Limits) -> shellflow::Analysis {
     let fs = MemFs::new()
         .file("/entry.sh", script, 0o755)

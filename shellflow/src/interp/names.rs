@@ -118,9 +118,22 @@ fn intern_with(text: &str, make: impl FnOnce() -> Rc<str>) -> Name {
         // saturating keeps this total, and a repeated id only makes two names one variable.
         let id = u32::try_from(t.ids.len()).unwrap_or(u32::MAX);
         let text = make();
+        if t.ids.len() == t.ids.capacity() {
+            // The table's room outlives the analysis (see `KEEP_ROOM`): it comes from the
+            // wrapped allocator, not the arena.
+            let _off = crate::arena::suspend();
+            let more = t.ids.len().max(64);
+            t.ids.reserve(more);
+        }
         t.ids.insert(Rc::clone(&text), id);
         Name { id, text }
     })
+}
+
+/// Makes this thread's table, so that it exists (and its destructor is registered) before an
+/// analysis opens the arena.
+pub fn warm() {
+    TABLE.with(|_| ());
 }
 
 /// The id of `text` when some map may hold it; `None` when none can. Reads only (a lookup

@@ -68,6 +68,9 @@ pub fn parse_program_within(
     if let Some(program) = fast::parse(text) {
         return Ok(program);
     }
+    // The helper thread, the channel and the text it shares may outlive the analysis, and
+    // brush-parser keeps caches: none of it comes from the arena.
+    let _off = crate::arena::suspend();
     if openers(text) < 16 {
         return parse_brush(file, text);
     }
@@ -143,6 +146,9 @@ pub fn parse_brush(file: &str, text: &str) -> Result<ast::Program, ParseError> {
 /// that was there before, so a panic of shellflow's own still reports (and, under the
 /// fuzzer, still counts as a crash).
 fn guarded<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    // brush-parser keeps global caches of what it parses, and the hook below lives on:
+    // their memory must not come from the arena.
+    let _off = crate::arena::suspend();
     static QUIET: std::sync::Once = std::sync::Once::new();
     QUIET.call_once(|| {
         let previous = std::panic::take_hook();

@@ -5,6 +5,12 @@
 
 use shellflow::{analyze, Analysis, Dialect, EndKind, Invocation, Limits, MemFs, Script, User};
 
+/// Every analysis in this test binary runs in shellflow's arena, as in the shipped binary
+/// (here in front of the system allocator).
+#[global_allocator]
+static ARENA: shellflow::arena::Arena<std::alloc::System> =
+    shellflow::arena::Arena::new(std::alloc::System);
+
 pub const ENTRY: &str = "/usr/local/bin/docker-entrypoint.sh";
 
 /// An image with root, postgres (999), redis (998), mysql (997), www-data (33), node (1000).
