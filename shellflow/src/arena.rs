@@ -1,14 +1,20 @@
-//! A bump arena for the memory of one analysis, behind the global allocator.
+//! A per-thread allocator for the memory of one analysis, behind the global allocator.
 //!
 //! An analysis of the 1,000-line bench script makes about 70,000 small allocations (the
 //! AST, values, evidence, path states, joins) and frees nearly all of them when it ends.
-//! With mimalloc each costs an allocation and a free, and the blocks it hands out are
-//! scattered over pages the analysis touched long before. [`Arena`] wraps the program's
-//! allocator: while an analysis runs on a thread ([`Scope`]), that thread's small
-//! allocations are carved one after the other out of the thread's slot of one reserved
-//! region, freeing them does nothing, and when the analysis ends the slot is used again
-//! from its start, pages still warm. In 9 interleaved rounds of the long bench (each the
-//! median of 21 analyses) a prototype took the median from 5.85 to 5.01 ms.
+//! [`Arena`] wraps the program's allocator: while an analysis runs on a thread ([`Scope`]),
+//! that thread's small allocations come from the thread's slot of one reserved region, in
+//! size classes (16-byte steps up to 1 KiB, powers of two up to [`MAX_BLOCK`]); a freed
+//! block goes on its class's list and is the next one of its class handed out, and a new
+//! one is carved after the last. No locks, no headers, no cross-thread bookkeeping: a
+//! block freed by another thread is left alone. When the analysis ends the lists are
+//! dropped and the slot is used again from its start, pages still mapped and warm.
+//!
+//! Measured on the long bench: 27.5 M instructions an analysis with mimalloc alone,
+//! 25.0 M carving without reuse; reuse keeps one analysis's memory near what it holds at
+//! once (a first analysis in a fresh process, as the hook runs it, faults in about as many
+//! pages as with mimalloc: carving without reuse took 1,000 more and made that analysis
+//! half again slower).
 //!
 //! Written here because no crate does this: bumpalo and typed arenas serve code written
 //! against them, and most of an analysis's memory is brush-parser's AST and std
@@ -50,12 +56,12 @@ const _: () = assert!(SLOTS == u64::BITS as usize);
 /// The whole region, reserved once (address space only until touched).
 const REGION_BYTES: usize = SLOT_BYTES * SLOTS;
 
+/// The huge page size slots are aligned to (see [`reserve`]).
+const HUGE_PAGE: usize = 2 << 20;
+
 /// The largest allocation the arena serves; bigger ones (a file's text) go to the wrapped
 /// allocator.
 pub const MAX_BLOCK: usize = 64 << 10;
-
-/// The largest alignment the arena serves.
-const MAX_ALIGN: usize = 64;
 
 /// How much of a slot stays mapped between analyses (the long bench script uses 7 MB).
 const KEEP_BYTES: usize = 16 << 20;
@@ -89,6 +95,8 @@ thread_local! {
     static HIGH: Cell<usize> = const { Cell::new(0) };
     /// Bytes the last analysis on this thread took from the arena.
     static LAST: Cell<usize> = const { Cell::new(0) };
+    /// The first free block of each size class (0: none), linked through their first word.
+    static LISTS: [Cell<usize>; CLASSES] = const { [const { Cell::new(0) }; CLASSES] };
 }
 
 /// Whether `p` lies in the region (any thread's slot).
@@ -109,31 +117,95 @@ impl<A> Arena<A> {
     }
 }
 
-/// Carves `layout` out of this thread's slot, when an analysis runs and it fits.
+/// Blocks of at most `SMALL` bytes come in steps of 16 bytes; bigger ones in powers of two
+/// up to [`MAX_BLOCK`].
+const SMALL: usize = 1024;
+
+/// The size classes: 1 to 64 for the small steps, 65 to 70 for 2 KiB to 64 KiB (0 unused).
+const CLASSES: usize = SMALL / 16 + 7;
+
+/// Every block is aligned to this (sizes are multiples of it).
+const GRAIN: usize = 16;
+
+/// The size class of a block of `size` bytes (at most [`MAX_BLOCK`], at least 1).
 #[inline]
-fn bump(layout: Layout) -> Option<*mut u8> {
+fn class_of(size: usize) -> usize {
+    if size <= SMALL {
+        size.div_ceil(GRAIN)
+    } else {
+        SMALL / GRAIN + (usize::BITS - (size - 1).leading_zeros()) as usize - 10
+    }
+}
+
+/// The bytes a block of class `c` spans.
+#[inline]
+fn class_bytes(c: usize) -> usize {
+    if c <= SMALL / GRAIN {
+        c * GRAIN
+    } else {
+        1 << (c - SMALL / GRAIN + 10)
+    }
+}
+
+/// Whether the arena serves `layout` (when a scope is open).
+#[inline]
+fn fits(layout: Layout) -> bool {
+    layout.size() <= MAX_BLOCK && layout.align() <= GRAIN
+}
+
+/// A block for `layout` from this thread's slot, when an analysis runs and it fits: the
+/// last block of its class freed, or a new one carved after the others.
+#[inline]
+fn carve(layout: Layout) -> Option<*mut u8> {
     let (cur, end) = BUMP.get();
-    if cur == 0 || layout.size() > MAX_BLOCK || layout.align() > MAX_ALIGN {
+    if cur == 0 || !fits(layout) {
         return None;
     }
-    let at = (cur + layout.align() - 1) & !(layout.align() - 1);
-    let next = at + layout.size();
+    let c = class_of(layout.size());
+    let head = LISTS.with(|l| l[c].get());
+    if head != 0 {
+        // SAFETY: `head` is a freed block of this scope, at least `GRAIN` bytes, aligned;
+        // its first word holds the next free block of its class (see `give_back`).
+        let next = unsafe { *(head as *const usize) };
+        LISTS.with(|l| l[c].set(next));
+        return Some(head as *mut u8);
+    }
+    let next = cur + class_bytes(c);
     if next > end {
         return None;
     }
     BUMP.set((next, end));
-    Some(at as *mut u8)
+    Some(cur as *mut u8)
+}
+
+/// Whether `p` was carved from this thread's slot by the scope open now (not suspended).
+#[inline]
+fn own(p: usize, cur: usize, end: usize) -> bool {
+    cur != 0 && p.wrapping_sub(end - SLOT_BYTES) < SLOT_BYTES
+}
+
+/// Puts the block `p` of `layout`, carved by the open scope, on its class's free list.
+#[inline]
+fn give_back(p: *mut u8, layout: Layout) {
+    let c = class_of(layout.size());
+    LISTS.with(|l| {
+        // SAFETY: `p` is a block of at least `GRAIN` bytes, aligned, that its owner has
+        // just given up: its first word is free to hold the link.
+        unsafe { *(p as *mut usize) = l[c].get() };
+        l[c].set(p as usize);
+    });
 }
 
 // SAFETY: a block from the arena lies inside this thread's slot, which only this thread
-// carves, aligned as asked and `layout.size()` bytes long, not handed out again before the
-// scope it was carved in ends (after which, by the rules in the module doc, nothing refers
-// to it); every other call goes to `A` with the caller's guarantees passed on. `dealloc`
-// and `realloc` tell the two kinds apart by address.
+// carves, spans `class_bytes(class_of(size))` bytes aligned to `GRAIN`, and is handed out
+// again only once freed (by the free list of its class) or once the scope it was carved in
+// has ended (after which, by the rules in the module doc, nothing refers to it); every
+// other call goes to `A` with the caller's guarantees passed on. `dealloc` and `realloc`
+// tell the two kinds apart by address.
 unsafe impl<A: GlobalAlloc> GlobalAlloc for Arena<A> {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        match bump(layout) {
+        match carve(layout) {
             Some(p) => p,
             // SAFETY: the caller's guarantees for `alloc`.
             None => unsafe { self.0.alloc(layout) },
@@ -142,9 +214,9 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Arena<A> {
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        match bump(layout) {
+        match carve(layout) {
             Some(p) => {
-                // SAFETY: `p` starts `layout.size()` writable bytes of the slot.
+                // SAFETY: `p` starts at least `layout.size()` writable bytes of the slot.
                 unsafe { std::ptr::write_bytes(p, 0, layout.size()) };
                 p
             }
@@ -157,8 +229,15 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Arena<A> {
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         if !contains(ptr) {
             // SAFETY: not the arena's, so `A` handed it out.
-            unsafe { self.0.dealloc(ptr, layout) }
+            unsafe { self.0.dealloc(ptr, layout) };
+            return;
         }
+        let (cur, end) = BUMP.get();
+        if own(ptr as usize, cur, end) {
+            give_back(ptr, layout);
+        }
+        // Else another thread's block, or one freed while the arena is suspended: it is
+        // reused when its scope ends.
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
@@ -168,10 +247,16 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Arena<A> {
         }
         let at = ptr as usize;
         let (cur, end) = BUMP.get();
-        if cur != 0 && at + layout.size() == cur && new_size <= MAX_BLOCK && at + new_size <= end {
-            // The last block carved: it grows or shrinks where it is.
-            BUMP.set((at + new_size, end));
-            return ptr;
+        if own(at, cur, end) && new_size <= MAX_BLOCK {
+            let (old, new) = (class_of(layout.size()), class_of(new_size));
+            if old == new {
+                return ptr;
+            }
+            if at + class_bytes(old) == cur && at + class_bytes(new) <= end {
+                // The last block carved: it grows or shrinks where it is.
+                BUMP.set((at + class_bytes(new), end));
+                return ptr;
+            }
         }
         // SAFETY: `new_size` is non-zero and, rounded up to `layout.align()`, does not
         // overflow `isize` (the caller's guarantees for `realloc`).
@@ -179,9 +264,11 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Arena<A> {
         // SAFETY: as in `alloc`.
         let new = unsafe { self.alloc(new_layout) };
         if !new.is_null() {
-            // SAFETY: both blocks are at least that long, and distinct (the new one was
-            // carved after `ptr` or comes from `A`).
+            // SAFETY: both blocks are at least that long, and distinct (`ptr` is still
+            // held: it is not on a free list).
             unsafe { std::ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size)) };
+            // SAFETY: `ptr` is the arena's and `layout` its layout.
+            unsafe { self.dealloc(ptr, layout) };
         }
         new
     }
@@ -197,7 +284,7 @@ fn reserve() -> bool {
                 let p = unsafe {
                     libc::mmap(
                         std::ptr::null_mut(),
-                        REGION_BYTES,
+                        REGION_BYTES + HUGE_PAGE,
                         libc::PROT_READ | libc::PROT_WRITE,
                         libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
                         -1,
@@ -205,7 +292,17 @@ fn reserve() -> bool {
                     )
                 };
                 if p != libc::MAP_FAILED {
-                    BASE.store(p as usize, Ordering::Release);
+                    // Slots start on a huge page, and the kernel may back them with huge
+                    // pages (as mimalloc asks for its own memory, its `allow_thp`): the
+                    // first analysis in a process then faults in a few 2 MiB pages, not a
+                    // thousand small ones, each of which costs microseconds on these VMs.
+                    let base = (p as usize).next_multiple_of(HUGE_PAGE);
+                    // SAFETY: advice on a range inside the mapping just made; failure (no
+                    // transparent huge pages) leaves small pages.
+                    unsafe {
+                        libc::madvise(base as *mut libc::c_void, REGION_BYTES, libc::MADV_HUGEPAGE);
+                    }
+                    BASE.store(base, Ordering::Release);
                 }
                 RESERVED.store(2, Ordering::Release);
                 return p != libc::MAP_FAILED;
@@ -295,6 +392,7 @@ impl Scope {
                 counted: true,
             };
         };
+        LISTS.with(|l| l.iter().for_each(|c| c.set(0)));
         BUMP.set((start, start + SLOT_BYTES));
         if INSTALLED.load(Ordering::Relaxed) == 0 {
             // Whether the global allocator serves from the arena: a probe tells.
@@ -430,5 +528,34 @@ impl crate::ImageFs for Suspended<'_> {
     fn canonical(&self, path: &str) -> Option<String> {
         let _off = suspend();
         self.0.canonical(path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_size_has_a_class_whose_blocks_hold_it_aligned() {
+        let mut last = 0;
+        for size in 1..=MAX_BLOCK {
+            let c = class_of(size);
+            assert!((1..CLASSES).contains(&c), "size {size}: class {c}");
+            let bytes = class_bytes(c);
+            assert!(bytes >= size, "size {size}: class {c} holds {bytes}");
+            assert_eq!(bytes % GRAIN, 0, "size {size}");
+            assert!(c >= last, "size {size}: classes go down");
+            // No class wastes more than half its block (beyond the 16-byte steps).
+            assert!(size <= SMALL || bytes < 2 * size, "size {size}");
+            last = c;
+        }
+        assert_eq!(class_bytes(class_of(MAX_BLOCK)), MAX_BLOCK);
+    }
+
+    #[test]
+    fn outside_an_analysis_nothing_comes_from_the_region() {
+        let b = Box::new([0u8; 64]);
+        assert!(!contains(b.as_ptr()));
+        assert!(!contains(std::ptr::null()));
     }
 }
