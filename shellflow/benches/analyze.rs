@@ -2,7 +2,8 @@
 //! plus side work cycling through the idioms: defaults, indirection, `case`, arrays, `[[ ]]`,
 //! heredocs, pipelines into `while read`, `command -v`), and scripts built to explode (20
 //! independent unknown `if`s). Prints median wall and CPU times; run with
-//! `cargo bench -p shellflow --bench analyze [-- long|plain|explosion]`. On a shared machine,
+//! `cargo bench -p shellflow --bench analyze [-- long|plain|explosion|envloop|first]`
+//! (`first`: the long script's first analysis, each in a new process, as the hook runs it). On a shared machine,
 //! `SHELLFLOW_BENCH_RUNS=1 valgrind --tool=callgrind target/release/deps/analyze-* long`
 //! gives instruction counts that do not depend on the load.
 
@@ -131,6 +132,15 @@ fn run() {
     inv.env
         .push(("PGDATA".into(), "/var/lib/postgresql/data".into()));
     inv.env.push(("POSTGRES_PASSWORD".into(), "pw".into()));
+    if std::env::var_os(FIRST_CHILD).is_some() {
+        // A child of `bench_first`: one analysis in this fresh process, its wall time in µs.
+        let t = Instant::now();
+        let a = analyze(&inv, &fs, &limits);
+        let us = t.elapsed().as_micros();
+        assert!(!a.candidates.is_empty(), "the long script has a candidate");
+        println!("{us}");
+        return;
+    }
     if wanted("long") {
         bench_long(&script, &inv, &fs, &limits);
     }
@@ -143,6 +153,53 @@ fn run() {
     if wanted("envloop") {
         bench_env_loop(&limits);
     }
+    if wanted("first") {
+        bench_first();
+    }
+}
+
+/// Set in the environment of the processes [`bench_first`] starts.
+const FIRST_CHILD: &str = "SHELLFLOW_BENCH_FIRST_CHILD";
+
+/// The long script's first analysis in a fresh process, as the hook runs one (every page
+/// the analysis touches is faulted in, nothing is warm): each run is a new process of
+/// this bench.
+fn bench_first() {
+    let me = match std::env::current_exe() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("first analysis: cannot find this bench's executable: {e}");
+            return;
+        }
+    };
+    let runs = std::env::var("SHELLFLOW_BENCH_RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(21usize)
+        .max(1);
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let out = std::process::Command::new(&me)
+            .env(FIRST_CHILD, "1")
+            .output();
+        let us = out
+            .ok()
+            .filter(|o| o.status.success())
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|s| s.trim().parse::<u64>().ok());
+        match us {
+            Some(us) => times.push(Duration::from_micros(us)),
+            None => {
+                eprintln!("first analysis: a child run failed");
+                return;
+            }
+        }
+    }
+    times.sort();
+    println!(
+        "first analysis in a fresh process (long script, as the hook runs one): median wall {:?} over {runs} processes",
+        times[runs / 2]
+    );
 }
 
 /// The long script as the image gives it: most env unset, so tests on it fork.
