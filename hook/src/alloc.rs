@@ -13,7 +13,9 @@
 //! go through the aligned calls.
 //!
 //! Written here (a few lines over `libmimalloc-sys`) because no crate offers it. The
-//! benchmark includes this file, so it measures the allocator this binary ships with.
+//! benchmark includes this file, so it measures the allocator this binary ships with. In
+//! `main.rs` it sits behind `shellflow::arena::Arena`, which serves the allocations of a
+//! script analysis itself and passes everything else here.
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::ffi::c_void;

@@ -111,8 +111,12 @@ impl ImageFs for MemFs {
     }
 
     fn stat(&self, path: &str) -> Option<FileStat> {
-        let is_link = matches!(self.nodes.get(&normalize(path)), Some(Node::Link(_)));
-        let (_, node, _) = self.resolve(path)?;
+        let p = normalize(path);
+        // Most paths name a file or directory: one lookup; a link is followed from there.
+        let (is_link, node) = match self.nodes.get(&p)? {
+            Node::Link(_) => (true, self.resolve(&p)?.1),
+            n => (false, n),
+        };
         let (kind, mode, size, uid) = match node {
             Node::File { content, mode, uid } => {
                 (FileKind::File, *mode, content.len() as u64, *uid)

@@ -512,7 +512,13 @@ impl Parser {
 
     /// `cmd_suffix?`: words, assignments and redirections after the command name.
     fn suffix(&mut self) -> Option<Option<ast::CommandSuffix>> {
-        let mut items = Vec::new();
+        // Room for the words up to the next operator (a redirection's target among them),
+        // so that the vector does not grow word by word.
+        let words = self.toks[self.i.min(self.toks.len())..]
+            .iter()
+            .take_while(|t| t.op.is_none())
+            .count();
+        let mut items = Vec::with_capacity(words);
         while let Some(t) = self.tok(self.i) {
             let op = t.op.is_some();
             if self.process_substitution(self.i) {
