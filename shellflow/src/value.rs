@@ -11,6 +11,20 @@ use std::rc::Rc;
 
 use smallvec::{smallvec, SmallVec};
 
+/// The most known text one piece of a value holds: the read limit of a file
+/// ([`crate::Limits::max_file_bytes`]' default), so a value can hold any file the image
+/// gives. Text that would grow past it (a loop doubling a variable: the fuzzer's
+/// `x="$x…$x"` reached 650 MB in a few dozen iterations) becomes an unknown piece instead.
+pub const MAX_TEXT: usize = 1 << 20;
+
+/// The piece text past [`MAX_TEXT`] becomes.
+fn too_long() -> Part {
+    Part::Unknown {
+        what: Rc::from("…"),
+        why: Rc::from("text longer than 1 MiB"),
+    }
+}
+
 /// One piece of a value.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Part {
@@ -129,7 +143,12 @@ impl Val {
     pub fn push_part(&mut self, p: Part) {
         match (self.0.last_mut(), p) {
             (_, Part::Lit(s)) if s.is_empty() => {}
+            (Some(Part::Lit(a)), Part::Lit(b)) if a.len() + b.len() > MAX_TEXT => {
+                self.0.pop();
+                self.push_part(too_long());
+            }
             (Some(Part::Lit(a)), Part::Lit(b)) => *a = Rc::from(concat(&[a, &b])),
+            (Some(last), p) if *last == p && p == too_long() => {}
             (_, p) => self.0.push(p),
         }
     }
@@ -247,6 +266,19 @@ impl Fields {
     /// already) after an unknown piece or none, else gathered with the text before it.
     fn lit(&mut self, s: &str, shared: Option<&Rc<str>>) {
         if s.is_empty() {
+            return;
+        }
+        let before = match self.cur.0.last() {
+            _ if !self.text.is_empty() => self.text.len(),
+            Some(Part::Lit(last)) => last.len(),
+            _ => 0,
+        };
+        if before + s.len() > MAX_TEXT {
+            self.text.clear();
+            if let Some(Part::Lit(_)) = self.cur.0.last() {
+                self.cur.0.pop();
+            }
+            self.cur.push_part(too_long());
             return;
         }
         if !self.text.is_empty() {

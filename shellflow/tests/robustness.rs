@@ -235,3 +235,23 @@ proptest! {
         prop_assert_eq!(a.candidates.len(), 1, "{:?}", a);
     }
 }
+
+#[test]
+fn a_value_doubled_line_after_line_stops_growing_at_the_text_cap() {
+    // 2 bytes doubled 30 times would be 2 GiB; past 1 MiB the value becomes unknown.
+    let mut script = String::from("#!/bin/sh\nx=ab\n");
+    for _ in 0..30 {
+        script.push_str("x=\"$x$x\"\n");
+    }
+    script.push_str("exec server \"$x\" \"${#x}\"\n");
+    let a = run(&script, &Limits::default());
+    let c = &a.candidates[0];
+    assert_eq!(c.argv[0], "server");
+    assert!(c.unknown[1], "{:.80}", c.argv[1]);
+    assert!(
+        c.argv[1].contains("text longer than 1 MiB"),
+        "{:.200}",
+        c.argv[1]
+    );
+    assert!(c.argv.iter().all(|w| w.len() < 4096));
+}
