@@ -2,7 +2,7 @@
 //!
 //! An analysis of the 1,000-line bench script makes about 70,000 small allocations (the
 //! AST, values, evidence, path states, joins) and frees nearly all of them when it ends.
-//! [`Arena`] wraps the program's allocator: while an analysis runs on a thread ([`Scope`]),
+//! [`Arena`] wraps the program's allocator: while an analysis runs on a thread (`Scope`),
 //! that thread's small allocations come from the thread's slot of one reserved region, in
 //! size classes (16-byte steps up to 1 KiB, powers of two up to [`MAX_BLOCK`]); a freed
 //! block goes on its class's list and is the next one of its class handed out, and a new
@@ -22,20 +22,32 @@
 //!
 //! Only memory that ends with the analysis may come from the arena. What could outlive it,
 //! and how it is kept out:
-//! - the [`crate::Analysis`] returned: [`Scope::finish`] copies it out with the arena
+//! - the [`crate::Analysis`] returned: `Scope::finish` copies it out with the arena
 //!   suspended;
 //! - what callers and libraries keep: brush-parser's global caches and the panic hook
 //!   installed for it (`parse::guarded` suspends the arena), the helper thread a risky
 //!   parse runs on and the channel it shares, the image filesystem's own caches (every
-//!   call into [`crate::ImageFs`] is suspended: [`Suspended`]), and the room of the
+//!   call into [`crate::ImageFs`] is suspended: `Suspended`), and the room of the
 //!   thread's name table (it grows with the arena suspended);
 //! - a panic: whatever the unwinding leaves behind may still point into the slot, so the
 //!   slot is abandoned (never used again) and the thread takes a fresh one next time.
 //!
+//! Traps for code added to the analysis later: a `tracing` or `log` call, a static
+//! `Regex` or any lazily made static would keep memory from the arena (suspend around it,
+//! as `parse::guarded` does); on a libc without `__cxa_thread_atexit_impl` (musl) the
+//! first use of a thread-local with a destructor inside an analysis would put std's
+//! destructor list in the slot (make it before, as `names::warm` does).
+//!
+//! The region is address space only until a thread takes a slot (made writable then), so
+//! a program whose allocator is not an `Arena` reserves nothing; a thread that ran an
+//! analysis keeps up to `KEEP_BYTES` of its slot mapped. Under cargo-fuzz (`cfg(fuzzing)`)
+//! freed blocks and the used slot are overwritten, so that a use after free fails there.
+//! Linux and 64-bit only, as the rest of EntryTrace.
+//!
 //! Bounds: a slot is [`SLOT_BYTES`]; an allocation larger than [`MAX_BLOCK`], one that no
 //! longer fits, or one on a thread that finds none of the [`SLOTS`] slots free goes to the
 //! wrapped allocator.
-//! After an analysis the slot's pages beyond [`KEEP_BYTES`] are given back. If the region
+//! After an analysis the slot's pages beyond `KEEP_BYTES` are given back. If the region
 //! cannot be reserved (an address-space limit), nothing changes: every allocation goes to
 //! the wrapped allocator.
 
@@ -188,6 +200,13 @@ fn own(p: usize, cur: usize, end: usize) -> bool {
 #[inline]
 fn give_back(p: *mut u8, layout: Layout) {
     let c = class_of(layout.size());
+    // Under the fuzzer a freed block is overwritten, so that a use after free reads
+    // garbage (and fails) instead of the old value: ASan cannot see into the arena.
+    #[cfg(fuzzing)]
+    // SAFETY: the block spans `class_bytes(c)` bytes and its owner has given it up.
+    unsafe {
+        std::ptr::write_bytes(p, 0xA5, class_bytes(c));
+    }
     LISTS.with(|l| {
         // SAFETY: `p` is a block of at least `GRAIN` bytes, aligned, that its owner has
         // just given up: its first word is free to hold the link.
@@ -280,12 +299,14 @@ fn reserve() -> bool {
         match RESERVED.compare_exchange(0, 1, Ordering::Acquire, Ordering::Acquire) {
             Ok(_) => {
                 // SAFETY: an anonymous private mapping at an address the kernel picks,
-                // checked before use; untouched pages cost nothing (`MAP_NORESERVE`).
+                // checked before use. It is address space only: inaccessible, and not
+                // counted against the commit limit (`vm.overcommit_memory=2` would count a
+                // writable mapping whole); a slot is made writable when a thread takes it.
                 let p = unsafe {
                     libc::mmap(
                         std::ptr::null_mut(),
                         REGION_BYTES + HUGE_PAGE,
-                        libc::PROT_READ | libc::PROT_WRITE,
+                        libc::PROT_NONE,
                         libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
                         -1,
                         0,
@@ -296,13 +317,7 @@ fn reserve() -> bool {
                     // pages (as mimalloc asks for its own memory, its `allow_thp`): the
                     // first analysis in a process then faults in a few 2 MiB pages, not a
                     // thousand small ones, each of which costs microseconds on these VMs.
-                    let base = (p as usize).next_multiple_of(HUGE_PAGE);
-                    // SAFETY: advice on a range inside the mapping just made; failure (no
-                    // transparent huge pages) leaves small pages.
-                    unsafe {
-                        libc::madvise(base as *mut libc::c_void, REGION_BYTES, libc::MADV_HUGEPAGE);
-                    }
-                    BASE.store(base, Ordering::Release);
+                    BASE.store((p as usize).next_multiple_of(HUGE_PAGE), Ordering::Release);
                 }
                 RESERVED.store(2, Ordering::Release);
                 return p != libc::MAP_FAILED;
@@ -325,6 +340,36 @@ impl Drop for Owner {
             FREE.fetch_or(1 << i, Ordering::AcqRel);
         }
     }
+}
+
+/// Whether the global allocator is an [`Arena`], found out once by a probe: with this
+/// thread's free part pointing at a buffer of the probe's own, an arena carves the probe's
+/// allocation from it and any other allocator does not. Nothing is reserved or mapped
+/// before this is known.
+fn installed() -> bool {
+    match INSTALLED.load(Ordering::Relaxed) {
+        1 => return true,
+        2 => return false,
+        _ => {}
+    }
+    #[repr(align(16))]
+    struct Buffer([u8; 32]);
+    let buffer = Buffer([0; 32]);
+    let at = buffer.0.as_ptr() as usize;
+    LISTS.with(|l| l.iter().for_each(|c| c.set(0)));
+    let saved = BUMP.replace((at, at + buffer.0.len()));
+    let layout = Layout::new::<u8>();
+    // SAFETY: a non-zero-sized layout; `black_box` keeps the compiler from assuming the
+    // result differs from `at`.
+    let p = std::hint::black_box(unsafe { std::alloc::alloc(layout) });
+    BUMP.set(saved);
+    let yes = p as usize == at;
+    if !yes && !p.is_null() {
+        // SAFETY: the wrapped (or other global) allocator handed `p` out for `layout`.
+        unsafe { std::alloc::dealloc(p, layout) };
+    }
+    INSTALLED.store(if yes { 1 } else { 2 }, Ordering::Relaxed);
+    yes
 }
 
 /// This thread's slot, taken on first use; `None` when there is none to take.
@@ -353,9 +398,27 @@ fn slot() -> Option<usize> {
         }
     };
     let s = BASE.load(Ordering::Acquire) + i * SLOT_BYTES;
-    if SLOT.try_with(|o| o.0.set(s)).is_err() {
+    // SAFETY: the slot lies inside the reserved region and is this thread's alone (its bit
+    // was just taken).
+    let writable = unsafe {
+        libc::mprotect(
+            s as *mut libc::c_void,
+            SLOT_BYTES,
+            libc::PROT_READ | libc::PROT_WRITE,
+        )
+    } == 0;
+    if !writable || SLOT.try_with(|o| o.0.set(s)).is_err() {
         FREE.fetch_or(1 << i, Ordering::AcqRel);
         return None;
+    }
+    // The slot starts on a huge page, and the kernel may back it with huge pages (as
+    // mimalloc asks for its own memory, its `allow_thp`): the first analysis in a process
+    // then faults in a few 2 MiB pages, not a thousand small ones, each of which costs
+    // microseconds on these VMs.
+    // SAFETY: advice on the slot just made writable; failure (no transparent huge pages)
+    // leaves small pages.
+    unsafe {
+        libc::madvise(s as *mut libc::c_void, SLOT_BYTES, libc::MADV_HUGEPAGE);
     }
     // A slot another thread gave back may hold touched pages up to `KEEP_BYTES`.
     HIGH.set(KEEP_BYTES);
@@ -369,6 +432,10 @@ pub(crate) struct Scope {
     active: bool,
     /// Whether this scope counts in [`DEPTH`].
     counted: bool,
+    /// Whether [`Scope::finish`] ran: a scope dropped without it was left by a panic.
+    finished: bool,
+    /// The scope belongs to its thread (it restores the thread's allocator state).
+    _thread: std::marker::PhantomData<*const ()>,
 }
 
 impl Scope {
@@ -380,43 +447,36 @@ impl Scope {
         if depth == 0 {
             LAST.set(0);
         }
-        if depth > 0 || INSTALLED.load(Ordering::Relaxed) == 2 {
-            return Scope {
-                active: false,
-                counted: true,
-            };
+        if depth > 0 || !installed() {
+            return Scope::inactive();
         }
         let Some(start) = slot() else {
-            return Scope {
-                active: false,
-                counted: true,
-            };
+            return Scope::inactive();
         };
         LISTS.with(|l| l.iter().for_each(|c| c.set(0)));
         BUMP.set((start, start + SLOT_BYTES));
-        if INSTALLED.load(Ordering::Relaxed) == 0 {
-            // Whether the global allocator serves from the arena: a probe tells.
-            let probe = Box::new(0u8);
-            let yes = contains(&*probe);
-            drop(probe);
-            INSTALLED.store(if yes { 1 } else { 2 }, Ordering::Relaxed);
-            if !yes {
-                BUMP.set((0, 0));
-                return Scope {
-                    active: false,
-                    counted: true,
-                };
-            }
-        }
         Scope {
             active: true,
             counted: true,
+            finished: false,
+            _thread: std::marker::PhantomData,
+        }
+    }
+
+    /// A scope that leaves allocation to the wrapped allocator.
+    fn inactive() -> Scope {
+        Scope {
+            active: false,
+            counted: true,
+            finished: false,
+            _thread: std::marker::PhantomData,
         }
     }
 
     /// Ends the analysis with its result `a`, copied out of the arena when this scope
     /// opened it (the copy made with the arena suspended, so it outlives the scope).
-    pub(crate) fn finish(self, a: crate::Analysis) -> crate::Analysis {
+    pub(crate) fn finish(mut self, a: crate::Analysis) -> crate::Analysis {
+        self.finished = true;
         if !self.active {
             return a;
         }
@@ -441,13 +501,22 @@ impl Drop for Scope {
         let Ok(start) = SLOT.try_with(|o| o.0.get()) else {
             return;
         };
-        if std::thread::panicking() {
-            // What the unwinding left behind may still point into the slot: it is never
-            // used again (nor given back).
+        if !self.finished {
+            // Left by a panic: what the unwinding left behind (a panic hook's caches, a
+            // payload) may still point into the slot, so it is never used again (nor given
+            // back).
             let _ = SLOT.try_with(|o| o.0.set(0));
             return;
         }
         LAST.set(cur.saturating_sub(start));
+        // Under the fuzzer the whole used part is overwritten when the scope ends (see
+        // `give_back`).
+        #[cfg(fuzzing)]
+        // SAFETY: the used part of this thread's slot, whose blocks are no longer referred
+        // to (the scope has ended and finished).
+        unsafe {
+            std::ptr::write_bytes(start as *mut u8, 0xA5, cur.saturating_sub(start));
+        }
         let high = HIGH.get().max(cur.saturating_sub(start));
         if high > KEEP_BYTES {
             // SAFETY: the range lies inside this thread's slot, whose blocks are no longer
@@ -467,13 +536,14 @@ impl Drop for Scope {
 }
 
 /// While it lives, this thread's allocations go to the wrapped allocator (memory that must
-/// outlive the analysis); the arena resumes where it was when it is dropped.
-pub(crate) struct Suspend((usize, usize));
+/// outlive the analysis); the arena resumes where it was when it is dropped. It belongs to
+/// its thread.
+pub(crate) struct Suspend((usize, usize), std::marker::PhantomData<*const ()>);
 
 /// Suspends the arena on this thread (see [`Suspend`]).
 #[inline]
 pub(crate) fn suspend() -> Suspend {
-    Suspend(BUMP.replace((0, 0)))
+    Suspend(BUMP.replace((0, 0)), std::marker::PhantomData)
 }
 
 impl Drop for Suspend {

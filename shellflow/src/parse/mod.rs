@@ -157,6 +157,8 @@ fn guarded<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
                 .location()
                 .is_some_and(|l| l.file().contains("brush-parser"));
             if !in_brush {
+                // What the hook keeps (std's backtrace caches) outlives an analysis.
+                let _off = crate::arena::suspend();
                 previous(info);
             }
         }));
