@@ -17,12 +17,22 @@ use smallvec::{smallvec, SmallVec};
 /// `x="$x…$x"` reached 650 MB in a few dozen iterations) becomes an unknown piece instead.
 pub const MAX_TEXT: usize = 1 << 20;
 
-/// The piece text past [`MAX_TEXT`] becomes.
-fn too_long() -> Part {
+/// The most pieces one value holds. Doubling a partly unknown value (`x="$x$x"` with an
+/// unknown piece in `x`) doubles its pieces, not its text: 26 times made a 2 GiB vector.
+/// A value that would hold more becomes one unknown piece.
+pub const MAX_PARTS: usize = 64;
+
+/// An unknown piece standing for text past a cap.
+fn capped(why: &str) -> Part {
     Part::Unknown {
         what: Rc::from("…"),
-        why: Rc::from("text longer than 1 MiB"),
+        why: Rc::from(why),
     }
+}
+
+/// The piece text past [`MAX_TEXT`] becomes.
+fn too_long() -> Part {
+    capped("text longer than 1 MiB")
 }
 
 /// One piece of a value.
@@ -141,6 +151,7 @@ impl Val {
 
     /// Appends one piece, merging adjacent text.
     pub fn push_part(&mut self, p: Part) {
+        let full = self.0.len() >= MAX_PARTS;
         match (self.0.last_mut(), p) {
             (_, Part::Lit(s)) if s.is_empty() => {}
             (Some(Part::Lit(a)), Part::Lit(b)) if a.len() + b.len() > MAX_TEXT => {
@@ -148,7 +159,10 @@ impl Val {
                 self.push_part(too_long());
             }
             (Some(Part::Lit(a)), Part::Lit(b)) => *a = Rc::from(concat(&[a, &b])),
-            (Some(last), p) if *last == p && p == too_long() => {}
+            _ if full => {
+                self.0.clear();
+                self.0.push(capped("value of more than 64 pieces"));
+            }
             (_, p) => self.0.push(p),
         }
     }
@@ -293,13 +307,13 @@ impl Fields {
             return;
         }
         let piece = shared.map_or_else(|| Rc::from(s), Rc::clone);
-        self.cur.0.push(Part::Lit(piece));
+        self.cur.push_part(Part::Lit(piece));
     }
 
     /// Makes the gathered text a piece of the current field.
     fn flush(&mut self) {
         if !self.text.is_empty() {
-            self.cur.0.push(Part::Lit(Rc::from(self.text.as_str())));
+            self.cur.push_part(Part::Lit(Rc::from(self.text.as_str())));
             self.text.clear();
         }
     }

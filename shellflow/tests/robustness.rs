@@ -255,3 +255,22 @@ fn a_value_doubled_line_after_line_stops_growing_at_the_text_cap() {
     );
     assert!(c.argv.iter().all(|w| w.len() < 4096));
 }
+
+#[test]
+fn a_partly_unknown_value_doubled_stops_growing_at_the_piece_cap() {
+    // Each doubling doubles the pieces (unknown, "y", unknown, "y"…): 2^26 of them before.
+    let mut script = String::from("#!/bin/sh\nx=\"$(cat /nope)y\"\n");
+    for _ in 0..26 {
+        script.push_str("x=\"$x$x\"\n");
+    }
+    script.push_str("exec server \"$x\"\n");
+    let a = run(&script, &Limits::default());
+    let c = &a.candidates[0];
+    assert_eq!(c.argv[0], "server");
+    assert!(
+        c.argv[1].contains("more than 64 pieces"),
+        "{:.200}",
+        c.argv[1]
+    );
+    assert!(c.argv[1].len() < 4096, "{:.200}", c.argv[1]);
+}
