@@ -20,6 +20,13 @@
 //! against them, and most of an analysis's memory is brush-parser's AST and std
 //! collections, which allocate through the global allocator.
 //!
+//! Since the slot is used again from its start, what an analysis holds when it ends need
+//! not be freed block by block: [`discard`] forgets the parsed script (2 % of an analysis
+//! of the long bench went to walking its AST to free it) when all of it lies in the slot.
+//! That is known by noting the blocks the scope asked for that the wrapped allocator
+//! served (bigger than [`MAX_BLOCK`], or the slot full) until they are freed: with any of
+//! them still held, `discard` drops.
+//!
 //! Only memory that ends with the analysis may come from the arena. What could outlive it,
 //! and how it is kept out:
 //! - the [`crate::Analysis`] returned: `Scope::finish` copies it out with the arena
@@ -109,7 +116,15 @@ thread_local! {
     static LAST: Cell<usize> = const { Cell::new(0) };
     /// The first free block of each size class (0: none), linked through their first word.
     static LISTS: [Cell<usize>; CLASSES] = const { [const { Cell::new(0) }; CLASSES] };
+    /// Blocks the open scope asked for that the wrapped allocator served (too big, or the
+    /// slot full) and that are still held: the first [`SPILLS`] of them, and how many.
+    static SPILLED: [Cell<usize>; SPILLS] = const { [const { Cell::new(0) }; SPILLS] };
+    static SPILL_COUNT: Cell<usize> = const { Cell::new(0) };
 }
+
+/// How many spilled blocks (see `SPILLED`) are told apart; past that, [`discard`] drops
+/// until the scope ends.
+const SPILLS: usize = 8;
 
 /// Whether `p` lies in the region (any thread's slot).
 #[inline]
@@ -215,6 +230,38 @@ fn give_back(p: *mut u8, layout: Layout) {
     });
 }
 
+impl<A: GlobalAlloc> Arena<A> {
+    /// A block from the wrapped allocator, noted when the open scope asked for it (see
+    /// `SPILLED`). Kept out of line, so that the arena's own path stays small enough to be
+    /// inlined into every caller.
+    ///
+    /// # Safety
+    /// The caller's guarantees for `alloc` (or `alloc_zeroed`).
+    #[inline(never)]
+    unsafe fn outside(&self, layout: Layout, zeroed: bool) -> *mut u8 {
+        // SAFETY: passed on from the caller.
+        let p = unsafe {
+            if zeroed {
+                self.0.alloc_zeroed(layout)
+            } else {
+                self.0.alloc(layout)
+            }
+        };
+        spilled(p)
+    }
+
+    /// Frees a block of the wrapped allocator (out of line, as [`Arena::outside`]).
+    ///
+    /// # Safety
+    /// The caller's guarantees for `dealloc`, with `ptr` not in the region.
+    #[inline(never)]
+    unsafe fn free_outside(&self, ptr: *mut u8, layout: Layout) {
+        unspilled(ptr as usize, 0);
+        // SAFETY: passed on from the caller.
+        unsafe { self.0.dealloc(ptr, layout) };
+    }
+}
+
 // SAFETY: a block from the arena lies inside this thread's slot, which only this thread
 // carves, spans `class_bytes(class_of(size))` bytes aligned to `GRAIN`, and is handed out
 // again only once freed (by the free list of its class) or once the scope it was carved in
@@ -227,7 +274,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Arena<A> {
         match carve(layout) {
             Some(p) => p,
             // SAFETY: the caller's guarantees for `alloc`.
-            None => unsafe { self.0.alloc(layout) },
+            None => unsafe { self.outside(layout, false) },
         }
     }
 
@@ -240,7 +287,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Arena<A> {
                 p
             }
             // SAFETY: the caller's guarantees for `alloc_zeroed`.
-            None => unsafe { self.0.alloc_zeroed(layout) },
+            None => unsafe { self.outside(layout, true) },
         }
     }
 
@@ -248,7 +295,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Arena<A> {
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         if !contains(ptr) {
             // SAFETY: not the arena's, so `A` handed it out.
-            unsafe { self.0.dealloc(ptr, layout) };
+            unsafe { self.free_outside(ptr, layout) };
             return;
         }
         let (cur, end) = BUMP.get();
@@ -262,7 +309,11 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Arena<A> {
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         if !contains(ptr) {
             // SAFETY: `A` handed it out; the caller's guarantees for `realloc`.
-            return unsafe { self.0.realloc(ptr, layout, new_size) };
+            let new = unsafe { self.0.realloc(ptr, layout, new_size) };
+            if !new.is_null() {
+                unspilled(ptr as usize, new as usize);
+            }
+            return new;
         }
         let at = ptr as usize;
         let (cur, end) = BUMP.get();
@@ -290,6 +341,59 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Arena<A> {
             unsafe { self.dealloc(ptr, layout) };
         }
         new
+    }
+}
+
+/// Notes `p`, just served by the wrapped allocator, when the open scope asked for it: a
+/// block of the analysis outside the slot (see [`discard`]).
+#[inline]
+fn spilled(p: *mut u8) -> *mut u8 {
+    if BUMP.get().0 != 0 && !p.is_null() {
+        let n = SPILL_COUNT.get();
+        SPILLED.with(|s| {
+            if let Some(c) = s.get(n) {
+                c.set(p as usize);
+            }
+        });
+        SPILL_COUNT.set(n + 1);
+    }
+    p
+}
+
+/// Forgets the spilled block `p` (freed), or moves it to `moved` (reallocated), if it is
+/// one of those told apart.
+#[inline]
+fn unspilled(p: usize, moved: usize) {
+    let n = SPILL_COUNT.get();
+    if n == 0 || n > SPILLS {
+        return;
+    }
+    SPILLED.with(|s| {
+        if let Some(i) = s[..n].iter().position(|c| c.get() == p) {
+            if moved != 0 {
+                s[i].set(moved);
+            } else {
+                s[i].set(s[n - 1].get());
+                SPILL_COUNT.set(n - 1);
+            }
+        }
+    });
+}
+
+/// Ends `x` without running its destructors when an analysis is running on this thread
+/// with the arena serving it and no block of it lies outside the slot: its memory comes
+/// back all at once when the analysis ends, and walking it to free each block (an AST of
+/// thousands of nodes) is wasted. Otherwise `x` is dropped.
+///
+/// For values made inside the analysis with the arena serving (not suspended), that share
+/// nothing with what outlives it and whose destructors do nothing but free memory: the
+/// parsed program of the script. Given anything else (memory from an `ImageFs` call or
+/// from brush-parser, a file handle), `discard` leaks it.
+pub(crate) fn discard<T>(x: T) {
+    if BUMP.get().0 != 0 && SPILL_COUNT.get() == 0 {
+        std::mem::forget(x);
+    } else {
+        drop(x);
     }
 }
 
@@ -454,6 +558,7 @@ impl Scope {
             return Scope::inactive();
         };
         LISTS.with(|l| l.iter().for_each(|c| c.set(0)));
+        SPILL_COUNT.set(0);
         BUMP.set((start, start + SLOT_BYTES));
         Scope {
             active: true,

@@ -104,7 +104,7 @@ fn analyze_within(inv: &Invocation, fs: &dyn ImageFs, limits: &Limits) -> Analys
         Script::String { text } => ("<sh -c>".to_string(), text.clone()),
     };
     let budget = std::time::Duration::from_millis(limits.max_parse_ms);
-    let program = match parse::parse_program_within(&file, &text, budget) {
+    let program = match parse::parse_program_traced(&file, &text, budget) {
         Ok(p) => p,
         Err(e) => return failed(e.to_string()),
     };
@@ -122,13 +122,7 @@ fn analyze_within(inv: &Invocation, fs: &dyn ImageFs, limits: &Limits) -> Analys
     }
     it.keep_text(&file, text.into());
     it.run_toplevel(st);
-    let Interp {
-        endings,
-        diagnostics,
-        capped,
-        steps,
-        ..
-    } = it;
+    let (endings, diagnostics, capped, steps) = it.finish();
     report::build(inv, endings, diagnostics, capped, steps)
 }
 

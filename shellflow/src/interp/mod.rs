@@ -204,6 +204,10 @@ pub struct Interp<'a> {
     /// Function bodies moved out of the programs kept for the whole analysis, by the address
     /// of their definition node (see [`take_bodies`]).
     bodies: FastMap<usize, Rc<ast::FunctionBody>>,
+    /// Whether the fast parser made `program`, and every program `bodies` came from: then
+    /// they are left to the arena when the analysis ends (see [`Interp::finish`]).
+    program_fast: bool,
+    bodies_fast: bool,
     /// The names each command mentions, by node address (for deferred joins).
     cmd_words: FastMap<usize, Rc<CmdWords>>,
     /// The text and location of each condition, by node address and file (see
@@ -235,7 +239,7 @@ impl<'a> Interp<'a> {
         fs: &'a dyn ImageFs,
         limits: &'a Limits,
         inv: &'a Invocation,
-        mut program: ast::Program,
+        (mut program, fast): (ast::Program, bool),
         script_path: String,
         text_len: usize,
     ) -> Self {
@@ -261,6 +265,8 @@ impl<'a> Interp<'a> {
             parsed: FastMap::default(),
             func_cache: FastMap::default(),
             bodies,
+            program_fast: fast,
+            bodies_fast: fast,
             cmd_words: FastMap::with_capacity_and_hasher(hint, Default::default()),
             cond_texts: FastMap::default(),
             words: FastMap::with_capacity_and_hasher(hint, Default::default()),
@@ -268,6 +274,31 @@ impl<'a> Interp<'a> {
             value_fork_budget: control::MAX_VALUE_FORKS,
             reexecuted: Vec::new(),
         }
+    }
+
+    /// Ends the interpreter: its endings, diagnostics, whether a bound was hit, and steps.
+    ///
+    /// The script's AST (the long bench script's: 20,000 blocks) is left to the arena when
+    /// the fast parser made it: walking it to free each block was 2 % of an analysis.
+    pub fn finish(self) -> (Vec<Ending>, Vec<String>, bool, usize) {
+        let Interp {
+            endings,
+            diagnostics,
+            capped,
+            steps,
+            program,
+            bodies,
+            program_fast,
+            bodies_fast,
+            ..
+        } = self;
+        if program_fast {
+            crate::arena::discard(program);
+        }
+        if bodies_fast {
+            crate::arena::discard(bodies);
+        }
+        (endings, diagnostics, capped, steps)
     }
 
     /// Notes a diagnostic once.
@@ -505,11 +536,13 @@ impl<'a> Interp<'a> {
             return Ok(Rc::clone(p));
         }
         let budget = std::time::Duration::from_millis(self.limits.max_parse_ms);
-        let mut p = parse::parse_program_within(file, text, budget)?;
+        let (mut p, fast) = parse::parse_program_traced(file, text, budget)?;
         if self.parsed.len() >= 4096 {
             return Ok(Rc::new(p));
         }
+        let before = self.bodies.len();
         take_bodies(&mut p, &mut self.bodies);
+        self.bodies_fast &= fast || self.bodies.len() == before;
         let p = Rc::new(p);
         self.parsed.insert(text.to_string(), Rc::clone(&p));
         Ok(p)

@@ -64,10 +64,26 @@ pub fn parse_program_within(
     text: &str,
     budget: Duration,
 ) -> Result<ast::Program, ParseError> {
+    parse_program_traced(file, text, budget).map(|(p, _)| p)
+}
+
+/// [`parse_program_within`], and whether the fast path parsed the text (then every node
+/// was made on this thread, with the arena serving if it is open: see
+/// `crate::arena::discard`).
+pub(crate) fn parse_program_traced(
+    file: &str,
+    text: &str,
+    budget: Duration,
+) -> Result<(ast::Program, bool), ParseError> {
     // The fast path is linear on any text; only brush-parser needs the helper thread.
     if let Some(program) = fast::parse(text) {
-        return Ok(program);
+        return Ok((program, true));
     }
+    slow_parse(file, text, budget).map(|p| (p, false))
+}
+
+/// brush-parser's parse, on a helper thread when the text could make it backtrack for long.
+fn slow_parse(file: &str, text: &str, budget: Duration) -> Result<ast::Program, ParseError> {
     // The helper thread, the channel and the text it shares may outlive the analysis, and
     // brush-parser keeps caches: none of it comes from the arena.
     let _off = crate::arena::suspend();
