@@ -390,11 +390,16 @@ fn unspilled(p: usize, moved: usize) {
 /// parsed program of the script. Given anything else (memory from an `ImageFs` call or
 /// from brush-parser, a file handle), `discard` leaks it.
 pub(crate) fn discard<T>(x: T) {
-    if BUMP.get().0 != 0 && SPILL_COUNT.get() == 0 {
+    if discarding() {
         std::mem::forget(x);
     } else {
         drop(x);
     }
+}
+
+/// Whether [`discard`] would forget what it is given now.
+pub(crate) fn discarding() -> bool {
+    BUMP.get().0 != 0 && SPILL_COUNT.get() == 0
 }
 
 /// Reserves the region once; false when it could not be.

@@ -194,8 +194,9 @@ pub struct Interp<'a> {
     /// Parsed programs by text (sourced files, `eval`, `$( )`), kept alive so that function
     /// definitions inside them can be shared by address.
     parsed: FastMap<String, Rc<ast::Program>>,
-    /// Parsed words by text.
-    pub(crate) words: FastMap<String, Rc<Vec<parse::WordPieceWithSource>>>,
+    /// Parsed words by text, with whether brush-parser parsed them (its memory is not the
+    /// arena's: see [`Interp::finish`]).
+    pub(crate) words: FastMap<String, (Rc<Vec<parse::WordPieceWithSource>>, bool)>,
     /// Command resolution by PATH, then name (looked up without copying either).
     pub(crate) resolved: FastMap<String, FastMap<String, Option<String>>>,
     /// Function definitions shared between paths, by node address and file; only those of
@@ -290,6 +291,7 @@ impl<'a> Interp<'a> {
             bodies,
             program_fast,
             bodies_fast,
+            words,
             ..
         } = self;
         if program_fast {
@@ -297,6 +299,19 @@ impl<'a> Interp<'a> {
         }
         if bodies_fast {
             crate::arena::discard(bodies);
+        }
+        // The words of the script the fast path split are the arena's too; brush-parser
+        // parsed the others (its parse runs with the arena suspended).
+        if crate::arena::discarding() {
+            let mut words = words;
+            for (_, (pieces, brush)) in words.drain() {
+                if brush {
+                    drop(pieces);
+                } else {
+                    crate::arena::discard(pieces);
+                }
+            }
+            crate::arena::discard(words);
         }
         (endings, diagnostics, capped, steps)
     }
