@@ -452,9 +452,13 @@ impl Lexer<'_> {
             } else if !st.text.is_empty() {
                 return Some(self.delimit(&mut st, Reason::Other));
             } else {
+                // The first character of a word, and the run after it that the branch
+                // above would take next round (a `#` here starts no comment: the word has
+                // begun).
                 self.reserve(&mut st);
-                self.consume(c);
-                st.text.push(c);
+                let n = self.plain_run(&st);
+                st.text.push_str(&self.src[self.pos..self.pos + n]);
+                self.advance(n);
             }
         }
     }
