@@ -79,7 +79,7 @@ impl Interp<'_> {
         st.status = Status::OK;
         st.pending = None;
         let args = self.expand_args(&mut st, &items);
-        let mut env_extra = Vec::new();
+        let mut env_extra = Vec::with_capacity(assigns.len());
         for a in &assigns {
             let (name, value) = self.assignment(&mut st, a);
             env_extra.push((name, value));

@@ -63,7 +63,9 @@ impl Interp<'_> {
         let mut st = st;
         st.cond_depth += 1;
         let paths = self.run_list(st, cond);
-        let (mut yes, mut no, mut other) = (Vec::new(), Vec::new(), Vec::new());
+        let n = paths.len();
+        let (mut yes, mut no, mut other) =
+            (Vec::with_capacity(n), Vec::with_capacity(n), Vec::new());
         for (mut s, flow) in paths {
             s.cond_depth = s.cond_depth.saturating_sub(1);
             if flow != Flow::Normal {

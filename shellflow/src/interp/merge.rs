@@ -356,7 +356,7 @@ fn unset_differs_where_set(a: &State, b: &State) -> bool {
 fn build(mut all: Vec<State>, prior: &[Rc<str>], dropped: &mut usize) -> State {
     // The variables that differ: against the first path only, then members are told apart
     // by those names alone.
-    let mut names: Vec<Rc<str>> = Vec::new();
+    let mut names: Vec<Rc<str>> = Vec::with_capacity(8);
     for m in &all[1..] {
         for n in all[0].vars.differing_names(&m.vars) {
             if !names.contains(&n) {
@@ -409,7 +409,7 @@ fn build(mut all: Vec<State>, prior: &[Rc<str>], dropped: &mut usize) -> State {
     // the paths told apart by their ids from k on.
     let mut ids = value_ids(&all, &names);
     let distinct = |k: usize, only: &[usize]| {
-        let mut seen: Vec<&[u32]> = Vec::new();
+        let mut seen: Vec<&[u32]> = Vec::with_capacity(only.len());
         for &i in only {
             if !seen.contains(&&ids[i][k..]) {
                 seen.push(&ids[i][k..]);

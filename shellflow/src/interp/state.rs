@@ -320,6 +320,13 @@ impl VarMap {
 
     /// Writes several names at once: the overlay is copied once and folded at most once.
     fn write_all(&mut self, writes: impl IntoIterator<Item = (Name, Option<Rc<Var>>)>) {
+        if Rc::strong_count(&self.over) > 1 {
+            // The copy gets room for a few writes: copied at its length (as `make_mut`
+            // would), the first insert moved it straight to a bigger block.
+            let mut own = Vec::with_capacity(self.over.len() + 4);
+            own.extend(self.over.iter().cloned());
+            self.over = Rc::new(own);
+        }
         let over = Rc::make_mut(&mut self.over);
         for (name, value) in writes {
             let id = name.id();
