@@ -272,11 +272,17 @@ fn drop_oldest(st: &mut State) {
         .names
         .iter()
         .map(|(name, placeholder)| {
+            let id = super::names::id_of(name);
             let mut values: Option<Vec<Val>> = Some(Vec::new());
             for m in &oldest.members {
-                values = union_values(values, values_of(m, name));
+                values = union_values(values, values_of_id(m, name, id));
             }
-            (Rc::clone(name), placeholder.clone(), values.map(Rc::new))
+            (
+                Rc::clone(name),
+                id,
+                placeholder.clone(),
+                values.map(Rc::new),
+            )
         })
         .collect();
     st.deferred = without(&top, &oldest, &widened);
@@ -284,7 +290,12 @@ fn drop_oldest(st: &mut State) {
 }
 
 /// A variable a dropped join widened: its name, its placeholder, its value set.
-type Widened = (Rc<str>, Option<Rc<Var>>, Option<super::state::ValueSet>);
+type Widened = (
+    Rc<str>,
+    Option<u32>,
+    Option<Rc<Var>>,
+    Option<super::state::ValueSet>,
+);
 
 /// The join `d` rebuilt without `oldest` (the last of its chain): `None` when it is that one.
 fn without(d: &Rc<Deferred>, oldest: &Rc<Deferred>, widened: &[Widened]) -> Option<Rc<Deferred>> {
@@ -313,8 +324,8 @@ fn without(d: &Rc<Deferred>, oldest: &Rc<Deferred>, widened: &[Widened]) -> Opti
 
 /// Gives `st` the value sets of the widened variables it still holds the placeholder of.
 fn give_values(st: &mut State, widened: &[Widened]) {
-    for (name, placeholder, values) in widened {
-        let held = match (st.vars.get_rc(name), placeholder) {
+    for (name, id, placeholder, values) in widened {
+        let held = match (id.and_then(|id| st.vars.get_id(id)), placeholder) {
             (Some(x), Some(y)) => Rc::ptr_eq(x, y),
             _ => false,
         };
@@ -494,13 +505,15 @@ fn build(mut all: Vec<State>, prior: &[Rc<str>], dropped: &mut usize) -> State {
     let names = names
         .into_iter()
         .map(|n| {
+            let name = super::names::intern_rc(Rc::clone(&n));
+            let id = name.id();
             let exported = members
                 .iter()
-                .any(|m| m.vars.get(&n).is_some_and(|v| v.exported));
-            rep.vars.insert(&n, differs(&n, exported));
+                .any(|m| m.vars.get_id(id).is_some_and(|v| v.exported));
+            let placeholder = Rc::new(differs(&n, exported));
+            rep.vars.insert_name(name, Rc::clone(&placeholder));
             drop_alts(&mut rep.alts, &n);
-            let placeholder = rep.vars.get_rc(&n).cloned();
-            (n, placeholder)
+            (n, Some(placeholder))
         })
         .collect();
     rep.deferred = Some(Rc::new(Deferred::new(
@@ -613,18 +626,23 @@ fn value_ids(all: &[State], names: &[Rc<str>]) -> Vec<Vec<u32>> {
 /// Gives the members `only` the same unknown value for `name` (the lossy join of one
 /// variable), with the set of known values they held, when small, for `case`.
 fn widen(members: &mut [State], only: &[usize], name: &Rc<str>) {
-    let exported = only
-        .iter()
-        .any(|&i| members[i].vars.get(name).is_some_and(|v| v.exported));
+    // Looked up once for every member.
+    let interned = super::names::intern_rc(Rc::clone(name));
+    let id = Some(interned.id());
+    let exported = only.iter().any(|&i| {
+        id.and_then(|id| members[i].vars.get_id(id))
+            .is_some_and(|v| v.exported)
+    });
     let placeholder = Rc::new(differs(name, exported));
     let mut values: Option<Vec<Val>> = Some(Vec::new());
     for &i in only {
-        values = union_values(values, values_of(&members[i], name));
+        values = union_values(values, values_of_id(&members[i], name, id));
     }
     let values = values.map(Rc::new);
     for &i in only {
         let m = &mut members[i];
-        m.vars.insert_rc(Rc::clone(name), Rc::clone(&placeholder));
+        m.vars
+            .insert_name(interned.clone(), Rc::clone(&placeholder));
         match &values {
             Some(v) => {
                 m.alts.insert(Rc::clone(name), Rc::clone(v));
@@ -935,10 +953,15 @@ fn join_alts(a: &mut State, b: &State) {
 /// (`numactl --interleave=$NUMA`, or `$JRE_HOME` as the run may set it, are values worth
 /// keeping beside the known ones), unless it is itself what an earlier lossy join left.
 fn values_of(st: &State, name: &str) -> Option<Vec<Val>> {
+    values_of_id(st, name, super::names::id_of(name))
+}
+
+/// [`values_of`], the name's id ([`super::names::id_of`]) looked up once for many paths.
+fn values_of_id(st: &State, name: &str, id: Option<u32>) -> Option<Vec<Val>> {
     if let Some(set) = st.alts.get(name) {
         return Some(set.to_vec());
     }
-    match st.get(name).map(|v| &v.value) {
+    match id.and_then(|id| st.vars.get_id(id)).map(|v| &v.value) {
         Some(VarValue::Scalar(v)) => (!is_placeholder(v)).then(|| vec![v.clone()]),
         Some(VarValue::Array(_)) => None,
         None => Some(vec![Val::default()]),

@@ -367,9 +367,9 @@ impl VarMap {
         self.write_all(writes);
     }
 
-    /// Sets a variable to a shared value.
-    pub fn insert_rc(&mut self, name: Rc<str>, v: Rc<Var>) {
-        self.write(names::intern_rc(name), Some(v));
+    /// Sets a variable to a shared value under a name already interned.
+    pub(crate) fn insert_name(&mut self, name: Name, v: Rc<Var>) {
+        self.write(name, Some(v));
     }
 
     /// A variable to change in place (copied first when shared).
