@@ -187,13 +187,24 @@ pub(crate) fn normalize(path: &str) -> String {
 /// Whether `path` is its own normal form: absolute, with no empty, `.` or `..` component
 /// and no `/` at the end (but for `/` itself).
 fn is_normal(path: &str) -> bool {
-    let Some(rest) = path.strip_prefix('/') else {
+    let b = path.as_bytes();
+    if b.first() != Some(&b'/') {
         return false;
-    };
-    rest.is_empty()
-        || rest
-            .split('/')
-            .all(|part| !part.is_empty() && part != "." && part != "..")
+    }
+    if b.len() == 1 {
+        return true;
+    }
+    // One pass over the bytes (a `split` looks for each `/` with a call of its own).
+    let mut start = 1;
+    for i in 1..=b.len() {
+        if i == b.len() || b[i] == b'/' {
+            if matches!(&b[start..i], b"" | b"." | b"..") {
+                return false;
+            }
+            start = i + 1;
+        }
+    }
+    true
 }
 
 fn parent(path: &str) -> &str {
