@@ -628,15 +628,14 @@ fn value_ids(all: &[State], names: &[Rc<str>]) -> Vec<Vec<u32>> {
 fn widen(members: &mut [State], only: &[usize], name: &Rc<str>) {
     // Looked up once for every member.
     let interned = super::names::intern_rc(Rc::clone(name));
-    let id = Some(interned.id());
-    let exported = only.iter().any(|&i| {
-        id.and_then(|id| members[i].vars.get_id(id))
-            .is_some_and(|v| v.exported)
-    });
+    let id = interned.id();
+    let exported = only
+        .iter()
+        .any(|&i| members[i].vars.get_id(id).is_some_and(|v| v.exported));
     let placeholder = Rc::new(differs(name, exported));
     let mut values: Option<Vec<Val>> = Some(Vec::new());
     for &i in only {
-        values = union_values(values, values_of_id(&members[i], name, id));
+        values = union_values(values, values_of_id(&members[i], name, Some(id)));
     }
     let values = values.map(Rc::new);
     for &i in only {
