@@ -216,6 +216,21 @@ impl Lexer<'_> {
         self.pos += n;
     }
 
+    /// [`Lexer::advance`] past a run [`Lexer::plain_run`] gave in quoting `quote`: outside
+    /// quotes a run never holds a newline (it stops at one), so the position moves by its
+    /// characters, counted at once.
+    fn advance_run(&mut self, n: usize, quote: Quote) {
+        if quote != Quote::None {
+            return self.advance(n);
+        }
+        let run = &self.b[self.pos..self.pos + n];
+        debug_assert!(!run.contains(&b'\n'));
+        let chars = n - run.iter().filter(|&&c| c & 0xC0 == 0x80).count();
+        self.cur.column += chars;
+        self.cur.index += chars;
+        self.pos += n;
+    }
+
     fn consume(&mut self, c: char) {
         self.advance(c.len_utf8());
     }
@@ -443,7 +458,7 @@ impl Lexer<'_> {
                 self.reserve(&mut st);
                 let n = self.plain_run(&st);
                 st.text.push_str(&self.src[self.pos..self.pos + n]);
-                self.advance(n);
+                self.advance_run(n, st.quote);
             } else if c == '#' {
                 let n = self.src[self.pos..]
                     .find('\n')
@@ -458,7 +473,7 @@ impl Lexer<'_> {
                 self.reserve(&mut st);
                 let n = self.plain_run(&st);
                 st.text.push_str(&self.src[self.pos..self.pos + n]);
-                self.advance(n);
+                self.advance_run(n, st.quote);
             }
         }
     }
