@@ -68,14 +68,19 @@ impl std::fmt::Display for Timing {
     }
 }
 
-fn median(mut f: impl FnMut(), runs: usize) -> Timing {
-    // `SHELLFLOW_BENCH_RUNS=1` runs each case once (for `valgrind --tool=callgrind`, whose
-    // instruction counts do not depend on the load of a shared machine).
-    let runs = std::env::var("SHELLFLOW_BENCH_RUNS")
+/// How many times to run a case: `runs`, or `SHELLFLOW_BENCH_RUNS` (`1` runs each case once,
+/// for `valgrind --tool=callgrind`, whose instruction counts do not depend on the load of a
+/// shared machine).
+fn runs(default: usize) -> usize {
+    std::env::var("SHELLFLOW_BENCH_RUNS")
         .ok()
         .and_then(|r| r.parse().ok())
-        .unwrap_or(runs)
-        .max(1);
+        .unwrap_or(default)
+        .max(1)
+}
+
+fn median(mut f: impl FnMut(), runs: usize) -> Timing {
+    let runs = self::runs(runs);
     let mut wall = Vec::with_capacity(runs);
     let mut cpu = Vec::with_capacity(runs);
     for _ in 0..runs {
@@ -172,11 +177,7 @@ fn bench_first() {
             return;
         }
     };
-    let runs = std::env::var("SHELLFLOW_BENCH_RUNS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(21usize)
-        .max(1);
+    let runs = runs(21);
     let mut times = Vec::with_capacity(runs);
     for _ in 0..runs {
         let out = std::process::Command::new(&me)

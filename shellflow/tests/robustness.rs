@@ -236,14 +236,21 @@ proptest! {
     }
 }
 
+/// A script that sets `x` with `first`, doubles it `times` times (`x="$x$x"`), then runs
+/// `exec server` with `args`.
+fn doubling(first: &str, times: usize, args: &str) -> String {
+    let mut script = format!("#!/bin/sh\nx={first}\n");
+    for _ in 0..times {
+        script.push_str("x=\"$x$x\"\n");
+    }
+    script.push_str(&format!("exec server {args}\n"));
+    script
+}
+
 #[test]
 fn a_value_doubled_line_after_line_stops_growing_at_the_text_cap() {
     // 2 bytes doubled 30 times would be 2 GiB; past 1 MiB the value becomes unknown.
-    let mut script = String::from("#!/bin/sh\nx=ab\n");
-    for _ in 0..30 {
-        script.push_str("x=\"$x$x\"\n");
-    }
-    script.push_str("exec server \"$x\" \"${#x}\"\n");
+    let script = doubling("ab", 30, "\"$x\" \"${#x}\"");
     let a = run(&script, &Limits::default());
     let c = &a.candidates[0];
     assert_eq!(c.argv[0], "server");
@@ -259,11 +266,7 @@ fn a_value_doubled_line_after_line_stops_growing_at_the_text_cap() {
 #[test]
 fn a_partly_unknown_value_doubled_stops_growing_at_the_piece_cap() {
     // Each doubling doubles the pieces (unknown, "y", unknown, "y"…): 2^26 of them before.
-    let mut script = String::from("#!/bin/sh\nx=\"$(cat /nope)y\"\n");
-    for _ in 0..26 {
-        script.push_str("x=\"$x$x\"\n");
-    }
-    script.push_str("exec server \"$x\"\n");
+    let script = doubling("\"$(cat /nope)y\"", 26, "\"$x\"");
     let a = run(&script, &Limits::default());
     let c = &a.candidates[0];
     assert_eq!(c.argv[0], "server");

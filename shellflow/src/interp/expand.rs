@@ -88,20 +88,14 @@ impl Interp<'_> {
         }
         let parsed = match self.words.get(text) {
             Some((p, _)) => Ok(std::rc::Rc::clone(p)),
-            None => {
-                let (parsed, brush) = match parse::simple_word(text) {
-                    Some(p) => (Ok(p), false),
-                    None => (parse::parse_word_brush(text), true),
-                };
-                parsed.map(|p| {
-                    let p = std::rc::Rc::new(p);
-                    if self.words.len() < 65_536 {
-                        self.words
-                            .insert(text.to_string(), (std::rc::Rc::clone(&p), brush));
-                    }
-                    p
-                })
-            }
+            None => parse::parse_word_traced(text).map(|(p, fast)| {
+                let p = std::rc::Rc::new(p);
+                if self.words.len() < 65_536 {
+                    self.words
+                        .insert(text.to_string(), (std::rc::Rc::clone(&p), fast));
+                }
+                p
+            }),
         };
         match parsed {
             Ok(pieces) => {

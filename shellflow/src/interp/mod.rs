@@ -194,8 +194,8 @@ pub struct Interp<'a> {
     /// Parsed programs by text (sourced files, `eval`, `$( )`), kept alive so that function
     /// definitions inside them can be shared by address.
     parsed: FastMap<String, Rc<ast::Program>>,
-    /// Parsed words by text, with whether brush-parser parsed them (its memory is not the
-    /// arena's: see [`Interp::finish`]).
+    /// Parsed words by text, with whether the fast path split them (the others are
+    /// brush-parser's, whose memory is not the arena's: see [`Interp::finish`]).
     pub(crate) words: FastMap<String, (Rc<Vec<parse::WordPieceWithSource>>, bool)>,
     /// Command resolution by PATH, then name (looked up without copying either).
     pub(crate) resolved: FastMap<String, FastMap<String, Option<String>>>,
@@ -306,11 +306,11 @@ impl<'a> Interp<'a> {
         // parsed the others (its parse runs with the arena suspended).
         if crate::arena::discarding() {
             let mut words = words;
-            for (_, (pieces, brush)) in words.drain() {
-                if brush {
-                    drop(pieces);
-                } else {
+            for (_, (pieces, fast)) in words.drain() {
+                if fast {
                     crate::arena::discard(pieces);
+                } else {
+                    drop(pieces);
                 }
             }
             crate::arena::discard(words);

@@ -273,10 +273,17 @@ pub fn accepts(text: &str) -> bool {
 /// small fraction of the cost of brush-parser's word grammar. Anything else goes to
 /// brush-parser.
 pub fn parse_word(text: &str) -> Result<Vec<WordPieceWithSource>, String> {
+    parse_word_traced(text).map(|(pieces, _)| pieces)
+}
+
+/// [`parse_word`], and whether [`simple_word`] split the word (then its pieces were made
+/// on this thread, with the arena serving if it is open; brush-parser runs with it
+/// suspended: see `crate::arena::discard`).
+pub(crate) fn parse_word_traced(text: &str) -> Result<(Vec<WordPieceWithSource>, bool), String> {
     if let Some(pieces) = simple_word(text) {
-        return Ok(pieces);
+        return Ok((pieces, true));
     }
-    parse_word_brush(text)
+    parse_word_brush(text).map(|pieces| (pieces, false))
 }
 
 /// Whether `text` is one piece of plain text to the word grammar and stays itself through

@@ -216,11 +216,14 @@ impl Lexer<'_> {
         self.pos += n;
     }
 
-    /// [`Lexer::advance`] past a run [`Lexer::plain_run`] gave in quoting `quote`: outside
-    /// quotes a run never holds a newline (it stops at one), so the position moves by its
+    /// Appends the next [`Lexer::plain_run`] to the word and moves past it. Outside quotes
+    /// a run never holds a newline (it stops at one), so the position moves by its
     /// characters, counted at once.
-    fn advance_run(&mut self, n: usize, quote: Quote) {
-        if quote != Quote::None {
+    fn take_run(&mut self, st: &mut State) {
+        self.reserve(st);
+        let n = self.plain_run(st);
+        st.text.push_str(&self.src[self.pos..self.pos + n]);
+        if st.quote != Quote::None {
             return self.advance(n);
         }
         let run = &self.b[self.pos..self.pos + n];
@@ -455,10 +458,7 @@ impl Lexer<'_> {
                     self.cur.index += n;
                 }
             } else if st.op.is_none() && (!st.text.is_empty() || term == Some('}')) {
-                self.reserve(&mut st);
-                let n = self.plain_run(&st);
-                st.text.push_str(&self.src[self.pos..self.pos + n]);
-                self.advance_run(n, st.quote);
+                self.take_run(&mut st);
             } else if c == '#' {
                 let n = self.src[self.pos..]
                     .find('\n')
@@ -470,10 +470,7 @@ impl Lexer<'_> {
                 // The first character of a word, and the run after it that the branch
                 // above would take next round (a `#` here starts no comment: the word has
                 // begun).
-                self.reserve(&mut st);
-                let n = self.plain_run(&st);
-                st.text.push_str(&self.src[self.pos..self.pos + n]);
-                self.advance_run(n, st.quote);
+                self.take_run(&mut st);
             }
         }
     }
