@@ -211,14 +211,16 @@ fn bench_long(script: &str, inv: &Invocation, fs: &MemFs, limits: &Limits) {
         .first()
         .map(|c| (c.argv.clone(), c.user.display()));
     let t = median(|| drop(analyze(inv, fs, limits)), 21);
+    let used = shellflow::arena::last_use();
     let tp = median(
         || drop(shellflow::parse::parse_program("/entry.sh", script)),
         21,
     );
     println!("parse only: median {tp}");
     println!(
-        "long script: {} lines, median {t}, {} steps, {} candidates, best {best:?}",
+        "long script: {} lines, median {t}, {} KiB of arena, {} steps, {} candidates, best {best:?}",
         script.lines().count(),
+        used >> 10,
         a.steps,
         a.candidates.len()
     );

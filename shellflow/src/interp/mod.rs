@@ -210,7 +210,7 @@ pub struct Interp<'a> {
     program_fast: bool,
     bodies_fast: bool,
     /// The names each command mentions, by node address (for deferred joins).
-    cmd_words: FastMap<usize, Rc<CmdWords>>,
+    cmd_words: FastMap<usize, CmdWords>,
     /// The text and location of each condition, by node address and file (see
     /// `control::run_cond`): built once, not each time a path tests it.
     cond_texts: FastMap<(usize, std::sync::Arc<str>), CondText>,
@@ -294,8 +294,12 @@ impl<'a> Interp<'a> {
             program_fast,
             bodies_fast,
             words,
+            cmd_words,
             ..
         } = self;
+        // Freed first: its table may be larger than the arena's largest block, and a block
+        // from outside the slot still held would stop `discard` below.
+        drop(cmd_words);
         if program_fast {
             crate::arena::discard(program);
         }
@@ -856,21 +860,22 @@ impl<'a> Interp<'a> {
     }
 
     /// The names `cmd`'s own words mention (see [`Interp::split_needed`]), worked out once
-    /// per node.
-    fn cmd_words_of(&mut self, cmd: &ast::Command) -> Rc<CmdWords> {
-        let key = std::ptr::from_ref(cmd) as usize;
-        match self.cmd_words.get(&key) {
-            Some(w) => Rc::clone(w),
-            None => {
-                let w = Rc::new(CmdWords::of(own_words(cmd)));
-                if self.parsed.len() < 4096 {
-                    // Programs stay alive for the whole analysis (see `parsed`), so a node's
-                    // address names it; past the cap they may not, and nothing is cached.
-                    self.cmd_words.insert(key, Rc::clone(&w));
-                }
-                w
-            }
+    /// per node. Given by reference: the entries' filters are read on every command a join
+    /// passes, and counting a shared copy in and out cost a cache miss each (`perf`).
+    fn cmd_words_of<'w>(
+        &'w mut self,
+        cmd: &ast::Command,
+        owned: &'w mut Option<CmdWords>,
+    ) -> &'w CmdWords {
+        if self.parsed.len() >= 4096 {
+            // Programs stay alive for the whole analysis (see `parsed`), so a node's
+            // address names it; past the cap they may not, and nothing is cached.
+            return owned.insert(CmdWords::of(own_words(cmd)));
         }
+        let key = std::ptr::from_ref(cmd) as usize;
+        self.cmd_words
+            .entry(key)
+            .or_insert_with(|| CmdWords::of(own_words(cmd)))
     }
 
     /// Whether `st`'s deferred join must split before `cmd`: `None` when `cmd` reads none of
@@ -886,11 +891,16 @@ impl<'a> Interp<'a> {
     fn split_needed(&mut self, st: &State, cmd: &ast::Command) -> Option<Option<Vec<Rc<str>>>> {
         let d = st.deferred.as_ref()?;
         // The names it reads, kept only where the join differs.
-        let words = self.cmd_words_of(cmd);
+        let mut owned = None;
+        let words = self.cmd_words_of(cmd, &mut owned);
         if words.all {
             return Some(None);
         }
-        let mut hit: Vec<Rc<str>> = if d.filter().meets(&words.filter) {
+        let meets = d.filter().meets(&words.filter);
+        if !meets && !words.indirect {
+            return None;
+        }
+        let mut hit: Vec<Rc<str>> = if meets {
             words.names().filter(|n| d.holds(n)).map(Rc::from).collect()
         } else {
             Vec::new()
@@ -1142,22 +1152,33 @@ fn take_bodies_in(list: &mut ast::CompoundList, out: &mut FastMap<usize, Rc<ast:
 /// names miss a join's filter is passed without looking at each.
 #[derive(Debug)]
 pub(crate) struct CmdWords {
+    /// The filter of the names.
+    filter: state::NameFilter,
+    /// What it reads cannot be told from its words.
+    all: bool,
+    /// Whether it reads a name through another (`${!name}`).
+    indirect: bool,
+    /// The names and where they are, read only when the filter meets a join's or a name
+    /// is read through: kept out of line, so that the map holding these stays small.
+    spans: Box<WordSpans>,
+}
+
+/// The words' text and the ranges of the names in it.
+#[derive(Debug)]
+struct WordSpans {
     text: String,
     /// Every name-like word (`[A-Za-z_][A-Za-z0-9_]*`), once each.
     names: Vec<(u32, u32)>,
     /// Names read through (`${!name}`).
     indirect: Vec<(u32, u32)>,
-    /// The filter of `names`.
-    filter: state::NameFilter,
-    /// What it reads cannot be told from its words.
-    all: bool,
 }
 
 impl CmdWords {
     fn of(text: String) -> Self {
         let b = text.as_bytes();
         let is_name = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
-        let mut names: Vec<(u32, u32)> = Vec::new();
+        // Most commands name a few words: room for 8 saves the first growths.
+        let mut names: Vec<(u32, u32)> = Vec::with_capacity(8);
         let mut indirect: Vec<(u32, u32)> = Vec::new();
         let mut filter = state::NameFilter::default();
         let mut all = false;
@@ -1193,26 +1214,31 @@ impl CmdWords {
             i += 1;
         }
         CmdWords {
-            text,
-            names,
-            indirect,
             filter,
             all,
+            indirect: !indirect.is_empty(),
+            spans: Box::new(WordSpans {
+                text,
+                names,
+                indirect,
+            }),
         }
-    }
-
-    fn at(&self, r: &(u32, u32)) -> &str {
-        &self.text[r.0 as usize..r.1 as usize]
     }
 
     /// The names, once each.
     fn names(&self) -> impl Iterator<Item = &str> {
-        self.names.iter().map(|r| self.at(r))
+        self.spans.names.iter().map(|r| self.spans.at(r))
     }
 
     /// The names read through.
     fn indirect(&self) -> impl Iterator<Item = &str> {
-        self.indirect.iter().map(|r| self.at(r))
+        self.spans.indirect.iter().map(|r| self.spans.at(r))
+    }
+}
+
+impl WordSpans {
+    fn at(&self, r: &(u32, u32)) -> &str {
+        &self.text[r.0 as usize..r.1 as usize]
     }
 }
 

@@ -18,7 +18,7 @@ use crate::parse::ast;
 use crate::value::Val;
 
 /// Value of a variable.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VarValue {
     /// A string.
     Scalar(Val),
@@ -27,7 +27,7 @@ pub enum VarValue {
 }
 
 /// A shell variable.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Var {
     /// Its value.
     pub value: VarValue,
