@@ -206,7 +206,7 @@ fn initial_state(inv: &Invocation, file: &str) -> State {
         status: Status::OK,
         errexit: false,
         umask: Some(DEFAULT_UMASK),
-        user: inv.user.clone(),
+        user: std::rc::Rc::new(inv.user.clone()),
         cwd: Rc::from(inv.cwd.as_str()),
         weight: 1.0,
         lead: 1.0,

@@ -166,7 +166,7 @@ impl Interp<'_> {
             let dropped = self.dropper(&argv).filter(|_| st.in_background);
             let (user, inner_from) = match dropped {
                 Some((u, from)) => (u, Some(from)),
-                None => (st.user.clone(), None),
+                None => ((*st.user).clone(), None),
             };
             st.last_fg = Some(Rc::new(Recorded {
                 argv,
@@ -271,7 +271,7 @@ impl Interp<'_> {
         }
         let (user, inner_from) = match self.dropper(&argv) {
             Some((user, from)) => (user, Some(from)),
-            None => (st.user.clone(), None),
+            None => ((*st.user).clone(), None),
         };
         let inner = &argv[inner_from.unwrap_or(0)..];
         if inner.first().is_some_and(|w| self.is_self(&st, w)) {
@@ -316,7 +316,7 @@ impl Interp<'_> {
         via: &str,
         location: Option<crate::api::Location>,
     ) -> Paths {
-        if st.reexecs >= 2 || (st.reexecs > 0 && user == st.user) {
+        if st.reexecs >= 2 || (st.reexecs > 0 && user == *st.user) {
             self.cap(format!(
                 "{}: the script re-executes itself again: not followed",
                 st.file
@@ -348,7 +348,7 @@ impl Interp<'_> {
         next.file = std::sync::Arc::from(self.script_path.as_str());
         next.status = Status::OK;
         next.errexit = false;
-        next.user = user.clone();
+        next.user = Rc::new(user.clone());
         next.last_fg = None;
         next.depth = 0;
         next.calls = 0;
@@ -703,7 +703,7 @@ impl Interp<'_> {
                 },
                 None => return Some((Val::default(), Status::FAIL)),
             },
-            None => st.user.clone(),
+            None => (*st.user).clone(),
         };
         let name = flags.contains('n');
         let text = if flags.contains('u') {

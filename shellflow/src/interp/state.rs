@@ -636,8 +636,9 @@ pub struct PathState {
     pub errexit: bool,
     /// The file mode creation mask, when known (`umask` prints it).
     pub umask: Option<u32>,
-    /// Current identity.
-    pub user: User,
+    /// Current identity (shared: a path is copied at every fork, and a copy of the user
+    /// would copy its name).
+    pub user: Rc<User>,
     /// Working directory.
     pub cwd: Rc<str>,
     /// Probability weight of the path.
