@@ -23,6 +23,7 @@ mod control;
 pub(crate) mod expand;
 mod external;
 mod glob;
+mod idmap;
 pub(crate) mod merge;
 pub(crate) mod names;
 mod params;

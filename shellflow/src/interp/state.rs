@@ -26,7 +26,8 @@ pub enum VarValue {
     Array(Vec<Val>),
 }
 
-/// A shell variable.
+/// A shell variable. `Eq`, so that comparing two `Rc<Var>` (imbl's diff of two maps does,
+/// for every key of the nodes they do not share) checks the address before the value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Var {
     /// Its value.
@@ -276,7 +277,7 @@ const OVERLAY_MAX: usize = 16;
 /// the base.
 #[derive(Debug, Clone, Default)]
 pub struct VarMap {
-    base: OrdMap<Name, Rc<Var>>,
+    base: super::idmap::IdMap<(Name, Rc<Var>)>,
     over: Rc<Vec<(Name, Option<Rc<Var>>)>>,
 }
 
@@ -299,7 +300,7 @@ impl VarMap {
     pub(crate) fn get_id(&self, id: u32) -> Option<&Rc<Var>> {
         match self.slot(id) {
             Ok(i) => self.over[i].1.as_ref(),
-            Err(_) => self.base.get(&id),
+            Err(_) => self.base.get(id).map(|(_, v)| v),
         }
     }
 
@@ -333,7 +334,7 @@ impl VarMap {
             match over.binary_search_by(|(k, _)| k.id().cmp(&id)) {
                 Ok(i) => over[i].1 = value,
                 // Removing a name that is absent changes nothing.
-                Err(_) if value.is_none() && !self.base.contains_key(&id) => {}
+                Err(_) if value.is_none() && !self.base.contains_key(id) => {}
                 Err(i) => over.insert(i, (name, value)),
             }
         }
@@ -346,15 +347,8 @@ impl VarMap {
     fn fold(&mut self) {
         for (k, v) in std::mem::take(Rc::make_mut(&mut self.over)) {
             match v {
-                Some(v) => {
-                    self.base.insert(k, v);
-                }
-                None => {
-                    let id = k.id();
-                    if self.base.contains_key(&id) {
-                        self.base.remove(&id);
-                    }
-                }
+                Some(v) => self.base.insert(k.id(), (k, v)),
+                None => self.base.remove(k.id()),
             }
         }
     }
@@ -378,13 +372,13 @@ impl VarMap {
         let id = name.id();
         if self.slot(id).is_err() {
             // Brought into the overlay, so that the base stays shared with other paths.
-            let v = Rc::clone(self.base.get(&id)?);
+            let v = Rc::clone(&self.base.get(id)?.1);
             self.write(name, Some(v));
         }
         match self.slot(id) {
             Ok(i) => Rc::make_mut(&mut self.over)[i].1.as_mut().map(Rc::make_mut),
             // That write filled the overlay, which went into the base.
-            Err(_) => self.base.get_mut(&id).map(Rc::make_mut),
+            Err(_) => self.base.get_mut(id).map(|(_, v)| Rc::make_mut(v)),
         }
     }
 
@@ -412,7 +406,7 @@ impl VarMap {
 
     /// Names and shared values in id order: the base merged with the overlay.
     fn entries(&self) -> impl Iterator<Item = (&Name, &Rc<Var>)> {
-        let mut base = self.base.iter().peekable();
+        let mut base = self.base.iter().map(|(k, v)| (k, v)).peekable();
         let mut over = self.over.iter().peekable();
         std::iter::from_fn(move || loop {
             let take_over = match (base.peek(), over.peek()) {
@@ -466,7 +460,6 @@ impl VarMap {
     /// different), sorted by name, with both sides. Maps that share their base are compared
     /// by their overlays; otherwise the bases' diff skips the subtrees they share.
     fn diff<'m>(&'m self, other: &'m VarMap) -> Vec<Difference<'m>> {
-        use imbl::ordmap::DiffItem;
         let same_base = self.base.ptr_eq(&other.base);
         if same_base && Rc::ptr_eq(&self.over, &other.over) {
             return Vec::new();
@@ -491,13 +484,17 @@ impl VarMap {
                     }
                     std::cmp::Ordering::Less => {
                         i += 1;
-                        (&x[i - 1].0, x[i - 1].1.as_ref(), self.base.get(&x[i - 1].0))
+                        (
+                            &x[i - 1].0,
+                            x[i - 1].1.as_ref(),
+                            self.base.get(x[i - 1].0.id()).map(|(_, v)| v),
+                        )
                     }
                     std::cmp::Ordering::Greater => {
                         j += 1;
                         (
                             &y[j - 1].0,
-                            other.base.get(&y[j - 1].0),
+                            other.base.get(y[j - 1].0.id()).map(|(_, v)| v),
                             y[j - 1].1.as_ref(),
                         )
                     }
@@ -509,11 +506,10 @@ impl VarMap {
         } else {
             let mut names: Vec<&Name> = self.over.iter().map(|(k, _)| k).collect();
             names.extend(other.over.iter().map(|(k, _)| k));
-            names.extend(self.base.diff(&other.base).map(|d| match d {
-                DiffItem::Add(k, _)
-                | DiffItem::Remove(k, _)
-                | DiffItem::Update { old: (k, _), .. } => k,
-            }));
+            let mut differ = Vec::new();
+            let same = |a: &(Name, Rc<Var>), b: &(Name, Rc<Var>)| a.1 == b.1;
+            self.base.diff(&other.base, &same, &mut differ);
+            names.extend(differ.into_iter().map(|(k, _)| k));
             names.sort_unstable();
             names.dedup_by(|a, b| a == b);
             out = names
@@ -563,7 +559,10 @@ impl FromIterator<(String, Var)> for VarMap {
         VarMap {
             base: iter
                 .into_iter()
-                .map(|(k, v)| (names::intern(&k), Rc::new(v)))
+                .map(|(k, v)| {
+                    let name = names::intern(&k);
+                    (name.id(), (name, Rc::new(v)))
+                })
                 .collect(),
             over: Rc::default(),
         }
