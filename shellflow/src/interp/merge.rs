@@ -640,8 +640,7 @@ fn widen(members: &mut [State], only: &[usize], name: &Rc<str>) {
     let values = values.map(Rc::new);
     for &i in only {
         let m = &mut members[i];
-        m.vars
-            .insert_name(interned.clone(), Rc::clone(&placeholder));
+        m.vars.insert_name(interned, Rc::clone(&placeholder));
         match &values {
             Some(v) => {
                 m.alts.insert(Rc::clone(name), Rc::clone(v));
@@ -729,7 +728,7 @@ pub(crate) fn split(mut rep: State) -> Vec<State> {
             s.vars.restore(
                 interned
                     .iter()
-                    .map(|name| (name.clone(), m.vars.get_id(name.id()).cloned())),
+                    .map(|name| (*name, m.vars.get_id(name.id()).cloned())),
             );
             if !s.unset.ptr_eq(&m.unset) {
                 for name in &untouched {

@@ -16,17 +16,17 @@
 //! one analysis, so this holds. Ids only order keys inside maps: whatever the analysis
 //! reports in name order (`${!prefix@}`, the environment of a command) is sorted by name.
 
-use std::borrow::Borrow;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-/// A variable name with its id in this thread's table. Equal names have equal ids, so
-/// names compare and order by id alone.
-#[derive(Debug, Clone)]
+/// A variable name: its id in this thread's table, whose entry holds the text. Equal names
+/// have equal ids, so names compare and order by id alone. Copying one counts nothing in:
+/// maps copy their entries at every fork of a path (an overlay of up to 16, a trie node of
+/// 16), and a shared text in each name was counted in and out each time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Name {
     id: u32,
-    text: Rc<str>,
 }
 
 impl Name {
@@ -35,36 +35,16 @@ impl Name {
         self.id
     }
 
-    /// The name itself.
-    pub fn text(&self) -> &Rc<str> {
-        &self.text
-    }
-}
-
-impl PartialEq for Name {
-    fn eq(&self, other: &Self) -> bool {
-        self.id == other.id
-    }
-}
-
-impl Eq for Name {}
-
-impl PartialOrd for Name {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Name {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.id.cmp(&other.id)
-    }
-}
-
-/// Maps keyed by [`Name`] are searched by id (equality and order agree with `Name`'s).
-impl Borrow<u32> for Name {
-    fn borrow(&self) -> &u32 {
-        &self.id
+    /// The name itself, from the table (empty for a name whose analysis has ended, which
+    /// no map outlives).
+    pub fn text(&self) -> Rc<str> {
+        TABLE.with(|t| {
+            t.borrow()
+                .texts
+                .get(self.id as usize)
+                .cloned()
+                .unwrap_or_else(|| Rc::from(""))
+        })
     }
 }
 
@@ -75,6 +55,8 @@ const KEEP_ROOM: usize = 4096;
 #[derive(Default)]
 struct Table {
     ids: HashMap<Rc<str>, u32, foldhash::fast::FixedState>,
+    /// Each id's text.
+    texts: Vec<Rc<str>>,
     /// Analyses running on this thread (nested ones included).
     scopes: usize,
     /// How many names the table held when the outermost scope began: those stay (a map
@@ -88,6 +70,7 @@ thread_local! {
     static TABLE: RefCell<Table> = const {
         RefCell::new(Table {
             ids: HashMap::with_hasher(foldhash::fast::FixedState::with_seed(0)),
+            texts: Vec::new(),
             scopes: 0,
             kept: 0,
         })
@@ -108,11 +91,8 @@ pub fn intern_rc(text: Rc<str>) -> Name {
 fn intern_with(text: &str, make: impl FnOnce() -> Rc<str>) -> Name {
     TABLE.with(|t| {
         let mut t = t.borrow_mut();
-        if let Some((k, id)) = t.ids.get_key_value(text) {
-            return Name {
-                id: *id,
-                text: Rc::clone(k),
-            };
+        if let Some(id) = t.ids.get(text) {
+            return Name { id: *id };
         }
         // Past u32::MAX names (never, within the step and size caps) ids would repeat;
         // saturating keeps this total, and a repeated id only makes two names one variable.
@@ -125,8 +105,17 @@ fn intern_with(text: &str, make: impl FnOnce() -> Rc<str>) -> Name {
             let more = t.ids.len().max(64);
             t.ids.reserve(more);
         }
-        t.ids.insert(Rc::clone(&text), id);
-        Name { id, text }
+        if t.texts.len() == t.texts.capacity() {
+            // As the map's room (above).
+            let _off = crate::arena::suspend();
+            let more = t.texts.len().max(64);
+            t.texts.reserve(more);
+        }
+        if t.texts.len() == id as usize {
+            t.texts.push(Rc::clone(&text));
+        }
+        t.ids.insert(text, id);
+        Name { id }
     })
 }
 
@@ -144,13 +133,7 @@ pub fn id_of(text: &str) -> Option<u32> {
 
 /// The name `text` when some map may hold it (it has an id); `None` when none can.
 pub fn lookup(text: &str) -> Option<Name> {
-    TABLE.with(|t| {
-        let t = t.borrow();
-        t.ids.get_key_value(text).map(|(k, id)| Name {
-            id: *id,
-            text: Rc::clone(k),
-        })
-    })
+    TABLE.with(|t| t.borrow().ids.get(text).map(|id| Name { id: *id }))
 }
 
 /// One analysis: the table is emptied when the outermost scope on the thread ends.
@@ -180,10 +163,13 @@ impl Drop for Scope {
                 if kept == 0 && t.ids.capacity() <= KEEP_ROOM {
                     // The next analysis on this thread fills the room again.
                     t.ids.clear();
+                    t.texts.clear();
                 } else if kept == 0 {
                     t.ids = HashMap::default();
+                    t.texts = Vec::new();
                 } else {
                     t.ids.retain(|_, id| (*id as usize) < kept);
+                    t.texts.truncate(kept);
                 }
             }
         });
@@ -200,7 +186,8 @@ mod tests {
         let a = intern("PGDATA");
         let b = intern_rc(Rc::from("PGDATA"));
         assert_eq!(a, b);
-        assert!(Rc::ptr_eq(a.text(), b.text()));
+        assert!(Rc::ptr_eq(&a.text(), &b.text()));
+        assert_eq!(&*a.text(), "PGDATA");
         assert_ne!(intern("PGHOST"), a);
         assert_eq!(lookup("PGDATA"), Some(a));
         assert!(lookup("NEVER_STORED").is_none());

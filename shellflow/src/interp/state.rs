@@ -282,7 +282,7 @@ pub struct VarMap {
 }
 
 /// A name whose variables differ between two maps, with each map's value.
-type Difference<'m> = (&'m Name, Option<&'m Rc<Var>>, Option<&'m Rc<Var>>);
+type Difference<'m> = (Rc<str>, Option<&'m Rc<Var>>, Option<&'m Rc<Var>>);
 
 impl VarMap {
     /// An empty map.
@@ -430,29 +430,29 @@ impl VarMap {
     }
 
     /// Names and variables, sorted by name.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &Var)> {
+    pub fn iter(&self) -> impl Iterator<Item = (Rc<str>, &Var)> {
         self.sorted_where(|_| true)
     }
 
     /// Exported names and variables, sorted by name (only they are sorted: a script's
     /// variables are mostly its own, not exported).
-    pub fn exported(&self) -> impl Iterator<Item = (&str, &Var)> {
+    pub fn exported(&self) -> impl Iterator<Item = (Rc<str>, &Var)> {
         self.sorted_where(|v| v.exported)
     }
 
     /// The names and variables `keep` takes, sorted by name (ids order the map, not names).
-    fn sorted_where(&self, keep: impl Fn(&Var) -> bool) -> std::vec::IntoIter<(&str, &Var)> {
-        let mut all: Vec<(&str, &Var)> = self
+    fn sorted_where(&self, keep: impl Fn(&Var) -> bool) -> std::vec::IntoIter<(Rc<str>, &Var)> {
+        let mut all: Vec<(Rc<str>, &Var)> = self
             .entries()
             .filter(|(_, v)| keep(v))
-            .map(|(k, v)| (&**k.text(), &**v))
+            .map(|(k, v)| (k.text(), &**v))
             .collect();
-        all.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        all.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         all.into_iter()
     }
 
     /// Names, sorted.
-    pub fn keys(&self) -> impl Iterator<Item = &str> {
+    pub fn keys(&self) -> impl Iterator<Item = Rc<str>> + '_ {
         self.iter().map(|(k, _)| k)
     }
 
@@ -500,7 +500,7 @@ impl VarMap {
                     }
                 };
                 if !same_var(a, b) {
-                    out.push((name, a, b));
+                    out.push((name.text(), a, b));
                 }
             }
         } else {
@@ -516,21 +516,18 @@ impl VarMap {
                 .into_iter()
                 .filter_map(|n| {
                     let (a, b) = (self.get_id(n.id()), other.get_id(n.id()));
-                    (!same_var(a, b)).then_some((n, a, b))
+                    (!same_var(a, b)).then(|| (n.text(), a, b))
                 })
                 .collect();
         }
-        out.sort_unstable_by(|a, b| a.0.text().cmp(b.0.text()));
+        out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         out
     }
 
     /// The names whose variables differ between the two maps (present in one only, or
     /// different), sorted.
     pub fn differing_names(&self, other: &VarMap) -> Vec<Rc<str>> {
-        self.diff(other)
-            .into_iter()
-            .map(|(k, _, _)| Rc::clone(k.text()))
-            .collect()
+        self.diff(other).into_iter().map(|(k, _, _)| k).collect()
     }
 
     /// [`VarMap::differing_names`], each with whether either side exports it.
@@ -539,7 +536,7 @@ impl VarMap {
             .into_iter()
             .map(|(k, a, b)| {
                 let exported = a.is_some_and(|v| v.exported) || b.is_some_and(|v| v.exported);
-                (k.text().to_string(), exported)
+                (k.to_string(), exported)
             })
             .collect()
     }
