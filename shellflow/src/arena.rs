@@ -402,6 +402,13 @@ pub(crate) fn discarding() -> bool {
     BUMP.get().0 != 0 && SPILL_COUNT.get() == 0
 }
 
+/// Whether `p` was carved by the scope open on this thread now (not suspended): a block
+/// that may be forgotten while that scope runs, since its memory comes back when it ends.
+pub(crate) fn ours(p: *const u8) -> bool {
+    let (cur, end) = BUMP.get();
+    own(p as usize, cur, end)
+}
+
 /// Reserves the region once; false when it could not be.
 fn reserve() -> bool {
     loop {

@@ -298,9 +298,15 @@ impl<'a> Interp<'a> {
             cmd_words,
             ..
         } = self;
-        // Freed first: its table may be larger than the arena's largest block, and a block
-        // from outside the slot still held would stop `discard` below.
-        drop(cmd_words);
+        // Emptied first: its table may be larger than the arena's largest block, and a block
+        // from outside the slot still held would stop `discard` below. The words it holds
+        // are left to the arena where all their blocks are its own (freeing them one by one
+        // was 0.8 % of an analysis's wall time, mostly cache misses on the blocks).
+        for (_, w) in cmd_words {
+            if w.arena_only {
+                std::mem::forget(w);
+            }
+        }
         if program_fast {
             crate::arena::discard(program);
         }
@@ -1162,6 +1168,9 @@ pub(crate) struct CmdWords {
     /// The names and where they are, read only when the filter meets a join's or a name
     /// is read through: kept out of line, so that the map holding these stays small.
     spans: Box<WordSpans>,
+    /// Whether every block of `spans` was carved by the arena's open scope (see
+    /// [`Interp::finish`]).
+    arena_only: bool,
 }
 
 /// The words' text and the ranges of the names in it.
@@ -1214,15 +1223,21 @@ impl CmdWords {
             }
             i += 1;
         }
+        let ours = |p: *const u8, cap: usize| cap == 0 || crate::arena::ours(p);
+        let arena_only = ours(text.as_ptr(), text.capacity())
+            && ours(names.as_ptr().cast(), names.capacity())
+            && ours(indirect.as_ptr().cast(), indirect.capacity());
+        let spans = Box::new(WordSpans {
+            text,
+            names,
+            indirect,
+        });
         CmdWords {
             filter,
             all,
-            indirect: !indirect.is_empty(),
-            spans: Box::new(WordSpans {
-                text,
-                names,
-                indirect,
-            }),
+            indirect: !spans.indirect.is_empty(),
+            arena_only: arena_only && crate::arena::ours(std::ptr::from_ref(&*spans).cast()),
+            spans,
         }
     }
 
