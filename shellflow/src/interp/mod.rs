@@ -877,12 +877,12 @@ impl<'a> Interp<'a> {
         if self.parsed.len() >= 4096 {
             // Programs stay alive for the whole analysis (see `parsed`), so a node's
             // address names it; past the cap they may not, and nothing is cached.
-            return owned.insert(CmdWords::of(own_words(cmd)));
+            return owned.insert(CmdWords::of_command(cmd));
         }
         let key = std::ptr::from_ref(cmd) as usize;
         self.cmd_words
             .entry(key)
-            .or_insert_with(|| CmdWords::of(own_words(cmd)))
+            .or_insert_with(|| CmdWords::of_command(cmd))
     }
 
     /// Whether `st`'s deferred join must split before `cmd`: `None` when `cmd` reads none of
@@ -1049,38 +1049,43 @@ fn own_words(cmd: &ast::Command) -> String {
 /// the cost (`Display` goes through the formatting machinery once per word, about 1,300
 /// instructions a command). Operators (`>`, `<<`) are left out: they hold no names.
 fn simple_words(sc: &ast::SimpleCommand) -> String {
+    let mut t = String::with_capacity(128);
+    each_simple_word(sc, &mut |s| {
+        t.push_str(s);
+        t.push(' ');
+    });
+    t
+}
+
+/// Calls `f` with each word of a simple command that it evaluates itself (see
+/// [`own_words`]), in order.
+fn each_simple_word(sc: &ast::SimpleCommand, f: &mut impl FnMut(&str)) {
     use ast::CommandPrefixOrSuffixItem as I;
     use ast::IoFileRedirectTarget as T;
     use ast::IoRedirect as R;
-    let mut t = String::with_capacity(128);
-    let items = sc.prefix.iter().flat_map(|p| p.0.iter());
-    let suffix = sc.suffix.iter().flat_map(|p| p.0.iter());
-    let push = |t: &mut String, s: &str| {
-        t.push_str(s);
-        t.push(' ');
-    };
-    let item = |t: &mut String, it: &I| match it {
-        I::Word(w) | I::AssignmentWord(_, w) => push(t, &w.value),
-        I::IoRedirect(R::File(_, _, T::Filename(w) | T::Duplicate(w)))
-        | I::IoRedirect(R::HereString(_, w))
-        | I::IoRedirect(R::OutputAndError(w, _)) => push(t, &w.value),
-        I::IoRedirect(R::File(_, _, T::Fd(_))) => {}
-        I::IoRedirect(R::HereDocument(_, h)) => {
-            push(t, &h.here_end.value);
-            push(t, &h.doc.value);
+    fn item(it: &I, f: &mut impl FnMut(&str)) {
+        match it {
+            I::Word(w) | I::AssignmentWord(_, w) => f(&w.value),
+            I::IoRedirect(R::File(_, _, T::Filename(w) | T::Duplicate(w)))
+            | I::IoRedirect(R::HereString(_, w))
+            | I::IoRedirect(R::OutputAndError(w, _)) => f(&w.value),
+            I::IoRedirect(R::File(_, _, T::Fd(_))) => {}
+            I::IoRedirect(R::HereDocument(_, h)) => {
+                f(&h.here_end.value);
+                f(&h.doc.value);
+            }
+            other => f(&other.to_string()),
         }
-        other => push(t, &other.to_string()),
-    };
-    for it in items {
-        item(&mut t, it);
+    }
+    for it in sc.prefix.iter().flat_map(|p| p.0.iter()) {
+        item(it, f);
     }
     if let Some(w) = &sc.word_or_name {
-        push(&mut t, &w.value);
+        f(&w.value);
     }
-    for it in suffix {
-        item(&mut t, it);
+    for it in sc.suffix.iter().flat_map(|p| p.0.iter()) {
+        item(it, f);
     }
-    t
 }
 
 /// Moves the bodies of `program`'s function definitions into `out`, by the address of
@@ -1184,45 +1189,115 @@ struct WordSpans {
 }
 
 impl CmdWords {
+    /// The names in one text.
+    #[cfg(test)]
     fn of(text: String) -> Self {
-        let b = text.as_bytes();
+        let mut b = WordsBuilder::new();
+        b.add(&text);
+        b.finish()
+    }
+
+    /// The names `cmd`'s own words mention (see [`own_words`]); a simple command's words
+    /// are read where they are, not copied into one text first.
+    fn of_command(cmd: &ast::Command) -> Self {
+        let mut b = WordsBuilder::new();
+        match cmd {
+            ast::Command::Simple(sc) => each_simple_word(sc, &mut |w| b.add(w)),
+            _ => b.add(&own_words(cmd)),
+        }
+        b.finish()
+    }
+
+    /// The names, once each.
+    fn names(&self) -> impl Iterator<Item = &str> {
+        self.spans.names.iter().map(|r| self.spans.at(r))
+    }
+
+    /// The names read through.
+    fn indirect(&self) -> impl Iterator<Item = &str> {
+        self.spans.indirect.iter().map(|r| self.spans.at(r))
+    }
+}
+
+/// Gathers the names of a command's words for [`CmdWords`]: `text` holds each distinct
+/// name once, back to back, and the ranges point into it.
+struct WordsBuilder {
+    text: String,
+    names: Vec<(u32, u32)>,
+    indirect: Vec<(u32, u32)>,
+    filter: state::NameFilter,
+    all: bool,
+}
+
+impl WordsBuilder {
+    /// Room for the few names most commands mention, so that they rarely grow.
+    fn new() -> Self {
+        WordsBuilder {
+            text: String::with_capacity(48),
+            names: Vec::with_capacity(8),
+            indirect: Vec::new(),
+            filter: state::NameFilter::default(),
+            all: false,
+        }
+    }
+
+    /// Every name-like run (`[A-Za-z_][A-Za-z0-9_]*`) of `word`.
+    fn add(&mut self, word: &str) {
+        let b = word.as_bytes();
         let is_name = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
-        // Most commands name a few words: room for 8 saves the first growths.
-        let mut names: Vec<(u32, u32)> = Vec::with_capacity(8);
-        let mut indirect: Vec<(u32, u32)> = Vec::new();
-        let mut filter = state::NameFilter::default();
-        let mut all = false;
-        let at = |r: &(u32, u32)| &text[r.0 as usize..r.1 as usize];
         let mut i = 0;
         while i < b.len() {
             let c = b[i];
-            if c.is_ascii_alphabetic() || c == b'_' {
-                let start = i;
-                while i < b.len() && is_name(b[i]) {
-                    i += 1;
-                }
-                let w = &text[start..i];
-                // Words are cut from a command's text: past 4 GiB the command is not read.
-                let (Ok(from), Ok(to)) = (u32::try_from(start), u32::try_from(i)) else {
-                    all = true;
-                    break;
-                };
-                all |= matches!(w, "exec" | "env" | "printenv" | "compgen");
-                if text[..start].ends_with("${!") {
-                    // `${!prefix@}` / `${!prefix*}` list every variable with the prefix.
-                    all |= matches!(b.get(i), Some(b'@' | b'*'));
-                    if !indirect.iter().any(|r| at(r) == w) {
-                        indirect.push((from, to));
-                    }
-                }
-                if !names.iter().any(|r| at(r) == w) {
-                    names.push((from, to));
-                    filter.add(w);
-                }
+            if !(c.is_ascii_alphabetic() || c == b'_') {
+                i += 1;
                 continue;
             }
-            i += 1;
+            let start = i;
+            while i < b.len() && is_name(b[i]) {
+                i += 1;
+            }
+            let w = &word[start..i];
+            self.all |= matches!(w, "exec" | "env" | "printenv" | "compgen");
+            let through = word[..start].ends_with("${!");
+            // `${!prefix@}` / `${!prefix*}` list every variable with the prefix.
+            self.all |= through && matches!(b.get(i), Some(b'@' | b'*'));
+            let text = &self.text;
+            let r = match self
+                .names
+                .iter()
+                .find(|r| &text[r.0 as usize..r.1 as usize] == w)
+            {
+                Some(r) => *r,
+                None => {
+                    // The names are cut from a command's words: past 4 GiB of them, the
+                    // command is not read.
+                    let (Ok(from), Ok(to)) = (
+                        u32::try_from(self.text.len()),
+                        u32::try_from(self.text.len() + w.len()),
+                    ) else {
+                        self.all = true;
+                        return;
+                    };
+                    self.text.push_str(w);
+                    self.names.push((from, to));
+                    self.filter.add(w);
+                    (from, to)
+                }
+            };
+            if through && !self.indirect.contains(&r) {
+                self.indirect.push(r);
+            }
         }
+    }
+
+    fn finish(self) -> CmdWords {
+        let WordsBuilder {
+            text,
+            names,
+            indirect,
+            filter,
+            all,
+        } = self;
         let ours = |p: *const u8, cap: usize| cap == 0 || crate::arena::ours(p);
         let arena_only = ours(text.as_ptr(), text.capacity())
             && ours(names.as_ptr().cast(), names.capacity())
@@ -1239,16 +1314,6 @@ impl CmdWords {
             arena_only: arena_only && crate::arena::ours(std::ptr::from_ref(&*spans).cast()),
             spans,
         }
-    }
-
-    /// The names, once each.
-    fn names(&self) -> impl Iterator<Item = &str> {
-        self.spans.names.iter().map(|r| self.spans.at(r))
-    }
-
-    /// The names read through.
-    fn indirect(&self) -> impl Iterator<Item = &str> {
-        self.spans.indirect.iter().map(|r| self.spans.at(r))
     }
 }
 
@@ -1378,6 +1443,8 @@ mod tests {
             for sc in simple_commands(line) {
                 let by_display = super::CmdWords::of(sc.to_string());
                 let by_words = super::CmdWords::of(super::simple_words(&sc));
+                let by_command =
+                    super::CmdWords::of_command(&crate::parse::ast::Command::Simple(sc.clone()));
                 let sorted = |w: &super::CmdWords| {
                     let mut n: Vec<String> = w.names().map(str::to_string).collect();
                     n.sort();
@@ -1386,6 +1453,7 @@ mod tests {
                     (n, i, w.all)
                 };
                 assert_eq!(sorted(&by_display), sorted(&by_words), "{line}");
+                assert_eq!(sorted(&by_display), sorted(&by_command), "{line}");
                 seen += 1;
             }
         }
