@@ -1158,9 +1158,9 @@ fn take_bodies_in(list: &mut ast::CompoundList, out: &mut FastMap<usize, Rc<ast:
     }
 }
 
-/// The names a command's own words mention, for [`Interp::split_needed`]: ranges of the
-/// words' text, which is kept, rather than a string each (about 2,500 allocations an
-/// analysis of the long bench script), and a filter of them all, so that a command whose
+/// The names a command's own words mention, for [`Interp::split_needed`]: ranges of one
+/// text holding each distinct name once, rather than a string each (about 2,500 allocations
+/// an analysis of the long bench script), and a filter of them all, so that a command whose
 /// names miss a join's filter is passed without looking at each.
 #[derive(Debug)]
 pub(crate) struct CmdWords {

@@ -4,10 +4,11 @@
 //! test, assignment, join and split does it, in maps of hundreds of variables), and when
 //! the maps were keyed by the names themselves, comparing name bytes (`memcmp` called from
 //! B-tree searches) was the largest single cost after the allocator. Here each distinct
-//! name gets a `u32` the first time a map stores it, and maps order their keys by that id,
-//! so a search compares integers. A lookup of a name that no map ever stored is answered
-//! by the table alone. Hand-written: interner crates hand out ids but not this
-//! per-analysis lifetime, and the table is twenty lines.
+//! name gets a `u32` the first time a map stores it (ids are dense, from 0), and maps index
+//! by that id (see [`super::idmap`]). A [`Name`] is the id alone; the table keeps its text.
+//! A lookup of a name that no map ever stored is answered by the table alone. Hand-written:
+//! interner crates hand out ids but not this per-analysis lifetime, and the table is a few
+//! dozen lines.
 //!
 //! The table is per thread. The names an analysis added are dropped when the outermost
 //! [`Scope`] ends (one per analysis), so that a long-lived process (the fuzzer) does not

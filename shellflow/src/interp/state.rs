@@ -2,9 +2,9 @@
 //! identity, and the evidence gathered so far.
 //!
 //! A path forks by cloning its state, so everything that grows with the script is persistent
-//! and shared between forks: variables and created files are `imbl` B-trees (a change copies
-//! one root-to-leaf path, not the map), evidence is a [`PList`], functions are
-//! reference-counted. What stays plain data is small. Nothing here evaluates shell code.
+//! and shared between forks: variables are a trie indexed by name id and created files an
+//! `imbl` B-tree (a change copies one root-to-leaf path, not the map), evidence is a
+//! [`PList`], functions are reference-counted. What stays plain data is small. Nothing here evaluates shell code.
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -26,8 +26,8 @@ pub enum VarValue {
     Array(Vec<Val>),
 }
 
-/// A shell variable. `Eq`, so that comparing two `Rc<Var>` (imbl's diff of two maps does,
-/// for every key of the nodes they do not share) checks the address before the value.
+/// A shell variable. `Eq`, so that comparing two `Rc<Var>` (a diff of two maps does, for
+/// every entry of the nodes they do not share) checks the address before the value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Var {
     /// Its value.
@@ -265,16 +265,18 @@ pub(crate) fn drop_alts(alts: &mut OrdMap<Rc<str>, ValueSet>, name: &str) {
 /// Most names a [`VarMap`]'s overlay holds before it is folded into the base.
 const OVERLAY_MAX: usize = 16;
 
-/// Variables by name: a persistent B-tree (the base) under a small sorted overlay of the
-/// latest writes (`None` for a removal). Keys are interned names (see [`super::names`]),
-/// ordered by id; values are reference-counted.
+/// Variables by name: a persistent trie indexed by name id (the base, see
+/// [`super::idmap`]) under a small sorted overlay of the latest writes (`None` for a
+/// removal). Keys are interned names (see [`super::names`]), ordered by id; values are
+/// reference-counted.
 ///
 /// A fork shares both parts. Paths fork and join all the time, and between a fork and the
 /// join that follows it they mostly write a few variables: those writes land in the overlay
-/// (a copy of at most [`OVERLAY_MAX`] pointers) instead of copying a root-to-leaf path of the
-/// B-tree (wide nodes, every pointer in them counted again), and two paths that share a
+/// (a copy of at most [`OVERLAY_MAX`] entries) instead of copying a root-to-leaf path of the
+/// trie (three nodes of 16, every pointer in them counted again), and two paths that share a
 /// base are compared by their overlays alone. When the overlay is full it is folded into
-/// the base.
+/// the base (16 measured best with the trie: 8, 12 and 24 gave the long bench 24.45, 24.30
+/// and 24.28 M instructions an analysis against 24.13).
 #[derive(Debug, Clone, Default)]
 pub struct VarMap {
     base: super::idmap::IdMap<(Name, Rc<Var>)>,
