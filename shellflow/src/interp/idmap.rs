@@ -162,11 +162,13 @@ impl<T: Clone> IdMap<T> {
         same: &impl Fn(&T, &T) -> bool,
         out: &mut Vec<&'m T>,
     ) {
-        // Bring both to the same height: a shorter map is the first child of the taller.
-        let levels = self.levels.max(other.levels);
-        let a = lift(self.root.as_ref(), self.levels, levels);
-        let b = lift(other.root.as_ref(), other.levels, levels);
-        diff_nodes(a, b, same, out);
+        // A shorter map is the first child (down its levels) of the taller's root.
+        let (a, b) = (self.root.as_ref(), other.root.as_ref());
+        match self.levels.cmp(&other.levels) {
+            std::cmp::Ordering::Equal => diff_same(a, b, same, out),
+            std::cmp::Ordering::Less => diff_above(other.levels - self.levels, a, b, same, out),
+            std::cmp::Ordering::Greater => diff_above(self.levels - other.levels, b, a, same, out),
+        }
     }
 }
 
@@ -179,38 +181,8 @@ fn empty<T>(level: u32) -> Node<T> {
     }
 }
 
-/// A node of `from` levels seen from `to` levels: the first children down to it.
-enum Lifted<'m, T> {
-    Node(Option<&'m Node<T>>),
-    /// `levels` more levels above `node`, all of whose other children are empty.
-    Above(u32, Option<&'m Node<T>>),
-}
-
-fn lift<T>(node: Option<&Node<T>>, from: u32, to: u32) -> Lifted<'_, T> {
-    if from == to {
-        Lifted::Node(node)
-    } else {
-        Lifted::Above(to - from, node)
-    }
-}
-
-fn diff_nodes<'m, T>(
-    a: Lifted<'m, T>,
-    b: Lifted<'m, T>,
-    same: &impl Fn(&T, &T) -> bool,
-    out: &mut Vec<&'m T>,
-) {
-    match (a, b) {
-        (Lifted::Node(a), Lifted::Node(b)) => diff_same(a, b, same, out),
-        // Only the first child of the lifted side holds anything: the other side's first
-        // child is compared with it, and its other children are all given.
-        (Lifted::Above(n, a), Lifted::Node(b)) => diff_above(n, a, b, same, out),
-        (Lifted::Node(a), Lifted::Above(n, b)) => diff_above(n, b, a, same, out),
-        (Lifted::Above(..), Lifted::Above(..)) => unreachable!("one side is at full height"),
-    }
-}
-
-/// `low` lifted `n` levels against `high`, a node of full height.
+/// `low`, `n` levels shorter than `high`, against it: only `high`'s first child (down
+/// `n` levels) can match `low`; everything else in `high` differs.
 fn diff_above<'m, T>(
     n: u32,
     low: Option<&'m Node<T>>,

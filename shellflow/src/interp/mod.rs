@@ -997,13 +997,14 @@ fn redirects_input(sc: &ast::SimpleCommand) -> bool {
     })
 }
 
-/// The text of what a command evaluates itself (see [`Interp::split_needed`]).
-fn own_words(cmd: &ast::Command) -> String {
+/// Calls `f` with the text of what a command evaluates itself (see
+/// [`Interp::split_needed`]): a simple command's words one by one, where they are.
+fn own_words(cmd: &ast::Command, f: &mut impl FnMut(&str)) {
     use ast::CompoundCommand as C;
     match cmd {
-        ast::Command::Simple(sc) => simple_words(sc),
-        ast::Command::ExtendedTest(..) => cmd.to_string(),
-        ast::Command::Function(_) => String::new(),
+        ast::Command::Simple(sc) => each_simple_word(sc, f),
+        ast::Command::ExtendedTest(..) => f(&cmd.to_string()),
+        ast::Command::Function(_) => {}
         ast::Command::Compound(c, redirects) => {
             let mut t = match c {
                 C::Arithmetic(a) => a.expr.value.clone(),
@@ -1039,7 +1040,7 @@ fn own_words(cmd: &ast::Command) -> String {
                 t.push(' ');
                 t.push_str(&r.to_string());
             }
-            t
+            f(&t);
         }
     }
 }
@@ -1047,7 +1048,9 @@ fn own_words(cmd: &ast::Command) -> String {
 /// The source text of a simple command's words, one space between each: the names in it
 /// are those of its `Display` text (which [`CmdWords::of`] used to read), at a fraction of
 /// the cost (`Display` goes through the formatting machinery once per word, about 1,300
-/// instructions a command). Operators (`>`, `<<`) are left out: they hold no names.
+/// instructions a command). Operators (`>`, `<<`) are left out: they hold no names. Kept for
+/// the test that holds it and [`CmdWords::of_command`] against the `Display` text.
+#[cfg(test)]
 fn simple_words(sc: &ast::SimpleCommand) -> String {
     let mut t = String::with_capacity(128);
     each_simple_word(sc, &mut |s| {
@@ -1197,14 +1200,10 @@ impl CmdWords {
         b.finish()
     }
 
-    /// The names `cmd`'s own words mention (see [`own_words`]); a simple command's words
-    /// are read where they are, not copied into one text first.
+    /// The names `cmd`'s own words mention (see [`own_words`]).
     fn of_command(cmd: &ast::Command) -> Self {
         let mut b = WordsBuilder::new();
-        match cmd {
-            ast::Command::Simple(sc) => each_simple_word(sc, &mut |w| b.add(w)),
-            _ => b.add(&own_words(cmd)),
-        }
+        own_words(cmd, &mut |w| b.add(w));
         b.finish()
     }
 
@@ -1244,16 +1243,14 @@ impl WordsBuilder {
     /// Every name-like run (`[A-Za-z_][A-Za-z0-9_]*`) of `word`.
     fn add(&mut self, word: &str) {
         let b = word.as_bytes();
-        let is_name = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
         let mut i = 0;
         while i < b.len() {
-            let c = b[i];
-            if !(c.is_ascii_alphabetic() || c == b'_') {
+            if !parse::name_start(b[i]) {
                 i += 1;
                 continue;
             }
             let start = i;
-            while i < b.len() && is_name(b[i]) {
+            while i < b.len() && parse::name_char(b[i]) {
                 i += 1;
             }
             let w = &word[start..i];

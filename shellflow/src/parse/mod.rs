@@ -400,12 +400,12 @@ fn flush_text(text: &str, from: usize, to: usize, out: &mut Vec<WordPieceWithSou
 }
 
 /// Whether `c` may start a shell variable name (ASCII only, as brush-parser has it).
-fn name_start(c: u8) -> bool {
+pub(crate) fn name_start(c: u8) -> bool {
     c.is_ascii_alphabetic() || c == b'_'
 }
 
 /// Whether `c` may continue a shell variable name.
-fn name_char(c: u8) -> bool {
+pub(crate) fn name_char(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_'
 }
 
